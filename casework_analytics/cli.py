@@ -1,0 +1,120 @@
+"""The ``casework-analytics`` command line.
+
+Commands
+--------
+``validate SOURCE``      load and validate, print counts and problems.
+``generate OUT_DIR``     write a synthetic cohort.
+
+Exit codes: 0 no errors; 1 rows were rejected; 2 the source or the
+arguments are unusable. Failures print one line, never a traceback (set
+``CASEWORK_DEBUG=1`` to see one).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+from .errors import CaseworkError
+
+EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="casework-analytics",
+        description="Validated loading and outcome analytics for casework with people "
+        "recovering from drug dependency.",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    validate = commands.add_parser("validate", help="Load and validate a source; print problems.")
+    validate.add_argument(
+        "source",
+        help="Directory of CSV/Parquet files, .xlsx workbook, or "
+        "database URL such as sqlite:///cohort.db",
+    )
+    validate.add_argument(
+        "--stage-model", default=None, help="skidmore (default), generalist or bnn_outpatient"
+    )
+    validate.add_argument(
+        "--problems-out",
+        type=Path,
+        default=None,
+        help="Write the full problem report to this CSV file",
+    )
+    validate.add_argument(
+        "--show", type=int, default=50, help="How many problems to print (default 50)"
+    )
+    validate.set_defaults(func=_validate)
+
+    generate = commands.add_parser("generate", help="Write a synthetic cohort.")
+    generate.add_argument("out_dir", type=Path)
+    generate.add_argument("--placements", type=int, default=36)
+    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
+    generate.add_argument(
+        "--messy",
+        action="store_true",
+        help="Indonesian headers, dd/mm/yyyy dates, ';' and planted bad rows",
+    )
+    generate.set_defaults(func=_generate)
+    return parser
+
+
+def _validate(args) -> int:
+    from .cohort import load
+    from .problems import format_problems
+
+    cohort = load(args.source, stage_model=args.stage_model)
+    print(cohort.summary())
+    if len(cohort.problems):
+        print()
+        print(format_problems(cohort.problems, limit=args.show))
+    if args.problems_out is not None:
+        args.problems_out.parent.mkdir(parents=True, exist_ok=True)
+        cohort.problems.to_csv(args.problems_out, index=False)
+        print(f"Problem report written to {args.problems_out}")
+    return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+
+
+def _generate(args) -> int:
+    from . import synthetic
+
+    tables = synthetic.generate(args.placements, seed=args.seed)
+    if args.messy:
+        tables, _ = synthetic.messy(tables, seed=args.seed)
+        where = synthetic.write(tables, args.out_dir, format=args.format, sep=";", bom=True)
+    else:
+        where = synthetic.write(tables, args.out_dir, format=args.format)
+    sizes = ", ".join(f"{len(frame)} {name}" for name, frame in tables.items())
+    print(f"Wrote {sizes} to {where}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except CaseworkError as exc:
+        print(f"casework-analytics: {exc}", file=sys.stderr)
+        return EXIT_UNUSABLE
+    except KeyboardInterrupt:
+        print("casework-analytics: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("CASEWORK_DEBUG"):
+            raise
+        print(
+            f"casework-analytics: unexpected {exc.__class__.__name__}: {exc} "
+            "(set CASEWORK_DEBUG=1 for details and please report it)",
+            file=sys.stderr,
+        )
+        return EXIT_UNUSABLE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,267 @@
+"""The validated cohort and :func:`load`, the single entry point for data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .errors import CaseworkError, MissingTableError, ValidationError
+from .parsing import parse_table
+from .problems import ProblemLog, format_problems
+from .schemas import OPTIONAL_TABLES, TABLES
+from .sources import TABLE_NAMES, read_source
+from .stage_models import StageModel, get_stage_model
+from .validation import (
+    apply_schema,
+    check_date_order,
+    check_duplicate_visits,
+    check_intake_in_placement,
+    check_not_before_intake,
+    check_references,
+    check_repeated_stages,
+    check_results_without_attendance,
+    check_stage_order,
+    check_unique_key,
+    rejected_rows,
+)
+
+
+@dataclass
+class Cohort:
+    """Validated casework records of one source.
+
+    Attributes
+    ----------
+    placements, cases, stages : DataFrame
+        Accepted rows, with every column of the data contract (optional
+        columns absent from the source are all missing).
+    sessions, visits : DataFrame or None
+        Accepted rows, or ``None`` when the source had no such table; use
+        :meth:`require` in analyses that need them.
+    stage_model : StageModel
+        The stage model the stages were read with.
+    problems : DataFrame
+        One tidy problem report for all tables (see
+        :mod:`casework_analytics.problems` for its columns).
+    rejected : dict of DataFrame
+        Rejected rows per table: the source values as text, the source
+        ``row`` number and ``reasons`` (every error message, joined by
+        ``"; "``).
+    counts : DataFrame
+        ``table, read, accepted, rejected`` per table; read = accepted +
+        rejected always holds.
+    source : str
+        Description of where the data came from.
+    """
+
+    placements: pd.DataFrame
+    cases: pd.DataFrame
+    stages: pd.DataFrame
+    sessions: pd.DataFrame | None
+    visits: pd.DataFrame | None
+    stage_model: StageModel
+    problems: pd.DataFrame
+    rejected: dict[str, pd.DataFrame]
+    counts: pd.DataFrame
+    source: str = ""
+    _tables: tuple[str, ...] = field(default=TABLE_NAMES, repr=False)
+
+    def table(self, name: str) -> pd.DataFrame | None:
+        """The accepted rows of table ``name``."""
+        if name not in TABLE_NAMES:
+            raise CaseworkError(
+                f"The value for `name` must be one of {list(TABLE_NAMES)}, but {name!r} was passed."
+            )
+        return getattr(self, name)
+
+    def require(self, name: str, analysis: str = "This analysis") -> pd.DataFrame:
+        """Return table ``name`` or raise a clear error if the source had none."""
+        frame = self.table(name)
+        if frame is None:
+            raise MissingTableError(
+                f"{analysis} needs the {name} table, but the source {self.source} has none. "
+                f"Add a {name} sheet or file (see docs/data-contract.md)."
+            )
+        return frame
+
+    @property
+    def has_errors(self) -> bool:
+        """True if any row was rejected."""
+        return bool((self.counts["rejected"] > 0).any())
+
+    def case_attributes(self) -> pd.DataFrame:
+        """Cases joined with their placement's columns (site, term, caseworker, ...).
+
+        This is the frame every ``by=`` grouping is looked up in.
+        """
+        placement_cols = [c for c in self.placements.columns if c not in self.cases.columns]
+        return self.cases.merge(
+            self.placements[["placement_id", *placement_cols]], on="placement_id", how="left"
+        )
+
+    def summary(self) -> str:
+        """Rows read, accepted and rejected per table, as text."""
+        lines = [
+            f"Source: {self.source}  (stage model: {self.stage_model.name})",
+            f"{'table':<11}{'read':>8}{'accepted':>10}{'rejected':>10}",
+        ]
+        for r in self.counts.itertuples(index=False):
+            lines.append(f"{r.table:<11}{r.read:>8}{r.accepted:>10}{r.rejected:>10}")
+        n_err = int((self.problems["severity"] == "error").sum())
+        n_warn = int((self.problems["severity"] == "warning").sum())
+        lines.append(f"{n_err} error(s), {n_warn} warning(s).")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        return f"<Cohort\n{self.summary()}\n>"
+
+    def _repr_html_(self) -> str:
+        n_err = int((self.problems["severity"] == "error").sum())
+        n_warn = int((self.problems["severity"] == "warning").sum())
+        return (
+            f"<p><b>Cohort</b> from {self.source} (stage model {self.stage_model.name}): "
+            f"{n_err} error(s), {n_warn} warning(s).</p>" + self.counts.to_html(index=False)
+        )
+
+
+def load(
+    source,
+    *,
+    stage_model: str | StageModel | list[str] | None = None,
+    errors: str = "report",
+    intake_tolerance_days: int = 30,
+    column_aliases: dict[str, dict[str, str]] | None = None,
+) -> Cohort:
+    """Load, parse and validate a casework source into a :class:`Cohort`.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path or mapping of DataFrames
+        A directory of CSV or Parquet files named after the tables, an Excel
+        workbook with one sheet per table, a SQLAlchemy URL
+        (``sqlite:///cohort.db``, ``postgresql+psycopg://...``), or a mapping
+        ``{table: DataFrame}``. ``sessions`` and ``visits`` may be absent.
+    stage_model : str, StageModel or list of str, optional
+        ``"skidmore"`` (default), ``"generalist"``, ``"bnn_outpatient"``, a
+        :class:`StageModel`, or an ordered list of stage names.
+    errors : {"report", "raise"}
+        ``"report"`` (default) rejects bad rows into ``cohort.rejected`` and
+        lists them in ``cohort.problems``; ``"raise"`` raises one
+        :class:`ValidationError` listing every problem if any row is rejected.
+    intake_tolerance_days : int
+        An intake more than this many days outside the placement period is
+        a warning (default 30).
+    column_aliases : dict, optional
+        Extra header aliases per table, e.g.
+        ``{"cases": {"tgl_daftar": "intake_date"}}``.
+
+    Returns
+    -------
+    Cohort
+
+    Raises
+    ------
+    SourceError
+        The source is missing, unreadable, or lacks a required table or column.
+    ValidationError
+        With ``errors="raise"``, if any row was rejected.
+
+    Notes
+    -----
+    Every row read is either accepted or rejected with its reasons: for each
+    table ``read == accepted + rejected`` (see ``cohort.counts``). Rows of
+    child tables that point to a rejected row are rejected with rule
+    ``orphan``. The rules are listed in :mod:`casework_analytics.validation`.
+    """
+    if errors not in ("report", "raise"):
+        raise CaseworkError(
+            f"The value for `errors` must be one of ['report', 'raise'], but {errors!r} was passed."
+        )
+    model = get_stage_model(stage_model)
+    raw = read_source(source)
+    log = ProblemLog()
+    parsed: dict[str, pd.DataFrame] = {}
+    for name, frame in raw.tables.items():
+        extra = (column_aliases or {}).get(name)
+        table = parse_table(frame, TABLES[name], model, log, extra)
+        parsed[name] = apply_schema(table, name, model.stages, log)
+
+    placements, cases = parsed["placements"], parsed["cases"]
+    check_unique_key(placements, "placements", "placement_id", log)
+    check_unique_key(cases, "cases", "case_id", log)
+    check_date_order(placements, "placements", "start_date", "end_date", log)
+    check_date_order(cases, "cases", "intake_date", "closed_date", log)
+    check_date_order(parsed["stages"], "stages", "started_on", "completed_on", log)
+
+    bad_placements = rejected_rows(log, "placements")
+    good_placements = placements.drop(index=bad_placements)
+    check_references(
+        cases,
+        "cases",
+        "placement_id",
+        good_placements["placement_id"],
+        placements.loc[bad_placements, "placement_id"],
+        log,
+    )
+    check_intake_in_placement(cases, good_placements, intake_tolerance_days, log)
+
+    bad_cases = rejected_rows(log, "cases")
+    good_cases = cases.drop(index=bad_cases)
+    rejected_case_ids = cases.loc[bad_cases, "case_id"]
+    for name in ("stages", *OPTIONAL_TABLES):
+        if name in parsed:
+            check_references(
+                parsed[name], name, "case_id", good_cases["case_id"], rejected_case_ids, log
+            )
+    check_not_before_intake(parsed["stages"], "stages", "started_on", good_cases, "error", log)
+    check_repeated_stages(parsed["stages"], model, log)
+    if "visits" in parsed:
+        check_not_before_intake(parsed["visits"], "visits", "visit_date", good_cases, "error", log)
+        check_duplicate_visits(parsed["visits"], log)
+        check_results_without_attendance(parsed["visits"], log)
+    if "sessions" in parsed:
+        check_not_before_intake(
+            parsed["sessions"], "sessions", "session_date", good_cases, "warning", log
+        )
+
+    problems = log.frame()
+    accepted: dict[str, pd.DataFrame | None] = {}
+    rejected: dict[str, pd.DataFrame] = {}
+    count_rows = []
+    errors_only = problems[problems["severity"] == "error"]
+    for name in TABLE_NAMES:
+        if name not in parsed:
+            accepted[name] = None
+            continue
+        bad = rejected_rows(log, name) if len(errors_only) else pd.Index([], name="row")
+        table = parsed[name]
+        if name == "stages":
+            good = table.drop(index=bad)
+            check_stage_order(good, model, log)
+        accepted[name] = table.drop(index=bad).reset_index(drop=True)
+        reasons = errors_only[errors_only["table"] == name].groupby("row")["message"].agg("; ".join)
+        raw_bad = raw.tables[name].loc[bad].astype("string")
+        rejected[name] = raw_bad.assign(reasons=reasons.reindex(bad).to_numpy()).reset_index()
+        count_rows.append((name, len(table), len(accepted[name]), len(bad)))
+
+    problems = log.frame()
+    cohort = Cohort(
+        placements=accepted["placements"],
+        cases=accepted["cases"],
+        stages=accepted["stages"],
+        sessions=accepted["sessions"],
+        visits=accepted["visits"],
+        stage_model=model,
+        problems=problems,
+        rejected=rejected,
+        counts=pd.DataFrame(count_rows, columns=["table", "read", "accepted", "rejected"]),
+        source=raw.description,
+    )
+    if errors == "raise" and cohort.has_errors:
+        raise ValidationError(
+            f"{int((problems['severity'] == 'error').sum())} problem(s) rejected rows in "
+            f"{raw.description}:\n" + format_problems(problems, limit=None),
+            problems,
+        )
+    return cohort

@@ -1,0 +1,112 @@
+"""The problem report: one tidy table of every problem in every table.
+
+Columns
+-------
+rule : str
+    Stable name of the rule that found the problem (see
+    ``docs/data-contract.md`` for the list).
+severity : {"error", "warning"}
+    An error rejects the row; a warning keeps it.
+table : str
+    Table the row belongs to.
+column : str or NA
+    Column holding the offending value (NA for whole-row problems).
+row : Int64
+    1-based row number in the source file or sheet (CSV and Excel: the
+    header is row 1, the first record row 2). NA for table-level problems.
+case_id : str or NA
+    The row's case, when it has one.
+value : str or NA
+    The offending value, as text.
+message : str
+    A sentence a supervisor understands.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+PROBLEM_COLUMNS = ["rule", "severity", "table", "column", "row", "case_id", "value", "message"]
+
+
+class ProblemLog:
+    """Collects problems while a source is loaded; :meth:`frame` returns the report."""
+
+    def __init__(self) -> None:
+        self._parts: list[pd.DataFrame] = []
+
+    def add(self, rule, severity, table, column, row, case_id, value, message) -> None:
+        """Record one problem."""
+        self.add_many(rule, severity, table, column, [row], [case_id], [value], message)
+
+    def add_many(self, rule, severity, table, column, rows, case_ids, values, message) -> None:
+        """Record one problem per row.
+
+        ``message`` is a string, in which ``{value}`` is replaced by each
+        row's value, or a sequence of messages aligned with ``rows``.
+        """
+        rows = pd.array(list(rows), dtype="Int64")
+        n = len(rows)
+        if n == 0:
+            return
+        values = pd.Series(
+            list(values) if values is not None else [pd.NA] * n, dtype="string"
+        ).reset_index(drop=True)
+        if isinstance(message, str):
+            if "{value}" in message:
+                head, tail = message.split("{value}", 1)
+                messages = head + values.fillna("") + tail
+            else:
+                messages = pd.Series([message] * n, dtype="string")
+        else:
+            messages = pd.Series(list(message), dtype="string")
+        self._parts.append(
+            pd.DataFrame(
+                {
+                    "rule": rule,
+                    "severity": severity,
+                    "table": table,
+                    "column": pd.Series([column] * n, dtype="string"),
+                    "row": rows,
+                    "case_id": pd.Series(
+                        list(case_ids) if case_ids is not None else [pd.NA] * n, dtype="string"
+                    ),
+                    "value": values,
+                    "message": messages.reset_index(drop=True),
+                }
+            )
+        )
+
+    def frame(self) -> pd.DataFrame:
+        """All problems as one table, ordered by table, row and rule."""
+        if not self._parts:
+            return empty_problems()
+        frame = pd.concat(self._parts, ignore_index=True)
+        for column in ("rule", "severity", "table", "column", "case_id", "value", "message"):
+            frame[column] = frame[column].astype("string")
+        order = {"placements": 0, "cases": 1, "stages": 2, "sessions": 3, "visits": 4}
+        frame = frame.assign(_t=frame["table"].map(order)).sort_values(
+            ["_t", "row", "severity", "rule"], kind="stable", na_position="first"
+        )
+        return frame.drop(columns="_t").reset_index(drop=True)
+
+
+def empty_problems() -> pd.DataFrame:
+    """A problem report with no rows and the documented columns."""
+    frame = pd.DataFrame({c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS})
+    frame["row"] = frame["row"].astype("Int64")
+    return frame
+
+
+def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
+    """Problems as readable lines: ``table row N (case X): message [rule]``."""
+    lines = []
+    shown = problems if limit is None else problems.head(limit)
+    for p in shown.itertuples(index=False):
+        where = f"{p.table}" + (f" row {p.row}" if pd.notna(p.row) else "")
+        if pd.notna(p.case_id):
+            where += f" (case {p.case_id})"
+        lines.append(f"{p.severity.upper():7} {where}: {p.message} [{p.rule}]")
+    if limit is not None and len(problems) > limit:
+        lines.append(f"... and {len(problems) - limit} more; write them all with --problems-out.")
+    return "\n".join(lines)

@@ -1,0 +1,349 @@
+"""Validation rules: the pandera schemas per table, then rules across rows
+and tables.
+
+Every rule logs problems into a :class:`~casework_analytics.problems.ProblemLog`;
+none of them drops a row. Which rows are rejected is decided from the log by
+:func:`rejected_rows`.
+
+Rules (severity)
+----------------
+``unparseable_date`` (error if required, else warning)
+    A date is not in ``yyyy-mm-dd`` or ``dd/mm/yyyy`` form, or does not exist.
+``invalid_value`` (error if required, else warning and the value is cleared)
+    A value is not in the controlled vocabulary, not a number, or not a yes/no.
+``missing_value`` (error)
+    A required column is empty.
+``out_of_range`` (warning, value cleared)
+    age_at_intake outside 10-100, self_report_use_days outside 0-7, ...
+``unknown_stage`` (error; warning in sessions.stage)
+    A stage label that is not in the stage model or its aliases.
+``duplicate_key`` (error)
+    A placement_id or case_id seen on an earlier row; the later row is rejected.
+``date_order`` (error)
+    end_date before start_date, closed_date before intake_date, completed_on
+    before started_on.
+``foreign_key`` (error)
+    A row points to a placement or case that does not exist.
+``orphan`` (error)
+    A row points to a placement or case that exists but was rejected.
+``before_intake`` (error for stages and visits, warning for sessions)
+    A stage, visit or session dated before the case's intake.
+``repeated_stage`` (error)
+    A non-repeatable stage recorded again for the same case; the later start
+    is rejected.
+``duplicate_visit`` (error)
+    A second visit row for the same case on the same date.
+``stage_order`` (warning)
+    A stage started before an earlier stage of the model had started.
+``intake_outside_placement`` (warning)
+    Intake more than ``intake_tolerance_days`` before the placement's start or
+    after its end.
+``result_without_attendance`` (warning)
+    A visit marked not attended that carries a positive or negative result.
+``unknown_column`` (warning)
+    A column that is not part of the contract (kept as text).
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from .problems import ProblemLog
+from .schemas import TABLES, schema_for
+
+_CHECK_RULES = {
+    "not_nullable": "missing_value",
+    "isin": "invalid_value",
+    "greater_than_or_equal_to": "out_of_range",
+    "less_than_or_equal_to": "out_of_range",
+    "in_range": "out_of_range",
+}
+
+
+def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
+    """``values`` (indexed by a unique key) looked up for each of ``keys``, dtype kept."""
+    found = values[~values.index.duplicated()].reindex(keys.to_numpy())
+    return pd.Series(found.to_numpy(), index=keys.index, dtype=values.dtype)
+
+
+def _case_ids(frame: pd.DataFrame, rows) -> pd.Series | None:
+    if "case_id" not in frame:
+        return None
+    return frame.loc[rows, "case_id"]
+
+
+def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: ProblemLog):
+    """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
+
+    Cells that parsing already reported are not reported again. Failures in
+    optional columns are warnings and the offending value is cleared, so the
+    row is kept; failures in required columns are errors.
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` with invalid optional values set to missing.
+    """
+    try:
+        schema_for(table, stages).validate(frame, lazy=True)
+        return frame
+    except pa.errors.SchemaErrors as exc:
+        failures = exc.failure_cases
+    if failures["index"].isna().any():
+        whole = failures[failures["index"].isna()]
+        raise RuntimeError(f"Internal error: {table} failed schema-level checks:\n{whole}")
+    failures = failures.assign(
+        row=failures["index"].astype("int64"),
+        check_name=failures["check"].astype(str).str.extract(r"^(\w+)", expand=False),
+    )
+    already = log.frame()
+    already = already[already["table"] == table]
+    seen = set(zip(already["row"].astype("Int64"), already["column"], strict=True))
+    failures = failures[
+        [(r, c) not in seen for r, c in zip(failures["row"], failures["column"], strict=True)]
+    ]
+    spec = TABLES[table]
+    for (column, check_name), group in failures.groupby(["column", "check_name"], sort=False):
+        rows = group["row"].to_numpy()
+        required = column in spec.required
+        rule = _CHECK_RULES.get(check_name, check_name)
+        kind = spec.columns.get(column, "")
+        if kind == "stage":
+            rule = "unknown_stage"
+            allowed = f"a stage of the model {list(stages)} (or an alias)"
+        elif rule == "invalid_value":
+            allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].rstrip(')')}"
+        elif rule == "out_of_range":
+            allowed = f"within the allowed range ({group['check'].iloc[0]})"
+        else:
+            allowed = "present"
+        if rule == "missing_value":
+            message = f"Required column {column} is empty."
+        else:
+            message = f"{column} '{{value}}' is not {allowed}."
+        severity = "error" if required else "warning"
+        if not required:
+            message += " The value was cleared; the row is kept."
+        log.add_many(
+            rule,
+            severity,
+            table,
+            column,
+            rows,
+            _case_ids(frame, rows),
+            frame.loc[rows, column].astype("string"),
+            message,
+        )
+        if not required:
+            frame = frame.copy()
+            frame.loc[rows, column] = pd.NA
+    return frame
+
+
+def check_unique_key(frame: pd.DataFrame, table: str, key: str, log: ProblemLog) -> None:
+    """Log every row whose key was already used on an earlier row."""
+    dup = frame[key].notna() & frame.duplicated(key, keep="first")
+    if not dup.any():
+        return
+    first_row = frame.reset_index().drop_duplicates(key).set_index(key)["row"]
+    rows = frame.index[dup]
+    keys = frame.loc[rows, key]
+    log.add_many(
+        "duplicate_key",
+        "error",
+        table,
+        key,
+        rows,
+        _case_ids(frame, rows),
+        keys,
+        [
+            f"{key} {k} already appears on row {first_row[k]}; this later row was rejected."
+            for k in keys
+        ],
+    )
+
+
+def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
+    """Log rows where the ``then`` date falls before the ``first`` date."""
+    bad = frame[then] < frame[first]
+    rows = frame.index[bad.fillna(False).astype(bool)]
+    if len(rows):
+        log.add_many(
+            "date_order",
+            "error",
+            table,
+            then,
+            rows,
+            _case_ids(frame, rows),
+            frame.loc[rows, then].dt.strftime("%Y-%m-%d"),
+            (
+                then
+                + " {value} is before "
+                + first
+                + " "
+                + frame.loc[rows, first].dt.strftime("%Y-%m-%d")
+                + "."
+            ).tolist(),
+        )
+
+
+def check_references(frame, table, column, valid_keys, rejected_keys, log: ProblemLog) -> None:
+    """Log rows whose ``column`` does not point to an accepted row of the parent table."""
+    values = frame[column]
+    orphan = values.isin(rejected_keys) & ~values.isin(valid_keys)
+    unknown = values.notna() & ~values.isin(valid_keys) & ~orphan
+    parent = "placement" if column == "placement_id" else "case"
+    for rule, mask, text in (
+        ("foreign_key", unknown, f"{column} {{value}} does not exist in the {parent}s table."),
+        (
+            "orphan",
+            orphan,
+            f"{column} {{value}} belongs to a {parent} row that was rejected, so this row was "
+            "rejected too.",
+        ),
+    ):
+        rows = frame.index[mask]
+        log.add_many(
+            rule, "error", table, column, rows, _case_ids(frame, rows), values.loc[rows], text
+        )
+
+
+def check_not_before_intake(frame, table, date_column, cases, severity, log) -> None:
+    """Log rows dated before their case's intake."""
+    intake = lookup(cases.set_index("case_id")["intake_date"], frame["case_id"])
+    bad = (frame[date_column] < intake).fillna(False).astype(bool)
+    rows = frame.index[bad]
+    if len(rows):
+        messages = (
+            f"{date_column} "
+            + frame.loc[rows, date_column].dt.strftime("%Y-%m-%d")
+            + " is before the case's intake on "
+            + intake[rows].dt.strftime("%Y-%m-%d")
+            + "."
+        )
+        log.add_many(
+            "before_intake",
+            severity,
+            table,
+            date_column,
+            rows,
+            frame.loc[rows, "case_id"],
+            frame.loc[rows, date_column].dt.strftime("%Y-%m-%d"),
+            messages.tolist(),
+        )
+
+
+def check_repeated_stages(stages, model, log: ProblemLog) -> None:
+    """Log later starts of a non-repeatable stage for the same case."""
+    once = stages[~stages["stage"].isin(model.repeatable) & stages["stage"].notna()]
+    ordered = once.sort_values(["case_id", "stage", "started_on"], kind="stable")
+    dup = ordered.duplicated(["case_id", "stage"], keep="first")
+    rows = ordered.index[dup]
+    log.add_many(
+        "repeated_stage",
+        "error",
+        "stages",
+        "stage",
+        rows,
+        stages.loc[rows, "case_id"],
+        stages.loc[rows, "stage"],
+        "Stage {value} is recorded more than once for this case; only the earliest start is kept.",
+    )
+
+
+def check_duplicate_visits(visits, log: ProblemLog) -> None:
+    """Log second and later visit rows for the same case and date."""
+    ordered = visits.sort_index()
+    dup = ordered.duplicated(["case_id", "visit_date"], keep="first")
+    rows = ordered.index[dup]
+    log.add_many(
+        "duplicate_visit",
+        "error",
+        "visits",
+        "visit_date",
+        rows,
+        visits.loc[rows, "case_id"],
+        visits.loc[rows, "visit_date"].dt.strftime("%Y-%m-%d"),
+        "A visit on {value} is already recorded for this case; this duplicate was rejected.",
+    )
+
+
+def check_stage_order(stages, model, log: ProblemLog) -> None:
+    """Warn where a stage started before a stage that precedes it in the model."""
+    position = model.position(stages["stage"])
+    ordered = stages.assign(_pos=position).sort_values(["case_id", "started_on", "_pos"])
+    ordered = ordered[ordered["_pos"].notna()]
+    running_max = ordered.groupby("case_id")["_pos"].cummax()
+    highest_before = running_max.groupby(ordered["case_id"]).shift(1)
+    bad = (ordered["_pos"] < highest_before).fillna(False).astype(bool)
+    rows = ordered.index[bad]
+    log.add_many(
+        "stage_order",
+        "warning",
+        "stages",
+        "stage",
+        rows,
+        stages.loc[rows, "case_id"],
+        stages.loc[rows, "stage"],
+        "Stage {value} started after a later stage of the model had already started.",
+    )
+
+
+def check_intake_in_placement(cases, placements, tolerance_days, log) -> None:
+    """Warn where intake falls far outside the placement's period."""
+    period = placements.set_index("placement_id")
+    start = lookup(period["start_date"], cases["placement_id"])
+    end = lookup(period["end_date"], cases["placement_id"])
+    slack = pd.Timedelta(days=tolerance_days)
+    bad = (cases["intake_date"] < start - slack) | (cases["intake_date"] > end + slack)
+    rows = cases.index[bad.fillna(False).astype(bool)]
+    if len(rows):
+        messages = (
+            "Intake on "
+            + cases.loc[rows, "intake_date"].dt.strftime("%Y-%m-%d")
+            + " is more than "
+            + str(tolerance_days)
+            + " days outside placement "
+            + cases.loc[rows, "placement_id"]
+            + " ("
+            + start[rows].dt.strftime("%Y-%m-%d")
+            + " to "
+            + end[rows].dt.strftime("%Y-%m-%d")
+            + ")."
+        )
+        log.add_many(
+            "intake_outside_placement",
+            "warning",
+            "cases",
+            "intake_date",
+            rows,
+            cases.loc[rows, "case_id"],
+            cases.loc[rows, "intake_date"].dt.strftime("%Y-%m-%d"),
+            messages.tolist(),
+        )
+
+
+def check_results_without_attendance(visits, log) -> None:
+    """Warn where a visit not attended carries a test result."""
+    bad = (~visits["attended"]).fillna(False).astype(bool) & visits["test_result"].isin(
+        ["negative", "positive"]
+    )
+    rows = visits.index[bad]
+    log.add_many(
+        "result_without_attendance",
+        "warning",
+        "visits",
+        "test_result",
+        rows,
+        visits.loc[rows, "case_id"],
+        visits.loc[rows, "test_result"],
+        "The visit is marked not attended but has a {value} result; the result is ignored.",
+    )
+
+
+def rejected_rows(log: ProblemLog, table: str) -> pd.Index:
+    """Source rows of ``table`` that carry at least one error."""
+    problems = log.frame()
+    hit = problems[(problems["table"] == table) & (problems["severity"] == "error")]
+    return pd.Index(hit["row"].dropna().astype("int64").unique(), name="row")

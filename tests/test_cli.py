@@ -1,0 +1,42 @@
+"""The command line: output, exit codes, and no tracebacks."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from casework_analytics.cli import main
+
+
+def test_validate_clean_source_exits_0(capsys):
+    assert main(["validate", "data/example"]) == 0
+    out = capsys.readouterr().out
+    assert "visits" in out and "28" in out and "0 error(s)" in out
+
+
+def test_validate_rejected_rows_exits_1_and_writes_report(tmp_path, capsys):
+    assert main(["generate", str(tmp_path / "m"), "--placements", "4", "--messy"]) == 0
+    report = tmp_path / "problems.csv"
+    assert main(["validate", str(tmp_path / "m"), "--problems-out", str(report)]) == 1
+    assert "unparseable_date" in capsys.readouterr().out
+    assert report.read_text().startswith("rule,severity,table,column,row,case_id,value,message")
+
+
+def test_unusable_source_exits_2_with_one_line_and_no_traceback(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "casework_analytics.cli", "validate", str(tmp_path / "none")],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip().count("\n") == 0 and "does not exist" in result.stderr
+
+
+def test_generate_formats(tmp_path):
+    for fmt in ("csv", "parquet", "xlsx"):
+        assert main(["generate", str(tmp_path / fmt), "--placements", "2", "--format", fmt]) == 0
+        assert (
+            main(["validate", str(tmp_path / fmt / ("cohort.xlsx" if fmt == "xlsx" else ""))]) == 0
+        )
