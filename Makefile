@@ -15,7 +15,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/casework-analytics validate data/sample
-	@echo "Validated data/sample."
+	$(BIN)/casework-analytics summary data/sample --as-of 2025-04-15 --by site --out build/summary
 
 test: $(STAMP)
 	$(BIN)/ruff check casework_analytics tests benchmarks

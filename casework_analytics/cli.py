@@ -4,6 +4,7 @@ Commands
 --------
 ``validate SOURCE``      load and validate, print counts and problems.
 ``generate OUT_DIR``     write a synthetic cohort.
+``summary SOURCE``       write one CSV per analysis.
 
 Exit codes: 0 no errors; 1 rows were rejected; 2 the source or the
 arguments are unusable. Failures print one line, never a traceback (set
@@ -50,6 +51,27 @@ def _parser() -> argparse.ArgumentParser:
     )
     validate.set_defaults(func=_validate)
 
+    summary = commands.add_parser("summary", help="Write one CSV per analysis.")
+    summary.add_argument("source")
+    summary.add_argument(
+        "--as-of", required=True, help="End of observation, YYYY-MM-DD (never taken from the clock)"
+    )
+    summary.add_argument(
+        "--by",
+        nargs="+",
+        default=None,
+        help="Group by these case or placement columns, e.g. site term",
+    )
+    summary.add_argument("--out", type=Path, required=True, help="Directory for the CSV files")
+    summary.add_argument("--stage-model", default=None)
+    summary.add_argument(
+        "--missed-threshold",
+        type=float,
+        default=0.25,
+        help="Missed-session rate above which a case counts as high (0.25)",
+    )
+    summary.set_defaults(func=_summary)
+
     generate = commands.add_parser("generate", help="Write a synthetic cohort.")
     generate.add_argument("out_dir", type=Path)
     generate.add_argument("--placements", type=int, default=36)
@@ -77,6 +99,29 @@ def _validate(args) -> int:
         args.problems_out.parent.mkdir(parents=True, exist_ok=True)
         cohort.problems.to_csv(args.problems_out, index=False)
         print(f"Problem report written to {args.problems_out}")
+    return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+
+
+def _summary(args) -> int:
+    from .cohort import load
+    from .grouping import as_as_of
+    from .summary import stage_and_exit_tables
+
+    as_of = as_as_of(args.as_of)
+    cohort = load(args.source, stage_model=args.stage_model)
+    print(cohort.summary())
+    args.out.mkdir(parents=True, exist_ok=True)
+    for name, table in stage_and_exit_tables(
+        cohort, as_of, args.by, missed_threshold=args.missed_threshold
+    ):
+        if isinstance(table, str):
+            print(f"  skipped {name}.csv: {table}")
+            continue
+        path = args.out / f"{name}.csv"
+        table.to_csv(path, index=False, date_format="%Y-%m-%d")
+        print(f"  wrote {path} ({len(table)} rows)")
+    if cohort.has_errors:
+        print("Some rows were rejected; run `casework-analytics validate` for the full report.")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 

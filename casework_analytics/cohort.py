@@ -132,6 +132,7 @@ def load(
     errors: str = "report",
     intake_tolerance_days: int = 30,
     column_aliases: dict[str, dict[str, str]] | None = None,
+    exit_rules: pd.DataFrame | None = None,
 ) -> Cohort:
     """Load, parse and validate a casework source into a :class:`Cohort`.
 
@@ -155,6 +156,9 @@ def load(
     column_aliases : dict, optional
         Extra header aliases per table, e.g.
         ``{"cases": {"tgl_daftar": "intake_date"}}``.
+    exit_rules : DataFrame, optional
+        Extra closure-reason rules (columns ``code, pattern``), tried before
+        the shipped ones; see :mod:`casework_analytics.exits`.
 
     Returns
     -------
@@ -169,6 +173,12 @@ def load(
 
     Notes
     -----
+    The cases table gains ``exit_reason``, the taxonomy code of
+    ``closure_reason`` (missing while the case is open). A closure reason
+    that no rule recognises, or a closed case without a reason, becomes
+    ``unclassified`` and is reported as a warning; the original text stays
+    in ``closure_reason``.
+
     Every row read is either accepted or rejected with its reasons: for each
     table ``read == accepted + rejected`` (see ``cohort.counts``). Rows of
     child tables that point to a rejected row are rejected with rule
@@ -225,6 +235,7 @@ def load(
             parsed["sessions"], "sessions", "session_date", good_cases, "warning", log
         )
 
+    parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
     problems = log.frame()
     accepted: dict[str, pd.DataFrame | None] = {}
     rejected: dict[str, pd.DataFrame] = {}
@@ -265,3 +276,32 @@ def load(
             problems,
         )
     return cohort
+
+
+def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.DataFrame:
+    from .exits import classify_exit_reasons
+
+    codes = classify_exit_reasons(cases["closure_reason"], exit_rules)
+    closed_without = cases["closed_date"].notna() & cases["closure_reason"].isna()
+    codes = codes.mask(closed_without, "unclassified")
+    unmatched = (codes == "unclassified").fillna(False).astype(bool) & ~closed_without
+    messages = pd.Series(
+        "Closure reason '" + cases["closure_reason"].fillna("") + "' matches no rule; it is "
+        "counted as unclassified. Add a rule (exit_rules) if it names a known reason.",
+        dtype="string",
+    ).mask(
+        closed_without,
+        "The case is closed but has no closure reason; it is counted as unclassified.",
+    )
+    rows = cases.index[unmatched | closed_without]
+    log.add_many(
+        "unclassified_reason",
+        "warning",
+        "cases",
+        "closure_reason",
+        rows,
+        cases.loc[rows, "case_id"],
+        cases.loc[rows, "closure_reason"],
+        messages.loc[rows].tolist(),
+    )
+    return cases.assign(exit_reason=codes)

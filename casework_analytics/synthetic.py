@@ -145,7 +145,7 @@ def generate(
     # Placements
     p_idx = np.arange(placements)
     term_names = np.array(list(terms), dtype=object)
-    p_term = term_names[p_idx % len(term_names)]
+    p_term = term_names[(p_idx // len(sites)) % len(term_names)]
     p_start = _dates(pd.to_datetime([terms[t] for t in p_term])) + pd.to_timedelta(
         rng.integers(0, 15, placements), unit="D"
     )

@@ -40,3 +40,63 @@ def test_generate_formats(tmp_path):
         assert (
             main(["validate", str(tmp_path / fmt / ("cohort.xlsx" if fmt == "xlsx" else ""))]) == 0
         )
+
+
+def test_summary_writes_every_table_with_group_columns_first(tmp_path, capsys):
+    out = tmp_path / "summary"
+    code = main(
+        [
+            "summary",
+            "data/sample",
+            "--as-of",
+            "2025-04-15",
+            "--by",
+            "site",
+            "term",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 0
+    for name in (
+        "stage_progress",
+        "stage_funnel",
+        "exits",
+        "exit_stage",
+        "length_of_stay",
+        "contacts",
+        "association",
+        "exit_type_test",
+    ):
+        header = (out / f"{name}.csv").read_text().splitlines()[0].split(",")
+        if name != "exit_type_test":
+            assert header[:2] == ["site", "term"], name
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_summary_needs_an_iso_as_of(tmp_path, capsys):
+    code = main(["summary", "data/sample", "--as-of", "03/04/2025", "--out", str(tmp_path)])
+    assert code == 2
+    assert "YYYY-MM-DD" in capsys.readouterr().err
+
+
+def test_summary_without_sessions_says_what_it_skipped(tmp_path, capsys):
+    import shutil
+
+    shutil.copytree("data/example", tmp_path / "src")
+    (tmp_path / "src" / "sessions.csv").unlink()
+    assert (
+        main(
+            [
+                "summary",
+                str(tmp_path / "src"),
+                "--as-of",
+                "2024-10-31",
+                "--out",
+                str(tmp_path / "out"),
+            ]
+        )
+        == 0
+    )
+    assert "skipped contacts.csv" in capsys.readouterr().out
+    assert (tmp_path / "out" / "exits.csv").exists()

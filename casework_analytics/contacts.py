@@ -1,0 +1,139 @@
+"""Casework contacts (sessions): attendance per case, and whether missed
+sessions go with unplanned endings."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .exits import case_exits
+from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .intervals import risk_ratio
+
+SESSION_STATUSES = ("held", "missed_client", "missed_worker", "cancelled", "rescheduled")
+
+
+def session_summary(cohort, as_of) -> pd.DataFrame:
+    """Sessions per case up to ``as_of``.
+
+    Definition
+    ----------
+    Sessions dated on or before ``as_of`` of cases with intake on or before
+    it. ``missed_rate`` = (missed_client + missed_worker) / (held +
+    missed_client + missed_worker): cancelled and rescheduled sessions are
+    neither held nor missed and are left out of the denominator; NA when
+    the denominator is 0. ``longest_gap_days`` is the longest interval
+    between consecutive held sessions (NA with fewer than two).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, scheduled, held, missed_client, missed_worker,
+        cancelled, rescheduled, missed_rate, longest_gap_days``; cases
+        without sessions have zero counts.
+
+    Raises
+    ------
+    MissingTableError
+        If the source had no sessions table.
+    """
+    as_of = as_as_of(as_of)
+    sessions = cohort.require("sessions", "The session summary")
+    exits = case_exits(cohort, as_of)
+    sessions = sessions[
+        (sessions["session_date"] <= as_of) & sessions["case_id"].isin(exits["case_id"])
+    ]
+    counts = pd.crosstab(sessions["case_id"], sessions["status"])
+    counts = counts.reindex(index=exits["case_id"], columns=list(SESSION_STATUSES), fill_value=0)
+    counts = counts.fillna(0).astype("int64")
+    held = sessions[sessions["status"] == "held"].sort_values(["case_id", "session_date"])
+    gaps = held.groupby("case_id")["session_date"].diff().dt.days
+    longest = gaps.groupby(held["case_id"]).max()
+    out = counts.reset_index()
+    out.columns.name = None
+    out.insert(1, "scheduled", counts.sum(axis=1).to_numpy())
+    missed = out["missed_client"] + out["missed_worker"]
+    base = missed + out["held"]
+    out["missed_rate"] = (missed / base.where(base > 0)).astype("Float64")
+    out["longest_gap_days"] = longest.reindex(out["case_id"]).to_numpy()
+    out["longest_gap_days"] = out["longest_gap_days"].astype("Float64").astype("Int64")
+    return out
+
+
+def missed_sessions_and_unplanned_exit(
+    cohort,
+    as_of,
+    by=None,
+    *,
+    threshold: float = 0.25,
+    overall: bool = True,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
+    """Risk ratio of unplanned exit for cases with a high missed-session rate.
+
+    Definition
+    ----------
+    Cases closed on or before ``as_of`` with at least one held or missed
+    session (open cases are left out: their exit is not known). Exposure:
+    ``missed_rate > threshold`` (default 0.25, i.e. more than one in four
+    scheduled contacts missed by either side). Outcome: an exit of type
+    ``unplanned`` (dropout, scheduling conflict, moved, incarcerated, ...).
+    ``risk_ratio`` = risk in the high group / risk in the low group, with a
+    Katz log interval (0.5 added to every cell when one is zero).
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``threshold``, ``n_high``, ``unplanned_high``,
+        ``risk_high``, ``n_low``, ``unplanned_low``, ``risk_low``,
+        ``risk_ratio``, ``ci_low``, ``ci_high``.
+    """
+    summary = session_summary(cohort, as_of)
+    exits = case_exits(cohort, as_of)
+    frame = summary.merge(exits[["case_id", "closed", "exit_type"]], on="case_id")
+    frame = frame[frame["closed"] & frame["missed_rate"].notna()]
+    frame = frame.assign(
+        high=(frame["missed_rate"] > threshold).astype(bool),
+        unplanned=(frame["exit_type"] == "unplanned").fillna(False).astype(bool),
+    )
+    groups, cols = case_groups(cohort, by)
+    frame = attach_groups(frame, groups, cols)
+    frame["unplanned_high"] = frame["unplanned"] & frame["high"]
+    frame["unplanned_low"] = frame["unplanned"] & ~frame["high"]
+    frame["low"] = ~frame["high"]
+
+    def summarise(data, keys):
+        return (
+            data.groupby(keys)
+            .agg(
+                n_high=("high", "sum"),
+                unplanned_high=("unplanned_high", "sum"),
+                n_low=("low", "sum"),
+                unplanned_low=("unplanned_low", "sum"),
+            )
+            .reset_index()
+        )
+
+    out = with_overall(frame, cols, summarise, overall)
+    out.insert(len(cols), "threshold", threshold)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["risk_high"] = out["unplanned_high"] / out["n_high"].where(out["n_high"] > 0)
+        out["risk_low"] = out["unplanned_low"] / out["n_low"].where(out["n_low"] > 0)
+    out["risk_ratio"], out["ci_low"], out["ci_high"] = risk_ratio(
+        out["unplanned_high"], out["n_high"], out["unplanned_low"], out["n_low"], confidence
+    )
+    return out[
+        [
+            *cols,
+            "threshold",
+            "n_high",
+            "unplanned_high",
+            "risk_high",
+            "n_low",
+            "unplanned_low",
+            "risk_low",
+            "risk_ratio",
+            "ci_low",
+            "ci_high",
+        ]
+    ]

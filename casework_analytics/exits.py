@@ -1,0 +1,349 @@
+"""Why cases end: the exit-reason taxonomy, free-text classification, and
+exit analyses across groups.
+
+The taxonomy (``data/exit_reasons.csv``) gives every reason a stable
+``code``, English and Indonesian labels, an ``exit_type`` (``planned``,
+``unplanned`` or ``administrative``; ``unknown`` for ``unclassified``) and
+its SAMHSA TEDS-D REASON code (1 completed, 2 dropped out, 3 terminated by
+facility, 4 transferred, 5 incarcerated, 6 death, 7 other).
+
+Free-text closure reasons are normalised by the rule table
+``data/exit_reason_rules.csv`` (``priority, code, pattern, example``):
+the text is lower-cased and white space collapsed; a text equal to a code,
+an English label or an Indonesian label takes that code; otherwise the
+regular-expression rules are tried in ascending priority and the first
+match wins. Text that matches nothing becomes ``unclassified`` (the original
+is kept in ``closure_reason`` and :func:`~casework_analytics.load` reports
+it as a warning). Extend the table with ``load(..., exit_rules=frame)``; extra
+rules with the same columns are tried before the shipped ones.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import cache
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import CaseworkError
+from .grouping import as_as_of, attach_groups, case_groups, group_columns, with_overall
+from .intervals import wilson_interval
+from .vocabulary import normalise_label, read_package_table
+
+EXIT_TYPES = ("planned", "unplanned", "administrative")
+
+
+@cache
+def exit_taxonomy() -> pd.DataFrame:
+    """The exit-reason taxonomy as a table.
+
+    Columns: ``code, label_en, label_id, exit_type, teds_reason,
+    description``.
+    """
+    table = read_package_table("exit_reasons.csv")
+    return table.assign(teds_reason=table["teds_reason"].astype("int64"))
+
+
+@cache
+def exit_rules() -> pd.DataFrame:
+    """The shipped free-text rules, ordered by priority."""
+    rules = read_package_table("exit_reason_rules.csv")
+    rules = rules.assign(priority=rules["priority"].astype("int64"))
+    return rules.sort_values("priority", kind="stable").reset_index(drop=True)
+
+
+def classify_exit_reasons(texts: pd.Series, extra_rules: pd.DataFrame | None = None) -> pd.Series:
+    """Map closure-reason texts to reason codes.
+
+    Parameters
+    ----------
+    texts : Series of str
+        Free text or codes, any case; missing stays missing.
+    extra_rules : DataFrame, optional
+        Rules with columns ``code`` and ``pattern`` (regular expression,
+        matched case-insensitively anywhere in the text); tried before the
+        shipped rules, in their given order.
+
+    Returns
+    -------
+    Series of str
+        A taxonomy code per text; ``"unclassified"`` where nothing matched.
+
+    Examples
+    --------
+    >>> classify_exit_reasons(pd.Series(["Jadwal tidak cocok", "pindah", "dirujuk"])).tolist()
+    ['scheduling_conflict', 'moved', 'transferred']
+    """
+    taxonomy = exit_taxonomy()
+    rules = exit_rules()[["code", "pattern"]]
+    if extra_rules is not None:
+        missing = {"code", "pattern"} - set(extra_rules.columns)
+        unknown = set(extra_rules.get("code", [])) - set(taxonomy["code"])
+        if missing or unknown:
+            raise CaseworkError(
+                "`exit_rules` needs columns 'code' and 'pattern' with codes from the taxonomy "
+                f"{taxonomy['code'].tolist()}; missing columns {sorted(missing)}, "
+                f"unknown codes {sorted(unknown)}."
+            )
+        rules = pd.concat([extra_rules[["code", "pattern"]], rules], ignore_index=True)
+    codes, uniques = pd.factorize(normalise_label(texts))
+    distinct = pd.Series(uniques, dtype="string")
+    exact = {}
+    for column in ("code", "label_en", "label_id"):
+        keys = normalise_label(taxonomy[column].str.replace("_", " "))
+        exact.update(dict(zip(keys, taxonomy["code"], strict=True)))
+    result = distinct.map(exact).astype("string")
+    for rule in rules.itertuples(index=False):  # a few dozen rules, over distinct texts
+        todo = result.isna()
+        if not todo.any():
+            break
+        with warnings.catch_warnings():  # rule patterns may use groups
+            warnings.simplefilter("ignore", UserWarning)
+            hit = distinct[todo].str.contains(rule.pattern, case=False, regex=True)
+        result[hit[hit].index] = rule.code
+    result = result.fillna("unclassified").to_numpy(dtype=object)
+    out = pd.Series(result[codes] if len(result) else [], index=texts.index, dtype="string")
+    return out.mask(codes < 0)
+
+
+def case_exits(cohort, as_of) -> pd.DataFrame:
+    """One row per case observed by ``as_of``: whether and why it ended.
+
+    Columns
+    -------
+    case_id, placement_id, intake_date
+    closed : bool
+        ``closed_date`` is recorded and not after ``as_of``.
+    closed_date : datetime or NaT
+        NaT for cases open at ``as_of`` (a closure after ``as_of`` is not
+        yet known).
+    exit_reason, exit_type, teds_reason
+        From the taxonomy; missing for open cases.
+
+    Notes
+    -----
+    Cases with intake after ``as_of`` are not part of the cohort at
+    ``as_of`` and are left out. A case open at ``as_of`` is never counted as
+    a dropout.
+    """
+    as_of = as_as_of(as_of)
+    cases = cohort.cases[cohort.cases["intake_date"] <= as_of]
+    closed = (cases["closed_date"] <= as_of).fillna(False).astype(bool)
+    reason = cases["exit_reason"].where(closed)
+    taxonomy = exit_taxonomy().set_index("code")
+    return pd.DataFrame(
+        {
+            "case_id": cases["case_id"],
+            "placement_id": cases["placement_id"],
+            "intake_date": cases["intake_date"],
+            "closed": closed,
+            "closed_date": cases["closed_date"].where(closed),
+            "exit_reason": reason,
+            "exit_type": reason.map(taxonomy["exit_type"]).astype("string"),
+            "teds_reason": reason.map(taxonomy["teds_reason"]).astype("Int64"),
+        }
+    ).reset_index(drop=True)
+
+
+def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+    """Counts and shares of exits by reason and by exit type, per group.
+
+    Definition
+    ----------
+    Time origin: intake. End of observation: ``as_of``. A case has exited
+    if its ``closed_date`` is on or before ``as_of``; open cases are not
+    exits and are counted in ``n_open``. Denominator of ``share``: exits in
+    the group (``n_exits``). Cases whose closure reason is missing or matches
+    no rule count as ``unclassified`` (exit type ``unknown``) and stay in the
+    denominator.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, then ``level`` (``"reason"`` or ``"type"``),
+        ``category`` (reason code or exit type), ``label_en``, ``label_id``,
+        ``exit_type``, ``teds_reason`` (reason rows only), ``n`` (exits in
+        the category), ``n_exits``, ``n_open``, ``share`` = n / n_exits,
+        ``ci_low``, ``ci_high`` (Wilson interval at ``confidence``). Every
+        reason and every type appears in every group, with zeros.
+    """
+    exits = case_exits(cohort, as_of)
+    groups, cols = case_groups(cohort, by)
+    frame = attach_groups(exits, groups, cols)
+    taxonomy = exit_taxonomy()
+    categories = pd.concat(
+        [
+            taxonomy.assign(level="reason", category=taxonomy["code"]),
+            pd.DataFrame(
+                {
+                    "level": "type",
+                    "category": [*EXIT_TYPES, "unknown"],
+                    "label_en": [t.capitalize() for t in (*EXIT_TYPES, "unknown")],
+                    "label_id": [
+                        "Terencana",
+                        "Tidak terencana",
+                        "Administratif",
+                        "Tidak diketahui",
+                    ],
+                    "exit_type": [*EXIT_TYPES, "unknown"],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )[["level", "category", "label_en", "label_id", "exit_type", "teds_reason"]]
+
+    def summarise(data, keys):
+        closed = data[data["closed"]]
+        long = pd.concat(
+            [
+                closed.assign(level="reason", category=closed["exit_reason"]),
+                closed.assign(level="type", category=closed["exit_type"]),
+            ],
+            ignore_index=True,
+        )
+        counts = long.groupby([*keys, "level", "category"], observed=True).size().rename("n")
+        totals = data.groupby(keys).agg(n_exits=("closed", "sum"), n_cases=("closed", "size"))
+        totals["n_open"] = totals["n_cases"] - totals["n_exits"]
+        grid = totals.reset_index()[keys].merge(categories, how="cross")
+        out = grid.merge(counts.reset_index(), on=[*keys, "level", "category"], how="left")
+        out = out.merge(totals[["n_exits", "n_open"]].reset_index(), on=keys)
+        out["n"] = out["n"].fillna(0).astype("int64")
+        return out
+
+    out = with_overall(frame, cols, summarise, overall)
+    out["share"] = np.where(
+        out["n_exits"] > 0, out["n"] / out["n_exits"].where(out["n_exits"] > 0), np.nan
+    )
+    out["ci_low"], out["ci_high"] = wilson_interval(out["n"], out["n_exits"], confidence)
+    return out[
+        [
+            *cols,
+            "level",
+            "category",
+            "label_en",
+            "label_id",
+            "exit_type",
+            "teds_reason",
+            "n",
+            "n_exits",
+            "n_open",
+            "share",
+            "ci_low",
+            "ci_high",
+        ]
+    ]
+
+
+def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+    """Reason × stage at exit, in long form, per group.
+
+    Definition
+    ----------
+    Cases closed on or before ``as_of``. The stage at exit is the furthest
+    stage of the model started on or before the closure date; ``"(none)"``
+    if no stage was recorded.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``exit_reason``, ``exit_type``, ``stage_at_exit``,
+        ``stage_position`` (0 for none), ``n``. Only non-zero cells are listed.
+    """
+    from .stages import furthest_stage
+
+    exits = case_exits(cohort, as_of)
+    closed = exits[exits["closed"]]
+    furthest = furthest_stage(cohort, closed.set_index("case_id")["closed_date"])
+    groups, cols = case_groups(cohort, by)
+    frame = attach_groups(closed.merge(furthest, on="case_id", how="left"), groups, cols)
+    frame["stage_at_exit"] = frame["furthest_stage"].fillna("(none)")
+    frame["stage_position"] = frame["furthest_position"].fillna(0).astype("int64")
+
+    def summarise(data, keys):
+        return (
+            data.groupby([*keys, "exit_reason", "exit_type", "stage_position", "stage_at_exit"])
+            .size()
+            .rename("n")
+            .reset_index()
+        )
+
+    out = with_overall(frame, cols, summarise, overall)
+    return out[[*cols, "exit_reason", "exit_type", "stage_at_exit", "stage_position", "n"]]
+
+
+def exit_type_association(
+    cohort, as_of, by, *, n_resamples: int = 9999, seed: int = 0, min_expected: float = 5.0
+) -> pd.DataFrame:
+    """Test of association between group and exit type (planned / unplanned /
+    administrative).
+
+    Definition
+    ----------
+    Contingency table of groups × exit types over cases closed on or before
+    ``as_of``; ``unknown`` (unclassified) exits are left out and counted in
+    ``n_unknown``; all-zero rows and columns are dropped. Pearson's
+    chi-square (no continuity correction) is used when every expected count
+    is at least ``min_expected`` (default 5, Cochran's rule). Otherwise
+    Fisher's exact test for a 2×2 table, or a Monte-Carlo test of the same
+    chi-square statistic (``n_resamples`` tables with the observed margins,
+    ``scipy.stats.chi2_contingency(method=MonteCarloMethod)``, seeded by
+    ``seed``) for larger tables.
+
+    Returns
+    -------
+    DataFrame
+        One row: ``by``, ``test`` (``"chi-square"``, ``"fisher-exact"``,
+        ``"monte-carlo chi-square"`` or ``"not applicable"``), ``statistic``
+        (chi-square, or the odds ratio for Fisher), ``df``, ``p_value``,
+        ``n`` (exits in the table), ``n_groups``, ``n_unknown``,
+        ``min_expected`` (smallest expected count).
+    """
+    if not group_columns(by):
+        raise CaseworkError("`by` is required: name the column(s) whose groups are compared.")
+    exits = case_exits(cohort, as_of)
+    groups, cols = case_groups(cohort, by)
+    frame = attach_groups(exits[exits["closed"]], groups, cols)
+    unknown = int((frame["exit_type"] == "unknown").sum())
+    known = frame[frame["exit_type"].isin(EXIT_TYPES)]
+    key = known[cols[0]].astype(str)
+    for column in cols[1:]:
+        key = key + " / " + known[column].astype(str)
+    table = pd.crosstab(key, known["exit_type"]) if len(known) else pd.DataFrame()
+    table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0] if len(table) else table
+    row = {
+        "by": ", ".join(cols),
+        "test": "not applicable",
+        "statistic": np.nan,
+        "df": np.nan,
+        "p_value": np.nan,
+        "n": int(table.to_numpy().sum()) if len(table) else 0,
+        "n_groups": int(table.shape[0]) if len(table) else 0,
+        "n_unknown": unknown,
+        "min_expected": np.nan,
+    }
+    if table.shape[0] >= 2 and table.shape[1] >= 2:
+        observed = table.to_numpy()
+        expected = stats.contingency.expected_freq(observed)
+        row["min_expected"] = float(expected.min())
+        if expected.min() >= min_expected:
+            result = stats.chi2_contingency(observed, correction=False)
+            row.update(
+                test="chi-square", statistic=result.statistic, df=result.dof, p_value=result.pvalue
+            )
+        elif observed.shape == (2, 2):
+            result = stats.fisher_exact(observed)
+            row.update(test="fisher-exact", statistic=result.statistic, df=1, p_value=result.pvalue)
+        else:
+            method = stats.MonteCarloMethod(
+                n_resamples=n_resamples, rng=np.random.default_rng(seed)
+            )
+            result = stats.chi2_contingency(observed, correction=False, method=method)
+            row.update(
+                test="monte-carlo chi-square",
+                statistic=result.statistic,
+                df=(observed.shape[0] - 1) * (observed.shape[1] - 1),
+                p_value=result.pvalue,
+            )
+    return pd.DataFrame([row])

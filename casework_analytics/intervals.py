@@ -1,0 +1,72 @@
+"""Confidence intervals for proportions and risk ratios (vectorised)."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats
+
+
+def wilson_interval(successes, trials, confidence: float = 0.95):
+    """Wilson score interval for a binomial proportion.
+
+    Parameters
+    ----------
+    successes, trials : array-like
+        Counts; where ``trials`` is 0 the interval is NaN.
+    confidence : float
+        Coverage, default 0.95.
+
+    Returns
+    -------
+    low, high : ndarray
+
+    Notes
+    -----
+    With :math:`\\hat p = k/n` and :math:`z` the normal quantile,
+
+    .. math:: \\frac{\\hat p + z^2/2n \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/4n^2}}{1 + z^2/n}
+
+    (Wilson 1927; Brown, Cai & DasGupta 2001). Agrees with
+    ``statsmodels.stats.proportion.proportion_confint(method="wilson")``.
+    """
+    k = np.asarray(successes, dtype=float)
+    n = np.asarray(trials, dtype=float)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), np.nan)
+    return low, high
+
+
+def risk_ratio(a, n1, c, n0, confidence: float = 0.95):
+    """Risk ratio of group 1 (``a`` events of ``n1``) over group 0 (``c`` of ``n0``).
+
+    Returns
+    -------
+    rr, low, high : ndarray
+
+    Notes
+    -----
+    Katz log interval: :math:`\\log RR \\pm z\\sqrt{1/a - 1/n_1 + 1/c - 1/n_0}`.
+    If any of ``a``, ``c``, ``n1 - a``, ``n0 - c`` is zero, 0.5 is added to
+    each of the four cells first (Haldane-Anscombe correction). NaN where a
+    group is empty.
+    """
+    a, n1, c, n0 = (np.asarray(x, dtype=float) for x in (a, n1, c, n0))
+    zero = (a == 0) | (c == 0) | (n1 - a == 0) | (n0 - c == 0)
+    a_, c_ = np.where(zero, a + 0.5, a), np.where(zero, c + 0.5, c)
+    n1_, n0_ = np.where(zero, n1 + 1, n1), np.where(zero, n0 + 1, n0)
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rr = (a / n1) / (c / n0)
+        log_rr = np.log((a_ / n1_) / (c_ / n0_))
+        se = np.sqrt(1 / a_ - 1 / n1_ + 1 / c_ - 1 / n0_)
+    empty = (n1 == 0) | (n0 == 0)
+    rr = np.where(empty, np.nan, np.where(zero, np.exp(log_rr), rr))
+    low = np.where(empty, np.nan, np.exp(log_rr - z * se))
+    high = np.where(empty, np.nan, np.exp(log_rr + z * se))
+    return rr, low, high

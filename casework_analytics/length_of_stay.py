@@ -1,0 +1,152 @@
+"""Length of stay, following the SAMHSA TEDS-D definition.
+
+TEDS-D measures length of stay (LOS) from the admission date to the earlier
+of the last contact and the discharge date, in days, and reports it as a
+code: 1-30 for exact days, then bands 31-45, 46-60, 61-90, 91-120, 121-180,
+181-365 and more than 365 days (codes 31-37). LOS is skewed, so the median
+is the summary to report.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .exits import case_exits
+from .grouping import as_as_of, attach_groups, case_groups, with_overall
+
+#: Upper day limit of each TEDS-D LOS band code 31-37.
+TEDS_LOS_BANDS = {31: 45, 32: 60, 33: 90, 34: 120, 35: 180, 36: 365, 37: np.inf}
+
+
+def teds_los_code(days) -> np.ndarray:
+    """TEDS-D LOS code of a length of stay in days.
+
+    Days 1-30 are their own code; a same-day discharge (0 days) is coded 1,
+    the shortest code TEDS-D has. 31-45 → 31, 46-60 → 32, 61-90 → 33,
+    91-120 → 34, 121-180 → 35, 181-365 → 36, over 365 → 37. NaN stays NaN.
+
+    Examples
+    --------
+    >>> teds_los_code([0, 30, 31, 45, 46, 90, 366]).tolist()
+    [1.0, 30.0, 31.0, 31.0, 32.0, 33.0, 37.0]
+    """
+    d = np.asarray(days, dtype=float)
+    edges = np.array([30, 45, 60, 90, 120, 180, 365])
+    banded = 30 + np.searchsorted(edges, d, side="left")
+    code = np.where(d <= 30, np.maximum(d, 1), banded).astype(float)
+    return np.where(np.isnan(d), np.nan, code)
+
+
+def _last_contacts(cohort, as_of: pd.Timestamp) -> pd.Series:
+    """Latest held session or attended visit on or before ``as_of``, per case."""
+    dates = []
+    if cohort.sessions is not None:
+        held = cohort.sessions[
+            (cohort.sessions["status"] == "held") & (cohort.sessions["session_date"] <= as_of)
+        ]
+        dates.append(held[["case_id"]].assign(contact=held["session_date"]))
+    if cohort.visits is not None:
+        seen = cohort.visits[
+            cohort.visits["attended"].fillna(False).astype(bool)
+            & (cohort.visits["visit_date"] <= as_of)
+        ]
+        dates.append(seen[["case_id"]].assign(contact=seen["visit_date"]))
+    if not dates:
+        return pd.Series(dtype="datetime64[ns]")
+    return pd.concat(dates).groupby("case_id")["contact"].max()
+
+
+def length_of_stay(cohort, as_of) -> pd.DataFrame:
+    """Length of stay per case, TEDS-D style.
+
+    Definition
+    ----------
+    Time origin: intake (admission). End: for cases closed on or before
+    ``as_of``, the earlier of the closure (discharge) date and the last
+    contact, where a contact is a held session or an attended monitoring
+    visit on or before ``as_of``; with no contact recorded, the closure date.
+    Cases still open at ``as_of`` have no LOS (it is censored); their time
+    so far is ``days_observed`` = ``as_of`` − intake. Without sessions or
+    visits tables the closure date is used.
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, intake_date, closed, closed_date, last_contact,
+        los_days`` (Int64, NA if open), ``los_code`` (TEDS-D code, Int64),
+        ``days_observed``.
+    """
+    as_of = as_as_of(as_of)
+    exits = case_exits(cohort, as_of)
+    last = _last_contacts(cohort, as_of).reindex(exits["case_id"]).to_numpy()
+    closed_date = exits["closed_date"].to_numpy()
+    last = pd.Series(last, dtype="datetime64[ns]").to_numpy()
+    end = np.where(np.isnat(last), closed_date, np.minimum(last, closed_date))
+    end = np.where(np.isnat(closed_date), np.datetime64("NaT"), end)
+    days = (end - exits["intake_date"].to_numpy()) / np.timedelta64(1, "D")
+    return pd.DataFrame(
+        {
+            "case_id": exits["case_id"],
+            "intake_date": exits["intake_date"],
+            "closed": exits["closed"],
+            "closed_date": exits["closed_date"],
+            "last_contact": pd.Series(last, dtype="datetime64[ns]"),
+            "los_days": pd.array(days, dtype="Float64").astype("Int64"),
+            "los_code": pd.array(teds_los_code(days), dtype="Float64").astype("Int64"),
+            "days_observed": ((as_of - exits["intake_date"]).dt.days).astype("int64"),
+        }
+    )
+
+
+def length_of_stay_summary(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+    """Median and IQR of TEDS-D length of stay per group.
+
+    Definition
+    ----------
+    As :func:`length_of_stay`. Denominator: cases closed on or before
+    ``as_of``; open cases are counted in ``n_open`` and left out of the
+    quantiles (their LOS is not known yet). Quantiles use linear
+    interpolation (pandas' default).
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``n_cases``, ``n_closed``, ``n_open``,
+        ``median_days``, ``q1_days``, ``q3_days``, ``mean_days``,
+        ``n_under_90_days`` (closed within 90 days: the DATOS early-dropout
+        threshold).
+    """
+    los = length_of_stay(cohort, as_of)
+    groups, cols = case_groups(cohort, by)
+    frame = attach_groups(los, groups, cols)
+    frame["los"] = frame["los_days"].astype("float64")
+
+    def summarise(data, keys):
+        grouped = data.groupby(keys)
+        out = grouped.agg(
+            n_cases=("case_id", "size"),
+            n_closed=("closed", "sum"),
+            median_days=("los", "median"),
+            mean_days=("los", "mean"),
+        )
+        out["q1_days"] = grouped["los"].quantile(0.25)
+        out["q3_days"] = grouped["los"].quantile(0.75)
+        out["n_under_90_days"] = (data["los"] < 90).groupby([data[k] for k in keys]).sum()
+        out["n_open"] = out["n_cases"] - out["n_closed"]
+        return out.reset_index()
+
+    out = with_overall(frame, cols, summarise, overall)
+    return out[
+        [
+            *cols,
+            "n_cases",
+            "n_closed",
+            "n_open",
+            "median_days",
+            "q1_days",
+            "q3_days",
+            "mean_days",
+            "n_under_90_days",
+        ]
+    ]

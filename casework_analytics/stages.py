@@ -1,0 +1,247 @@
+"""How far cases get through the casework stages: per-case progression and
+the stage funnel.
+
+Both follow the stage model the cohort was loaded with (``cohort.stage_model``),
+including user-defined models.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .exits import case_exits
+from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .intervals import wilson_interval
+
+
+def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
+    """First start and last completion per case and stage, on or before ``cutoff``.
+
+    ``cutoff`` is one date or a per-case Series (indexed by case_id).
+    Completions after the cutoff are treated as not (yet) completed.
+    """
+    stages = cohort.stages
+    if isinstance(cutoff, pd.Series):
+        limit = cutoff.reindex(stages["case_id"].to_numpy()).to_numpy()
+        stages = stages[(stages["started_on"].to_numpy() <= limit)]
+        limit = cutoff.reindex(stages["case_id"].to_numpy()).to_numpy()
+    else:
+        stages = stages[stages["started_on"] <= cutoff]
+        limit = np.full(len(stages), cutoff.to_datetime64())
+    stages = stages.assign(
+        completed_on=stages["completed_on"].where(stages["completed_on"] <= limit)
+    )
+    return (
+        stages.groupby(["case_id", "stage"], observed=True)
+        .agg(started_on=("started_on", "min"), completed_on=("completed_on", "max"))
+        .reset_index()
+    )
+
+
+def furthest_stage(cohort, cutoff) -> pd.DataFrame:
+    """Furthest stage of the model started on or before ``cutoff``, per case.
+
+    Returns ``case_id, furthest_stage, furthest_position`` for cases with at
+    least one stage by then.
+    """
+    model = cohort.stage_model
+    starts = _stage_starts(cohort, cutoff)
+    starts["position"] = model.position(starts["stage"])
+    best = starts.sort_values("position").drop_duplicates("case_id", keep="last")
+    return pd.DataFrame(
+        {
+            "case_id": best["case_id"],
+            "furthest_stage": best["stage"],
+            "furthest_position": best["position"].astype("int64"),
+        }
+    ).reset_index(drop=True)
+
+
+def stage_progress(cohort, as_of) -> pd.DataFrame:
+    """One row per case: how far it got through the stages by ``as_of``.
+
+    Definition
+    ----------
+    Time origin: intake. End of observation: ``as_of``; stages started and
+    completions recorded after it are ignored, and cases with intake after
+    it are left out. For each stage ``s`` of the model:
+
+    * ``started_<s>``: a start is recorded on or before ``as_of``.
+    * ``completed_<s>``: a completion is recorded on or before ``as_of``.
+    * ``days_to_<s>``: days from intake to the (first) start; NA if not started.
+    * ``days_in_<s>``: days from the start to the completion; if no
+      completion is recorded, to the start of the next stage that was
+      started; failing that, to the closure date or ``as_of`` for open cases
+      (time so far). NA if not started.
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, placement_id, intake_date, status`` (``open``/``closed`` at
+        ``as_of``), ``closed_date``, ``exit_reason``, ``furthest_stage``
+        (NA if no stage), ``furthest_position`` (0 if none),
+        ``stages_started``, ``stages_completed``, ``skipped_stages`` (stages
+        before the furthest one that were never started, joined by ``|``),
+        ``n_skipped``, ``termination_planned`` (True if closed with a planned
+        exit type, False if closed otherwise, NA while open), then the four
+        columns above for every stage in model order.
+    """
+    as_of = as_as_of(as_of)
+    model = cohort.stage_model
+    exits = case_exits(cohort, as_of)
+    starts = _stage_starts(cohort, as_of)
+    starts = starts[starts["case_id"].isin(exits["case_id"])]
+    wide_start = starts.pivot(index="case_id", columns="stage", values="started_on")
+    wide_done = starts.pivot(index="case_id", columns="stage", values="completed_on")
+    index = pd.Index(exits["case_id"])
+    wide_start = wide_start.reindex(index=index, columns=list(model.stages))
+    wide_done = wide_done.reindex(index=index, columns=list(model.stages))
+
+    intake = exits.set_index("case_id")["intake_date"].to_numpy()[:, None]
+    end = exits["closed_date"].fillna(as_of).to_numpy()[:, None]
+    day = np.timedelta64(1, "D")
+    start_days = (wide_start.to_numpy(dtype="datetime64[ns]") - intake) / day
+    done_days = (wide_done.to_numpy(dtype="datetime64[ns]") - intake) / day
+    end_days = (end - intake) / day
+    # Earliest start among later stages, per stage (reverse running minimum).
+    later = np.fmin.accumulate(start_days[:, ::-1], axis=1)[:, ::-1]
+    next_start = np.column_stack([later[:, 1:], np.full(len(index), np.nan)])
+    next_start = np.where(next_start >= start_days, next_start, np.nan)
+    stop = np.where(
+        np.isnan(done_days), np.where(np.isnan(next_start), end_days, next_start), done_days
+    )
+    days_in = np.where(np.isnan(start_days), np.nan, stop - start_days)
+
+    started = ~np.isnan(start_days)
+    completed = ~np.isnan(done_days)
+    positions = np.arange(1, len(model.stages) + 1)
+    furthest_pos = np.where(started, positions, 0).max(axis=1)
+    skipped = (~started) & (positions[None, :] < furthest_pos[:, None])
+    names = np.asarray(model.stages, dtype=object)
+    skipped_text = pd.Series([""] * len(index), dtype="string")
+    for j, name in enumerate(names):  # loop over stages, not cases
+        add = np.where(skipped[:, j], name, "")
+        sep = np.where((skipped_text.str.len() > 0) & skipped[:, j], "|", "")
+        skipped_text = skipped_text + sep + add
+
+    out = pd.DataFrame(
+        {
+            "case_id": exits["case_id"],
+            "placement_id": exits["placement_id"],
+            "intake_date": exits["intake_date"],
+            "status": np.where(exits["closed"], "closed", "open"),
+            "closed_date": exits["closed_date"],
+            "exit_reason": exits["exit_reason"],
+            "furthest_stage": pd.Series(
+                np.where(furthest_pos > 0, names[np.maximum(furthest_pos - 1, 0)], None),
+                dtype="string",
+            ),
+            "furthest_position": furthest_pos.astype("int64"),
+            "stages_started": started.sum(axis=1).astype("int64"),
+            "stages_completed": completed.sum(axis=1).astype("int64"),
+            "skipped_stages": skipped_text.mask(skipped_text == ""),
+            "n_skipped": skipped.sum(axis=1).astype("int64"),
+            "termination_planned": pd.array(
+                np.where(exits["closed"], exits["exit_type"] == "planned", None), dtype="boolean"
+            ),
+        }
+    )
+    for j, name in enumerate(names):
+        out[f"started_{name}"] = started[:, j]
+        out[f"completed_{name}"] = completed[:, j]
+        out[f"days_to_{name}"] = (
+            pd.array(start_days[:, j]).astype("Float64").round().astype("Int64")
+        )
+        out[f"days_in_{name}"] = pd.array(days_in[:, j]).astype("Float64").round().astype("Int64")
+    return out
+
+
+def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+    """The stage funnel per group: reached, completed, conversion, in stage.
+
+    Definition
+    ----------
+    Denominator (``n_cases``): cases with intake on or before ``as_of``.
+    A case has *reached* a stage if it started that stage or any later one
+    by ``as_of`` (so the funnel never increases from one stage to the next;
+    skipped stages count as passed through and are reported per case by
+    :func:`stage_progress`). It has *completed* a stage if a completion is
+    recorded by ``as_of`` or a later stage was started. *In stage* counts
+    cases still open at ``as_of`` whose furthest stage is this one and is
+    not completed. Open cases are never counted as dropouts.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``stage``, ``stage_position``, ``n_cases``,
+        ``reached``, ``completed``, ``in_stage``, ``share_reached`` =
+        reached / n_cases with ``share_ci_low``, ``share_ci_high`` (Wilson),
+        ``conversion`` = reached / reached at the previous stage (n_cases for
+        the first stage) with ``conversion_ci_low``, ``conversion_ci_high``.
+    """
+    as_of = as_as_of(as_of)
+    model = cohort.stage_model
+    progress = stage_progress(cohort, as_of)
+    groups, cols = case_groups(cohort, by)
+    progress = attach_groups(progress, groups, cols)
+    positions = np.arange(1, len(model.stages) + 1)
+    furthest = progress["furthest_position"].to_numpy()[:, None]
+    reached = furthest >= positions[None, :]
+    recorded = progress[[f"completed_{s}" for s in model.stages]].to_numpy(dtype=bool)
+    completed = recorded | (furthest > positions[None, :])
+    in_stage = (
+        (progress["status"].to_numpy()[:, None] == "open") & (furthest == positions) & ~recorded
+    )
+    long = pd.DataFrame(
+        {
+            **{c: np.repeat(progress[c].to_numpy(), len(positions)) for c in cols},
+            "stage_position": np.tile(positions, len(progress)),
+            "reached": reached.ravel(),
+            "completed": completed.ravel(),
+            "in_stage": in_stage.ravel(),
+        }
+    )
+
+    def summarise(data, keys):
+        counts = (
+            data.groupby([*keys, "stage_position"])
+            .agg(
+                n_cases=("reached", "size"),
+                reached=("reached", "sum"),
+                completed=("completed", "sum"),
+                in_stage=("in_stage", "sum"),
+            )
+            .reset_index()
+        )
+        counts["previous"] = counts.groupby(keys)["reached"].shift(1)
+        counts["previous"] = counts["previous"].fillna(counts["n_cases"]).astype("int64")
+        return counts
+
+    out = with_overall(long, cols, summarise, overall)
+    out["stage"] = np.asarray(model.stages, dtype=object)[out["stage_position"] - 1]
+    out["share_reached"] = out["reached"] / out["n_cases"].where(out["n_cases"] > 0)
+    out["share_ci_low"], out["share_ci_high"] = wilson_interval(
+        out["reached"], out["n_cases"], confidence
+    )
+    out["conversion"] = out["reached"] / out["previous"].where(out["previous"] > 0)
+    out["conversion_ci_low"], out["conversion_ci_high"] = wilson_interval(
+        out["reached"], out["previous"], confidence
+    )
+    return out[
+        [
+            *cols,
+            "stage",
+            "stage_position",
+            "n_cases",
+            "reached",
+            "completed",
+            "in_stage",
+            "share_reached",
+            "share_ci_low",
+            "share_ci_high",
+            "conversion",
+            "conversion_ci_low",
+            "conversion_ci_high",
+        ]
+    ]
