@@ -9,7 +9,8 @@ each table the ``summary`` command writes.
 from __future__ import annotations
 
 import argparse
-import time
+
+from timing import time_tables
 
 from casework_analytics import load, synthetic
 from casework_analytics.summary import stage_and_exit_tables
@@ -23,14 +24,7 @@ def main() -> None:
     args = parser.parse_args()
     cohort = load(synthetic.generate(max(1, round(args.cases / 5.5)), seed=0))
     print(f"{len(cohort.cases):,} cases, {len(cohort.visits):,} visits; by={args.by}")
-    total = time.perf_counter()
-    start = total
-    for name, table in stage_and_exit_tables(cohort, args.as_of, args.by):
-        now = time.perf_counter()
-        rows = len(table) if not isinstance(table, str) else 0
-        print(f"  {name:<16} {now - start:6.2f} s  ({rows:,} rows)")
-        start = now
-    print(f"all analyses: {time.perf_counter() - total:.1f} s")
+    time_tables(stage_and_exit_tables(cohort, args.as_of, args.by), "all analyses")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ arguments are unusable. Failures print one line, never a traceback (set
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 from pathlib import Path
@@ -70,6 +71,24 @@ def _parser() -> argparse.ArgumentParser:
         default=0.25,
         help="Missed-session rate above which a case counts as high (0.25)",
     )
+    summary.add_argument(
+        "--missing-as",
+        choices=["positive", "ignore"],
+        default="positive",
+        help="How a missed monitoring visit counts (default positive)",
+    )
+    summary.add_argument(
+        "--sustained-weeks",
+        type=int,
+        default=4,
+        help="Negative weeks in a row for sustained abstinence (4)",
+    )
+    summary.add_argument(
+        "--dropout-missed",
+        type=int,
+        default=2,
+        help="Consecutive missed visits that make a dropout (2)",
+    )
     summary.set_defaults(func=_summary)
 
     generate = commands.add_parser("generate", help="Write a synthetic cohort.")
@@ -105,15 +124,24 @@ def _validate(args) -> int:
 def _summary(args) -> int:
     from .cohort import load
     from .grouping import as_as_of
-    from .summary import stage_and_exit_tables
+    from .summary import recovery_tables, stage_and_exit_tables
 
     as_of = as_as_of(args.as_of)
     cohort = load(args.source, stage_model=args.stage_model)
     print(cohort.summary())
     args.out.mkdir(parents=True, exist_ok=True)
-    for name, table in stage_and_exit_tables(
-        cohort, as_of, args.by, missed_threshold=args.missed_threshold
-    ):
+    tables = itertools.chain(
+        stage_and_exit_tables(cohort, as_of, args.by, missed_threshold=args.missed_threshold),
+        recovery_tables(
+            cohort,
+            as_of,
+            args.by,
+            missing_as=args.missing_as,
+            sustained_weeks=args.sustained_weeks,
+            dropout_missed=args.dropout_missed,
+        ),
+    )
+    for name, table in tables:
         if isinstance(table, str):
             print(f"  skipped {name}.csv: {table}")
             continue

@@ -43,7 +43,7 @@ def session_summary(cohort, as_of) -> pd.DataFrame:
     sessions = sessions[
         (sessions["session_date"] <= as_of) & sessions["case_id"].isin(exits["case_id"])
     ]
-    counts = pd.crosstab(sessions["case_id"], sessions["status"])
+    counts = sessions.groupby(["case_id", "status"]).size().unstack("status")
     counts = counts.reindex(index=exits["case_id"], columns=list(SESSION_STATUSES), fill_value=0)
     counts = counts.fillna(0).astype("int64")
     held = sessions[sessions["status"] == "held"].sort_values(["case_id", "session_date"])

@@ -8,10 +8,20 @@ import pandas as pd
 
 from .contacts import missed_sessions_and_unplanned_exit, session_summary
 from .errors import MissingTableError
-from .exits import exit_reasons, exit_stage, exit_type_association
+from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_type_association
 from .grouping import as_as_of, attach_groups, case_groups, group_columns
 from .length_of_stay import length_of_stay, length_of_stay_summary
+from .recovery import (
+    RECOVERY_EVENTS,
+    recovery_headline,
+    recovery_logrank,
+    recovery_outcomes,
+    recovery_sensitivity,
+    recovery_survival,
+    weekly_status,
+)
 from .stages import stage_funnel, stage_progress
+from .survival import survival_summary
 
 
 def _per_case(frame: pd.DataFrame, cohort, by) -> pd.DataFrame:
@@ -56,3 +66,81 @@ def stage_and_exit_tables(
             yield name, make()
         except MissingTableError as exc:
             yield name, str(exc)
+
+
+def recovery_tables(
+    cohort,
+    as_of,
+    by=None,
+    *,
+    missing_as: str = "positive",
+    sustained_weeks: int = 4,
+    dropout_missed: int = 2,
+) -> Iterator[tuple[str, pd.DataFrame | str]]:
+    """Yield ``(name, table)`` for every recovery and survival analysis.
+
+    Like :func:`stage_and_exit_tables`; without a visits table each
+    recovery table is yielded as ``(name, reason)``. The exits'
+    cumulative incidence needs no visits.
+    """
+    as_of = as_as_of(as_of)
+    definitions = {
+        "missing_as": missing_as,
+        "sustained_weeks": sustained_weeks,
+        "dropout_missed": dropout_missed,
+    }
+    _, cols = case_groups(cohort, by)
+    names = [
+        "recovery",
+        "weekly_status",
+        "survival",
+        "survival_summary",
+        "recovery_headline",
+        "recovery_sensitivity",
+    ] + (["logrank"] if cols else [])
+    try:
+        weekly = weekly_status(cohort, as_of, missing_as=missing_as)
+    except MissingTableError as exc:
+        for name in names:
+            yield name, str(exc)
+        weekly = None
+    if weekly is not None:
+        outcomes = recovery_outcomes(cohort, as_of, weekly=weekly, **definitions)
+        other = "ignore" if missing_as == "positive" else "positive"
+        both = {
+            missing_as: outcomes,
+            other: recovery_outcomes(cohort, as_of, **{**definitions, "missing_as": other}),
+        }
+        yield "recovery", _per_case(outcomes, cohort, by)
+        yield "weekly_status", _per_case(weekly, cohort, by)
+        yield "survival", recovery_survival(cohort, as_of, by, outcomes=outcomes)
+        groups, _ = case_groups(cohort, by)
+        long = []
+        for event in RECOVERY_EVENTS:  # three events
+            part = survival_summary(
+                attach_groups(outcomes, groups, cols),
+                duration=f"{event}_time",
+                event=f"{event}_observed",
+                by=cols or None,
+            )
+            part.insert(len(cols), "outcome", event)
+            long.append(part)
+        yield "survival_summary", pd.concat(long, ignore_index=True)
+        yield (
+            "recovery_headline",
+            recovery_headline(cohort, as_of, by, outcomes=outcomes, **definitions),
+        )
+        yield (
+            "recovery_sensitivity",
+            recovery_sensitivity(
+                cohort,
+                as_of,
+                by,
+                sustained_weeks=sustained_weeks,
+                dropout_missed=dropout_missed,
+                outcomes=both,
+            ),
+        )
+        if cols:
+            yield "logrank", recovery_logrank(cohort, as_of, by, outcomes=outcomes)
+    yield "cumulative_incidence", exit_cumulative_incidence(cohort, as_of, by)

@@ -327,7 +327,7 @@ def generate(
 
     # Visits: weekly screens from intake for up to 26 weeks, until the export.
     weeks_possible = np.clip((export - intake).dt.days.to_numpy() // 7 + 1, 0, 26)
-    dropout_week = rng.geometric(0.035 + 0.06 * friction)  # first week no longer coming
+    dropout_week = rng.geometric(0.02 + 0.04 * friction)  # first week no longer coming
     scheduled_weeks = np.minimum(weeks_possible, dropout_week + 2)
     v_case = np.repeat(np.arange(n), scheduled_weeks)
     v_week = np.arange(scheduled_weeks.sum()) - np.repeat(
@@ -337,7 +337,7 @@ def generate(
     relapses = rng.random(n) < 0.3
     relapse_week = np.where(relapses, abstinent_from + 4 + rng.geometric(0.12, n), 10_000)
     after_dropout = v_week >= dropout_week[v_case]
-    missed = after_dropout | (rng.random(len(v_case)) < 0.06 + 0.1 * friction[v_case])
+    missed = after_dropout | (rng.random(len(v_case)) < 0.03 + 0.06 * friction[v_case])
     using = np.where(
         v_week < abstinent_from[v_case],
         rng.random(len(v_case)) < 0.85,

@@ -19,6 +19,7 @@ from __future__ import annotations
 from functools import cache
 from importlib import resources
 
+import numpy as np
 import pandas as pd
 
 #: Allowed values of every controlled field, in display order.
@@ -77,8 +78,8 @@ def normalise_label(values: pd.Series) -> pd.Series:
     codes, uniques = pd.factorize(values.astype("string"))
     cleaned = pd.Series(uniques, dtype="string").str.strip().str.lower()
     cleaned = cleaned.str.replace(r"[\s_]+", " ", regex=True)
-    out = cleaned.to_numpy(dtype=object, na_value=pd.NA)[codes]
-    out[codes < 0] = pd.NA
+    # Code -1 (missing) picks the NA appended at the end.
+    out = np.append(cleaned.to_numpy(dtype=object, na_value=pd.NA), pd.NA)[codes]
     return pd.Series(out, index=values.index, dtype="string")
 
 

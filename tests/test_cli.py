@@ -69,7 +69,7 @@ def test_summary_writes_every_table_with_group_columns_first(tmp_path, capsys):
         "exit_type_test",
     ):
         header = (out / f"{name}.csv").read_text().splitlines()[0].split(",")
-        if name != "exit_type_test":
+        if name not in ("exit_type_test", "logrank"):
             assert header[:2] == ["site", "term"], name
     assert "wrote" in capsys.readouterr().out
 
@@ -100,3 +100,31 @@ def test_summary_without_sessions_says_what_it_skipped(tmp_path, capsys):
     )
     assert "skipped contacts.csv" in capsys.readouterr().out
     assert (tmp_path / "out" / "exits.csv").exists()
+
+
+def test_summary_definitions_change_the_recovery_tables(tmp_path):
+    import pandas as pd
+
+    args = ["summary", "data/example", "--as-of", "2024-10-31", "--out"]
+    assert main([*args, str(tmp_path / "a")]) == 0
+    assert (
+        main([*args, str(tmp_path / "b"), "--missing-as", "ignore", "--sustained-weeks", "8"]) == 0
+    )
+    a = pd.read_csv(tmp_path / "a" / "recovery.csv").iloc[0]
+    b = pd.read_csv(tmp_path / "b" / "recovery.csv").iloc[0]
+    # The missed week 9 counts as positive by default: a relapse on day 63.
+    assert a["relapsed"] and a["relapse_day"] == 63
+    # Ignoring it, eight negatives in a row run from week 2 to week 10 (day 70).
+    assert not b["relapsed"] and b["sustained_day"] == 70
+    survival = pd.read_csv(tmp_path / "a" / "survival.csv")
+    assert list(survival.columns[:9]) == [
+        "outcome",
+        "time_days",
+        "at_risk",
+        "events",
+        "censored",
+        "survival",
+        "se",
+        "ci_low",
+        "ci_high",
+    ]

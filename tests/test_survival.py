@@ -1,0 +1,194 @@
+"""Survival statistics against R's survival package (aml data), statsmodels,
+and invariants.
+
+Reference values (R 4.x, survival package):
+
+    > fit <- survfit(Surv(time, status) ~ x, data = aml)       # conf.type = "log"
+    > summary(fit)$table[, c("median", "0.95LCL", "0.95UCL")]
+                    median 0.95LCL 0.95UCL
+    x=Maintained        31      18      NA
+    x=Nonmaintained     23       8      NA
+    > summary(fit)   # x=Maintained
+     time n.risk n.event survival std.err lower 95% CI upper 95% CI
+        9     11       1    0.909  0.0867       0.7541        1.000
+       13     10       1    0.818  0.1163       0.6192        1.000
+       18      8       1    0.716  0.1397       0.4884        1.000
+       23      7       1    0.614  0.1526       0.3769        0.999
+       31      5       1    0.491  0.1642       0.2549        0.946
+       34      4       1    0.368  0.1627       0.1549        0.875
+       48      2       1    0.184  0.1535       0.0359        0.944
+    > survfit(Surv(time, status) ~ 1, data = aml)    # median 27, LCL 18, UCL 45
+    > survdiff(Surv(time, status) ~ x, data = aml)   # Chisq= 3.4 on 1 df, p= 0.07
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from statsmodels.duration.survfunc import CumIncidenceRight, SurvfuncRight, survdiff
+
+from casework_analytics import CaseworkError
+from casework_analytics.survival import (
+    cumulative_incidence,
+    kaplan_meier,
+    logrank_test,
+    survival_summary,
+)
+
+AML = pd.DataFrame(
+    {
+        "time": [
+            9,
+            13,
+            13,
+            18,
+            23,
+            28,
+            31,
+            34,
+            45,
+            48,
+            161,
+            5,
+            5,
+            8,
+            8,
+            12,
+            16,
+            23,
+            27,
+            30,
+            33,
+            43,
+            45,
+        ],
+        "status": [1, 1, 0, 1, 1, 0, 1, 1, 0, 1, 0, 1, 1, 1, 1, 1, 0, 1, 1, 1, 1, 1, 1],
+        "x": ["Maintained"] * 11 + ["Nonmaintained"] * 12,
+    }
+)
+
+
+def test_km_matches_r_survfit_for_aml():
+    km = kaplan_meier(AML, duration="time", event="status", by="x", conf_type="log")
+    m = km[(km["x"] == "Maintained") & (km["events"] > 0)]
+    assert m["time_days"].tolist() == [9, 13, 18, 23, 31, 34, 48]
+    assert m["at_risk"].tolist() == [11, 10, 8, 7, 5, 4, 2]
+    np.testing.assert_allclose(
+        m["survival"], [0.909, 0.818, 0.716, 0.614, 0.491, 0.368, 0.184], atol=5e-4
+    )
+    np.testing.assert_allclose(
+        m["se"], [0.0867, 0.1163, 0.1397, 0.1526, 0.1642, 0.1627, 0.1535], atol=5e-5
+    )
+    np.testing.assert_allclose(
+        m["ci_low"], [0.7541, 0.6192, 0.4884, 0.3769, 0.2549, 0.1549, 0.0359], atol=5e-5
+    )
+    np.testing.assert_allclose(m["ci_high"], [1, 1, 1, 0.999, 0.946, 0.875, 0.944], atol=5e-4)
+
+
+def test_km_matches_statsmodels_and_counts_censoring():
+    km = kaplan_meier(AML, duration="time", event="status", by="x")
+    for group, rows in AML.groupby("x"):
+        ref = SurvfuncRight(rows["time"], rows["status"])
+        mine = km[(km["x"] == group) & (km["events"] > 0)]
+        np.testing.assert_allclose(mine["survival"], ref.surv_prob)
+        np.testing.assert_allclose(mine["se"], ref.surv_prob_se)
+    whole = km[km["x"] == "All"]
+    assert whole["events"].sum() == 18 and whole["censored"].sum() == 5
+    assert whole["at_risk"].iloc[0] == 23
+
+
+def test_median_and_interval_match_r():
+    s = survival_summary(AML, duration="time", event="status", by="x", conf_type="log")
+    s = s.set_index("x")
+    assert s.loc["Maintained", ["median_days", "median_ci_low"]].tolist() == [31, 18]
+    assert pd.isna(s.loc["Maintained", "median_ci_high"])
+    assert s.loc["Nonmaintained", ["median_days", "median_ci_low"]].tolist() == [23, 8]
+    assert s.loc["All", ["median_days", "median_ci_low", "median_ci_high"]].tolist() == [27, 18, 45]
+
+
+def test_rmst_by_hand():
+    # Maintained, tau = 48: 9*1 + 4*10/11 + 5*(10/11)(9/10) + 5*0.7159 + 8*0.6136
+    # + 3*0.4909 + 14*0.3682 = 31.843 days.
+    s = survival_summary(AML, duration="time", event="status", by="x", horizon=48)
+    m = s.set_index("x").loc["Maintained"]
+    expected = (
+        9
+        + 4 * 10 / 11
+        + 5 * 9 / 11
+        + 5 * (9 / 11) * (7 / 8)
+        + 8 * (9 / 11) * (7 / 8) * (6 / 7)
+        + 3 * (9 / 11) * (7 / 8) * (6 / 7) * (4 / 5)
+        + 14 * (9 / 11) * (7 / 8) * (6 / 7) * (4 / 5) * (3 / 4)
+    )
+    assert m["rmst_days"] == pytest.approx(expected)
+    assert m["rmst_ci_low"] < m["rmst_days"] < m["rmst_ci_high"]
+    assert not m["horizon_beyond_followup"]
+    assert s.set_index("x").loc["Nonmaintained", "horizon_beyond_followup"]
+
+
+def test_logrank_matches_statsmodels_and_r():
+    r = logrank_test(AML, duration="time", event="status", group="x").iloc[0]
+    chisq, p = survdiff(AML["time"], AML["status"], AML["x"])
+    assert r["chisq"] == pytest.approx(chisq) and r["p_value"] == pytest.approx(p)
+    assert round(r["chisq"], 1) == 3.4 and round(r["p_value"], 2) == 0.07 and r["df"] == 1
+
+
+def test_logrank_three_groups_has_two_df():
+    data = AML.assign(g=np.tile(["a", "b", "c"], 8)[:23])
+    r = logrank_test(data, duration="time", event="status", group="g").iloc[0]
+    assert r["df"] == 2 and r["n_groups"] == 3
+    chisq, _ = survdiff(data["time"], data["status"], data["g"])
+    assert r["chisq"] == pytest.approx(chisq)
+
+
+def test_cumulative_incidence_matches_statsmodels_and_sums_to_one():
+    rng = np.random.default_rng(7)
+    time = rng.integers(1, 60, 80).astype(float)
+    code = rng.choice([0, 1, 2, 3], 80)
+    cause = pd.Series(
+        np.array([None, "planned", "unplanned", "administrative"], dtype=object)[code]
+    )
+    data = pd.DataFrame({"t": time, "cause": cause})
+    ci = cumulative_incidence(data, duration="t", cause="cause")
+    ref = CumIncidenceRight(time, code)
+    for j, name in enumerate(["planned", "unplanned", "administrative"]):
+        mine = ci[ci["cause"] == name].set_index("time_days")["cumulative_incidence"]
+        np.testing.assert_allclose(mine.reindex(ref.times), ref.cinc[j], atol=1e-12)
+    total = ci.groupby("time_days")["cumulative_incidence"].sum()
+    km = kaplan_meier(data.assign(e=data["cause"].notna()), duration="t", event="e")
+    np.testing.assert_allclose(total.to_numpy() + km["survival"].to_numpy(), 1.0)
+
+
+def test_bad_input_is_clear():
+    with pytest.raises(CaseworkError, match="`conf_type` must be one of"):
+        kaplan_meier(AML, duration="time", event="status", conf_type="arcsine")
+    with pytest.raises(CaseworkError, match="not in the data"):
+        kaplan_meier(AML, duration="days", event="status")
+    with pytest.raises(CaseworkError, match="negative durations"):
+        kaplan_meier(AML.assign(time=-AML["time"]), duration="time", event="status")
+
+
+survival_data = st.lists(
+    st.tuples(st.integers(0, 100), st.booleans(), st.sampled_from(["a", "b"])),
+    min_size=1,
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(survival_data, st.integers(1, 50), st.randoms(use_true_random=False))
+def test_km_invariants(rows, shift, rnd):
+    data = pd.DataFrame(rows, columns=["t", "e", "g"])
+    km = kaplan_meier(data, duration="t", event="e", by="g")
+    for _, curve in km.groupby("g"):
+        s = curve["survival"].to_numpy()
+        assert ((s >= 0) & (s <= 1)).all() and (np.diff(s) <= 1e-12).all()
+        assert curve["events"].sum() + curve["censored"].sum() == curve["at_risk"].iloc[0]
+    shuffled = data.sample(frac=1, random_state=rnd.randrange(2**32))
+    pd.testing.assert_frame_equal(km, kaplan_meier(shuffled, duration="t", event="e", by="g"))
+    moved = kaplan_meier(data.assign(t=data["t"] + shift), duration="t", event="e", by="g")
+    np.testing.assert_allclose(moved["time_days"] - shift, km["time_days"])
+    np.testing.assert_allclose(moved["survival"], km["survival"])
