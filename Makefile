@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,6 +16,7 @@ $(STAMP): $(BIN)/python pyproject.toml
 demo: $(STAMP)
 	$(BIN)/casework-analytics validate data/sample
 	$(BIN)/casework-analytics summary data/sample --as-of 2025-04-15 --by site --out build/summary
+	$(BIN)/casework-analytics report data/sample --as-of 2025-04-15 --by site --out build/report.html
 
 test: $(STAMP)
 	$(BIN)/ruff check casework_analytics tests benchmarks
@@ -23,6 +24,12 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py --cases 100000
+	$(BIN)/python benchmarks/bench_analyses.py --cases 100000
+	$(BIN)/python benchmarks/bench_recovery.py --cases 100000
+	$(BIN)/python benchmarks/bench_report.py --cases 10000
+
+notebooks: $(STAMP)
+	$(BIN)/python notebooks/build.py
 
 clean:
 	rm -rf build .pytest_cache

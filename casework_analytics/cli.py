@@ -5,6 +5,7 @@ Commands
 ``validate SOURCE``      load and validate, print counts and problems.
 ``generate OUT_DIR``     write a synthetic cohort.
 ``summary SOURCE``       write one CSV per analysis.
+``report SOURCE``        build the HTML cohort dashboard.
 
 Exit codes: 0 no errors; 1 rows were rejected; 2 the source or the
 arguments are unusable. Failures print one line, never a traceback (set
@@ -91,6 +92,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     summary.set_defaults(func=_summary)
 
+    report = commands.add_parser("report", help="Build the HTML cohort dashboard.")
+    report.add_argument("source")
+    report.add_argument("--as-of", required=True, help="End of observation, YYYY-MM-DD")
+    report.add_argument("--out", type=Path, required=True, help="HTML file to write")
+    report.add_argument("--by", default=None, help="Group column, e.g. site")
+    report.add_argument("--lang", choices=["en", "id"], default="en")
+    report.set_defaults(func=_report)
+
     generate = commands.add_parser("generate", help="Write a synthetic cohort.")
     generate.add_argument("out_dir", type=Path)
     generate.add_argument("--placements", type=int, default=36)
@@ -150,6 +159,19 @@ def _summary(args) -> int:
         print(f"  wrote {path} ({len(table)} rows)")
     if cohort.has_errors:
         print("Some rows were rejected; run `casework-analytics validate` for the full report.")
+    return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+
+
+def _report(args) -> int:
+    from .cohort import load
+    from .grouping import as_as_of, case_groups
+    from .report import build_report
+
+    as_of = as_as_of(args.as_of)
+    cohort = load(args.source)  # fail early, with a clear message, on an unusable source
+    case_groups(cohort, args.by)
+    print(cohort.summary())
+    build_report(args.source, as_of, args.out, by=args.by, lang=args.lang)
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 

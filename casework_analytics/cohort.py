@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .errors import CaseworkError, MissingTableError, ValidationError
-from .parsing import parse_table
+from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
 from .schemas import OPTIONAL_TABLES, TABLES
 from .sources import TABLE_NAMES, read_source
@@ -45,9 +45,9 @@ class Cohort:
         One tidy problem report for all tables (see
         :mod:`casework_analytics.problems` for its columns).
     rejected : dict of DataFrame
-        Rejected rows per table: the source values as text, the source
-        ``row`` number and ``reasons`` (every error message, joined by
-        ``"; "``).
+        Rejected rows per table: the source values as text (under the
+        canonical column names), the source ``row`` number and ``reasons``
+        (every error message, joined by ``"; "``).
     counts : DataFrame
         ``table, read, accepted, rejected`` per table; read = accepted +
         rejected always holds.
@@ -252,7 +252,8 @@ def load(
             check_stage_order(good, model, log)
         accepted[name] = table.drop(index=bad).reset_index(drop=True)
         reasons = errors_only[errors_only["table"] == name].groupby("row")["message"].agg("; ".join)
-        raw_bad = raw.tables[name].loc[bad].astype("string")
+        raw_bad = _canonical(raw.tables[name], name, (column_aliases or {}).get(name))
+        raw_bad = raw_bad.loc[bad].astype("string")
         rejected[name] = raw_bad.assign(reasons=reasons.reindex(bad).to_numpy()).reset_index()
         count_rows.append((name, len(table), len(accepted[name]), len(bad)))
 
@@ -276,6 +277,11 @@ def load(
             problems,
         )
     return cohort
+
+
+def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:
+    """The raw frame with canonical column names (values untouched)."""
+    return canonical_headers(frame, TABLES[name], extra).rename(columns=str)
 
 
 def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.DataFrame:

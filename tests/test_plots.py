@@ -1,0 +1,130 @@
+"""Plots are checked for what they draw (bar heights, lanes, at-risk numbers,
+labels), never against images."""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from casework_analytics import CaseworkError, load, plots
+from casework_analytics.exits import exit_cumulative_incidence, exit_reasons
+from casework_analytics.recovery import (
+    recovery_outcomes,
+    recovery_survival,
+    weekly_status,
+)
+from casework_analytics.stages import stage_funnel, stage_progress
+
+AS_OF = "2025-04-15"
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load("data/sample")
+
+
+def test_funnel_bars_match_the_table(sample):
+    funnel = stage_funnel(sample, AS_OF)
+    ax = plots.stage_funnel_plot(funnel, ax=plt.figure().gca())
+    heights = [bar.get_height() for bar in ax.patches]
+    assert heights == funnel["reached"].tolist()
+    notes = [a.get_text() for a in ax.texts]
+    assert notes == [f"{c:.0%}" for c in funnel["conversion"].iloc[1:]]
+
+
+def test_funnel_small_multiples_share_the_scale(sample):
+    funnel = stage_funnel(sample, AS_OF, by="site")
+    fig = plots.stage_funnel_plot(funnel, group="site", lang="id")
+    visible = [ax for ax in fig.axes if ax.get_visible()]
+    assert len(visible) == funnel["site"].nunique()
+    assert len({ax.get_ylim() for ax in visible}) == 1
+    assert fig._suptitle.get_text() == "Corong tahapan"
+
+
+def test_exit_bars_are_the_type_shares(sample):
+    exits = exit_reasons(sample, AS_OF, by="site")
+    ax = plots.exit_reasons_plot(exits, group="site", ax=plt.figure().gca())
+    planned = [
+        p
+        for p in ax.patches
+        if p.get_facecolor()[:3] == matplotlib.colors.to_rgb(plots.COLORS["planned"])
+    ]
+    expected = exits.query("level == 'type' and category == 'planned'")["share"]
+    np.testing.assert_allclose([p.get_width() for p in planned], expected)
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "Planned",
+        "Unplanned",
+        "Administrative",
+        "Unknown",
+    ]
+
+
+def test_km_plot_shows_the_number_at_risk(sample):
+    surv = recovery_survival(sample, AS_OF)
+    dropout = surv[surv["outcome"] == "dropout"]
+    ax = plots.km_plot(dropout, ax=plt.figure().gca(), at_risk_ticks=3)
+    n_monitored = int(dropout["at_risk"].iloc[0])
+    assert ax.at_risk_["All"][0] == n_monitored
+    tick = ax.at_risk_times_[1]
+    expected = int(dropout.loc[dropout["time_days"] >= tick, "at_risk"].iloc[0])
+    assert ax.at_risk_["All"][1] == expected
+    assert str(n_monitored) in [t.get_text() for t in ax.texts]
+    line = ax.get_lines()[0]
+    assert line.get_ydata()[0] == 1.0
+    assert line.get_ydata()[-1] == pytest.approx(dropout["survival"].iloc[-1])
+
+
+def test_cumulative_incidence_is_stacked_to_the_total(sample):
+    cif = exit_cumulative_incidence(sample, AS_OF)
+    ax = plots.cumulative_incidence_plot(cif, ax=plt.figure().gca())
+    final = cif[cif["time_days"] == cif["time_days"].max()]["cumulative_incidence"].sum()
+    top = ax.collections[-1].get_paths()[0].vertices[:, 1].max()
+    assert top == pytest.approx(final)
+
+
+def test_swimmer_has_one_lane_per_client_and_says_when_it_samples(sample):
+    progress = stage_progress(sample, AS_OF)
+    ax = plots.swimmer_plot(
+        progress, weekly_status(sample, AS_OF), ax=plt.figure().gca(), max_clients=25
+    )
+    assert len(ax.lanes_) == 25 and len(ax.get_yticks()) == 25
+    assert "25 of 205" in ax.get_title()
+    example = load("data/example")
+    ax = plots.swimmer_plot(
+        stage_progress(example, "2024-10-31"),
+        weekly_status(example, "2024-10-31"),
+        ax=plt.figure().gca(),
+    )
+    assert ax.lanes_ == ["TT-001"] and "of" not in ax.get_title()
+    assert "placement_ended" in [t.get_text() for t in ax.texts]
+
+
+def test_heatmap_cells_are_the_weekly_statuses():
+    example = load("data/example")
+    weekly = weekly_status(example, "2024-10-31")
+    ax = plots.monitoring_heatmap(weekly, ax=plt.figure().gca(), max_weeks=None)
+    codes = ax.matrix_[0]
+    assert codes[0] == 1 and codes[9] == 2 and codes[2] == 0  # positive, missed, negative
+    assert ax.matrix_.shape == (1, len(weekly))
+
+
+def test_retention_triangle_masks_unelapsed_weeks(sample):
+    ax = plots.retention_triangle(
+        recovery_outcomes(sample, AS_OF), sample.cases, AS_OF, ax=plt.figure().gca()
+    )
+    table = ax.table_
+    assert np.isnan(table.iloc[-1, -1])  # the latest intake month has not had 26 weeks
+    assert not np.isnan(table.iloc[0]).any()
+    assert ((table.fillna(0) >= 0) & (table.fillna(0) <= 1)).all().all()
+
+
+def test_bad_lang_and_table_are_clear(sample):
+    with pytest.raises(CaseworkError, match="`lang`"):
+        plots.exit_reasons_plot(exit_reasons(sample, AS_OF), lang="fr")
+    with pytest.raises(CaseworkError, match="needs a table with columns"):
+        plots.km_plot(exit_reasons(sample, AS_OF))
