@@ -90,6 +90,18 @@ def _parser() -> argparse.ArgumentParser:
         default=2,
         help="Consecutive missed visits that make a dropout (2)",
     )
+    summary.add_argument(
+        "--publish",
+        action="store_true",
+        help="Apply publishing rules: fold small groups, suppress small "
+        "counts, withhold per-client tables",
+    )
+    summary.add_argument(
+        "--threshold",
+        type=int,
+        default=11,
+        help="Smallest count shown with --publish (11: counts 1-10 hidden)",
+    )
     summary.set_defaults(func=_summary)
 
     report = commands.add_parser("report", help="Build the HTML cohort dashboard.")
@@ -98,7 +110,39 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, required=True, help="HTML file to write")
     report.add_argument("--by", default=None, help="Group column, e.g. site")
     report.add_argument("--lang", choices=["en", "id"], default="en")
+    report.add_argument(
+        "--internal",
+        action="store_true",
+        help="Turn publishing rules off (supervisor's own use; marked internal)",
+    )
+    report.add_argument(
+        "--threshold",
+        type=int,
+        default=11,
+        help="Smallest count shown when publishing (11: counts 1-10 hidden)",
+    )
     report.set_defaults(func=_report)
+
+    pseudo = commands.add_parser("pseudonymise", help="Write a pseudonymised copy of a source.")
+    pseudo.add_argument("source")
+    pseudo.add_argument("out_dir", type=Path)
+    pseudo.add_argument(
+        "--key-file",
+        type=Path,
+        required=True,
+        help="File with the secret key (keep it outside the data)",
+    )
+    pseudo.add_argument(
+        "--keep-text",
+        action="store_true",
+        help="Keep free-text fields and original closure reasons",
+    )
+    pseudo.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
+    pseudo.set_defaults(func=_pseudonymise)
+
+    keygen = commands.add_parser("keygen", help="Write a new random pseudonymisation key.")
+    keygen.add_argument("key_file", type=Path)
+    keygen.set_defaults(func=_keygen)
 
     generate = commands.add_parser("generate", help="Write a synthetic cohort.")
     generate.add_argument("out_dir", type=Path)
@@ -139,10 +183,20 @@ def _summary(args) -> int:
     cohort = load(args.source, stage_model=args.stage_model)
     print(cohort.summary())
     args.out.mkdir(parents=True, exist_ok=True)
+    view = cohort
+    if args.publish:
+        from .privacy import fold_small_groups
+
+        view, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
+        print(
+            f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
+            "folded into 'Other'; counts 1 to "
+            f"{args.threshold - 1} hidden as '*'; per-client tables withheld."
+        )
     tables = itertools.chain(
-        stage_and_exit_tables(cohort, as_of, args.by, missed_threshold=args.missed_threshold),
+        stage_and_exit_tables(view, as_of, args.by, missed_threshold=args.missed_threshold),
         recovery_tables(
-            cohort,
+            view,
             as_of,
             args.by,
             missing_as=args.missing_as,
@@ -150,6 +204,10 @@ def _summary(args) -> int:
             dropout_missed=args.dropout_missed,
         ),
     )
+    if args.publish:
+        from .publish import publish_tables
+
+        tables = publish_tables(tables, args.by, threshold=args.threshold)
     for name, table in tables:
         if isinstance(table, str):
             print(f"  skipped {name}.csv: {table}")
@@ -171,8 +229,36 @@ def _report(args) -> int:
     cohort = load(args.source)  # fail early, with a clear message, on an unusable source
     case_groups(cohort, args.by)
     print(cohort.summary())
-    build_report(args.source, as_of, args.out, by=args.by, lang=args.lang)
+    build_report(
+        args.source,
+        as_of,
+        args.out,
+        by=args.by,
+        lang=args.lang,
+        publish=not args.internal,
+        threshold=args.threshold,
+    )
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+
+
+def _pseudonymise(args) -> int:
+    from .privacy import pseudonymise
+
+    where = pseudonymise(
+        args.source, args.out_dir, args.key_file, keep_text=args.keep_text, format=args.format
+    )
+    print(f"Pseudonymised copy written to {where}")
+    return EXIT_OK
+
+
+def _keygen(args) -> int:
+    from .privacy import make_key
+
+    print(
+        f"New key written to {make_key(args.key_file)}; keep it outside the data and "
+        "never share it with the outputs."
+    )
+    return EXIT_OK
 
 
 def _generate(args) -> int:

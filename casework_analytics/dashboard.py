@@ -166,6 +166,9 @@ def headline_cards(numbers: pd.DataFrame, *, as_of, lang: str = "en") -> str:
 def placement_table(cohort, as_of) -> pd.DataFrame:
     """One row per placement: its cases, exits and contacts by ``as_of``.
 
+    Placements folded into ``Other`` (see
+    :func:`casework_analytics.privacy.fold_small_groups`) are one row.
+
     Returns
     -------
     DataFrame
@@ -175,12 +178,15 @@ def placement_table(cohort, as_of) -> pd.DataFrame:
         ÷ (held + missed) sessions, pooled; missing without sessions).
     """
     from .errors import MissingTableError
+    from .grouping import attach_groups, case_groups
     from .length_of_stay import length_of_stay
 
     as_of = as_as_of(as_of)
+    groups, _ = case_groups(cohort, "placement_id")
     exits = case_exits(cohort, as_of).merge(
         length_of_stay(cohort, as_of)[["case_id", "los_days"]], on="case_id"
     )
+    exits = attach_groups(exits, groups, ["placement_id"])
     exits["planned"] = exits["exit_type"] == "planned"
     exits["los"] = exits["los_days"].astype("float64")
     per = exits.groupby("placement_id").agg(
@@ -192,9 +198,7 @@ def placement_table(cohort, as_of) -> pd.DataFrame:
     per["completion"] = per["n_planned"] / per["n_closed"].where(per["n_closed"] > 0)
     try:
         sessions = cohort.require("sessions")
-        sessions = sessions[sessions["session_date"] <= as_of].merge(
-            cohort.cases[["case_id", "placement_id"]], on="case_id"
-        )
+        sessions = sessions[sessions["session_date"] <= as_of].merge(groups, on="case_id")
         status = sessions["status"]
         missed = (
             status.isin(["missed_client", "missed_worker"]).groupby(sessions["placement_id"]).sum()
@@ -212,7 +216,7 @@ def placement_table(cohort, as_of) -> pd.DataFrame:
         for c in ("placement_id", "site", "term", "caseworker_id")
         if c in cohort.placements.columns
     ]
-    out = cohort.placements[info].merge(per.reset_index(), on="placement_id", how="inner")
+    out = cohort.placements[info].merge(per.reset_index(), on="placement_id", how="right")
     return out[
         [*info, "n_cases", "n_closed", "n_planned", "completion", "median_los_days", "missed_rate"]
     ]
@@ -278,3 +282,121 @@ def quality_summary(cohort) -> dict[str, pd.DataFrame]:
         "by_table": by_table,
         "by_placement": by_placement,
     }
+
+
+def prepare(cohort, by, *, publish: bool, threshold: int):
+    """The cohort as the dashboard groups it: small groups folded when publishing.
+
+    Returns ``(view, folded)``; ``folded`` lists the groups merged into
+    ``Other`` (empty when not publishing).
+    """
+    from .privacy import fold_small_groups
+
+    if not publish or not by:
+        return cohort, pd.DataFrame(columns=["group", "clients"])
+    return fold_small_groups(cohort, by, threshold=threshold)
+
+
+def publishable(name: str, table: pd.DataFrame, by, *, publish: bool, threshold: int):
+    """``table`` as it may be shown: suppressed when publishing (see :mod:`.publish`)."""
+    from .grouping import group_columns
+    from .privacy import publish_long
+    from .publish import publish_table
+
+    if not publish:
+        return table
+    if name == "placements":
+        return publish_long(
+            table,
+            counts=["n_cases", "n_closed", "n_planned"],
+            derived={
+                "completion": ["n_planned", "n_closed"],
+                "median_los_days": ["n_closed"],
+                "missed_rate": ["n_cases"],
+            },
+            group_cols=["placement_id", "site", "term", "caseworker_id"],
+            threshold=threshold,
+        )
+    if name in ("quality_tables", "quality_rules"):
+        counts = ["rejected", "errors", "warnings"] if name == "quality_tables" else ["n"]
+        return publish_long(table, counts=counts, threshold=threshold)
+    if name == "headline":
+        people = ~table["metric"].isin(["placements", "sites"])
+        out = publish_long(
+            table.assign(numerator=table["numerator"].where(people)),
+            counts=["numerator", "denominator"],
+            derived={c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high")},
+            threshold=threshold,
+        )
+        cases_hidden = (table["metric"] == "cases") & (table["estimate"] < threshold)
+        out.loc[cases_hidden.to_numpy(), "estimate"] = HIDDEN_MARK
+        return out.assign(numerator=out["numerator"].where(people, table["numerator"]))
+    return publish_table(name, table, group_columns(by), threshold=threshold)
+
+
+HIDDEN_MARK = "*"
+
+
+def plottable(table: pd.DataFrame) -> pd.DataFrame:
+    """Hidden cells (``*``) as missing numbers, so suppressed tables can be drawn."""
+    out = table.copy()
+    for column in out.columns:
+        if out[column].dtype == object and (out[column] == HIDDEN_MARK).any():
+            out[column] = pd.to_numeric(
+                out[column].mask(out[column] == HIDDEN_MARK), errors="coerce"
+            )
+    return out
+
+
+def suppression_note(
+    tables: dict, folded: pd.DataFrame, *, threshold: int, lang: str = "en"
+) -> str:
+    """The footnote of a published report: what was suppressed and why (HTML)."""
+    hidden = sum(int((t.astype(object) == HIDDEN_MARK).sum().sum()) for t in tables.values())
+    if lang == "id":
+        text = (
+            f"Catatan privasi: angka 1 sampai {threshold - 1} disembunyikan (*), beserta sel "
+            f"pelengkap agar tidak dapat dihitung ulang dari total ({hidden} sel). "
+            f"{len(folded)} kelompok dengan kurang dari {threshold} klien digabung menjadi "
+            "'Other'. Grafik per klien (peta panas pemantauan) tidak ditampilkan."
+        )
+    else:
+        text = (
+            f"Privacy note: counts from 1 to {threshold - 1} are hidden (*), together with "
+            f"complementary cells so that none can be worked back from a total ({hidden} "
+            f"cells). {len(folded)} group(s) with fewer than {threshold} clients were "
+            "folded into 'Other'. Per-client charts (the monitoring heatmap) are left out."
+        )
+    return f'<p class="privacy-note"><small>{html.escape(text)}</small></p>'
+
+
+def internal_banner(lang: str = "en") -> str:
+    """A banner repeated at the top of every printed page of an internal report."""
+    text = (
+        "Internal, not for distribution"
+        if lang != "id"
+        else "Internal, not for distribution (internal, tidak untuk disebarkan)"
+    )
+    return (
+        '<div class="internal-banner" style="position:fixed;top:0;left:0;right:0;'
+        "background:#b00;color:#fff;text-align:center;font-weight:bold;padding:4px;"
+        f'z-index:10">{html.escape(text)}</div><div style="height:2em"></div>'
+    )
+
+
+def styled(table: pd.DataFrame, *, percent=(), whole=(), missing: str = "–"):
+    """A Styler showing shares as percentages and hidden cells as they are (``*``)."""
+
+    def fmt(kind):
+        def inner(value):
+            if isinstance(value, str):
+                return value
+            if pd.isna(value):
+                return missing
+            return f"{value:.0%}" if kind == "percent" else f"{value:.0f}"
+
+        return inner
+
+    formats = {c: fmt("percent") for c in percent if c in table}
+    formats.update({c: fmt("whole") for c in whole if c in table})
+    return table.style.format(formats).hide(axis="index")

@@ -74,6 +74,11 @@ def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
     groups = attributes[["case_id"]].copy()
     for column in cols:
         groups[column] = attributes[column].astype("string").fillna(MISSING_GROUP)
+    overrides = getattr(cohort, "group_overrides", None)
+    if overrides is not None and cols and set(cols) <= set(overrides.columns):
+        replaced = overrides.set_index("case_id")[cols].reindex(groups["case_id"])
+        for column in cols:
+            groups[column] = replaced[column].astype("string").to_numpy()
     return groups, cols
 
 

@@ -67,6 +67,7 @@ LABELS = {
         "triangle": "Retention by intake month",
         "showing": "showing {n} of {total} clients, {how}",
         "longest": "longest follow-up first",
+        "empty": "Nothing to show (no data, or too few clients to publish)",
     },
     "id": {
         "negative": "Negatif",
@@ -102,6 +103,7 @@ LABELS = {
         "triangle": "Retensi menurut bulan intake",
         "showing": "menampilkan {n} dari {total} klien, {how}",
         "longest": "tindak lanjut terlama lebih dulu",
+        "empty": "Tidak ada yang ditampilkan (tidak ada data, atau klien terlalu sedikit)",
     },
 }
 
@@ -118,6 +120,15 @@ def _axes(ax):
     import matplotlib.pyplot as plt
 
     return plt.gca() if ax is None else ax
+
+
+def _empty(ax, t, title=None):
+    ax.text(0.5, 0.5, t["empty"], ha="center", va="center", transform=ax.transAxes, fontsize=9)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(title)
+    return ax
 
 
 def _require(table: pd.DataFrame, columns: list[str], what: str) -> None:
@@ -230,7 +241,8 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
         else types["n_exits"].iloc[:1]
     )
     ax.set_yticks(
-        np.arange(len(labels)), [f"{name} (n={int(k)})" for name, k in zip(labels, n, strict=True)]
+        np.arange(len(labels)),
+        [f"{name} (n={int(k) if pd.notna(k) else '*'})" for name, k in zip(labels, n, strict=True)],
     )
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
@@ -271,6 +283,9 @@ def km_plot(
     _require(survival, ["time_days", "at_risk", "survival", "ci_low", "ci_high"], "km_plot")
     t = _text(lang)
     ax = _axes(ax)
+    if survival.empty:
+        ax.at_risk_, ax.at_risk_times_ = {}, np.array([])
+        return _empty(ax, t, title)
     groups = list(dict.fromkeys(survival[group])) if group else [None]
     end = float(survival["time_days"].max()) if len(survival) else 1.0
     ticks = np.linspace(0, end, at_risk_ticks)
@@ -338,6 +353,8 @@ def cumulative_incidence_plot(cif: pd.DataFrame, *, ax=None, lang: str = "en"):
     _require(cif, ["time_days", "cause", "cumulative_incidence"], "cumulative_incidence_plot")
     t = _text(lang)
     ax = _axes(ax)
+    if cif.empty:
+        return _empty(ax, t)
     wide = cif.pivot_table(
         index="time_days", columns="cause", values="cumulative_incidence", aggfunc="last"
     )

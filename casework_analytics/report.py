@@ -58,6 +58,8 @@ def build_report(
     *,
     by: str | None = None,
     lang: str = "en",
+    publish: bool = True,
+    threshold: int = 11,
     progress: Callable[[str], None] | None = print,
     timeout: int = 1800,
 ) -> Path:
@@ -75,6 +77,14 @@ def build_report(
         Group column for the per-group panels (e.g. ``"site"``).
     lang : {"en", "id"}
         Language of headings, labels and legends.
+    publish : bool
+        Apply the publishing rules (default): groups with fewer than
+        ``threshold`` clients folded into ``Other``, small counts suppressed
+        with their complements, per-client charts left out, and a footnote
+        saying what was hidden. ``False`` makes an internal report, marked
+        "internal, not for distribution" at the top of every page.
+    threshold : int
+        Smallest count shown (default 11: counts 1-10 hidden).
     progress : callable, optional
         Called with a line of text as each step starts (``None`` for silence).
 
@@ -100,7 +110,14 @@ def build_report(
     source = str(Path(source).resolve()) if Path(str(source)).exists() else str(source)
     nb = _inject(
         dashboard_template(),
-        {"source": source, "as_of": str(as_of.date()), "by": by or "", "lang": lang},
+        {
+            "source": source,
+            "as_of": str(as_of.date()),
+            "by": by or "",
+            "lang": lang,
+            "publish": publish,
+            "threshold": threshold,
+        },
     )
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -85,8 +85,8 @@ fig.tight_layout()"""),
 ]
 
 DASHBOARD = [
-    code('source = "../data/sample"\nas_of = "2025-04-15"\nby = "site"\nlang = "en"',
-         tags=["parameters"]),
+    code('source = "../data/sample"\nas_of = "2025-04-15"\nby = "site"\nlang = "en"\n'
+         "publish = True\nthreshold = 11", tags=["parameters"]),
     code(SETUP + """
 from IPython.display import HTML, Markdown, display
 
@@ -96,13 +96,24 @@ from casework_analytics.stages import stage_funnel
 
 cohort = ca.load(source)
 group = by or None
+view, folded = dashboard.prepare(cohort, group, publish=publish, threshold=threshold)
+shown = {}
+
+
+def show(name, table):
+    shown[name] = dashboard.publishable(name, table, group, publish=publish, threshold=threshold)
+    return shown[name]
+
+
 labels = cohort.stage_model.labels_id if lang == "id" else cohort.stage_model.labels_en
+if not publish:
+    display(HTML(dashboard.internal_banner(lang)))
 display(Markdown(f"# {dashboard.section('title', lang)}"))"""),
     code("""display(Markdown(f"## {dashboard.section('headline', lang)}"))
-display(HTML(dashboard.headline_cards(dashboard.headline_numbers(cohort, as_of), as_of=as_of,
-                                      lang=lang)))"""),
+numbers = show("headline", dashboard.headline_numbers(cohort, as_of))
+display(HTML(dashboard.headline_cards(dashboard.plottable(numbers), as_of=as_of, lang=lang)))"""),
     code("""display(Markdown(f"## {dashboard.section('funnel', lang)}"))
-funnel = stage_funnel(cohort, as_of, group)
+funnel = dashboard.plottable(show("stage_funnel", stage_funnel(view, as_of, group)))
 if group:
     plots.stage_funnel_plot(funnel, group=group, lang=lang, stage_labels=labels)
 else:
@@ -110,33 +121,40 @@ else:
                             stage_labels=labels)
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('exits', lang)}"))
-fig, ax = plt.subplots(figsize=(9, 1 + 0.5 * (funnel[group].nunique() if group else 1)))
-plots.exit_reasons_plot(exit_reasons(cohort, as_of, group), group=group, ax=ax, lang=lang)
+exits = dashboard.plottable(show("exits", exit_reasons(view, as_of, group)))
+fig, ax = plt.subplots(figsize=(9, 1.5 + 0.5 * (exits[group].nunique() if group else 1)))
+plots.exit_reasons_plot(exits, group=group, ax=ax, lang=lang)
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('curves', lang)}"))
-survival = recovery_survival(cohort, as_of, group)
+survival = dashboard.plottable(show("survival", recovery_survival(view, as_of, group)))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-for ax, outcome in zip(axes, ["dropout", "relapse"]):
+for ax, outcome in zip(axes, ["dropout", "relapse"], strict=True):
     plots.km_plot(survival[survival["outcome"] == outcome], group=group, ax=ax, lang=lang,
                   title=plots.LABELS[lang][outcome])
 fig.tight_layout()
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('competing', lang)}"))
-cif = exit_cumulative_incidence(cohort, as_of)
+cif = dashboard.plottable(show("cumulative_incidence", exit_cumulative_incidence(view, as_of)))
 plots.cumulative_incidence_plot(cif, ax=plt.figure(figsize=(7, 4)).gca(), lang=lang)
 plt.show()"""),
-    code("""display(Markdown(f"## {dashboard.section('heatmap', lang)}"))
-plots.monitoring_heatmap(weekly_status(cohort, as_of), ax=plt.figure(figsize=(9, 5)).gca(),
-                         lang=lang)
-plt.show()"""),
+    code("""if not publish:  # a per-client chart: never in a published report
+    display(Markdown(f"## {dashboard.section('heatmap', lang)}"))
+    plots.monitoring_heatmap(weekly_status(cohort, as_of), ax=plt.figure(figsize=(9, 5)).gca(),
+                             lang=lang)
+    plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('placements', lang)}"))
-display(dashboard.placement_table(cohort, as_of).style.format(
-    {"completion": "{:.0%}", "missed_rate": "{:.0%}", "median_los_days": "{:.0f}"},
-    na_rep="–").hide(axis="index"))"""),
+by_placement, small = dashboard.prepare(cohort, "placement_id", publish=publish,
+                                        threshold=threshold)
+folded = pd.concat([folded, small], ignore_index=True)
+placements = show("placements", dashboard.placement_table(by_placement, as_of))
+display(dashboard.styled(placements, percent=["completion", "missed_rate"],
+                         whole=["median_los_days"]))"""),
     code("""display(Markdown(f"## {dashboard.section('quality', lang)}"))
 quality = dashboard.quality_summary(cohort)
-display(quality["by_table"].style.hide(axis="index"))
-display(quality["by_rule"].style.hide(axis="index"))"""),
+display(dashboard.styled(show("quality_tables", quality["by_table"])))
+display(dashboard.styled(show("quality_rules", quality["by_rule"])))
+if publish:
+    display(HTML(dashboard.suppression_note(shown, folded, threshold=threshold, lang=lang)))"""),
 ]
 
 EVALUATION = [

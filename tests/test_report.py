@@ -21,6 +21,16 @@ def report(tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "report.html"
     lines = []
     build_report("data/sample", AS_OF, out, by="site", progress=lines.append)
+    internal = build_report(
+        "data/sample",
+        AS_OF,
+        out.with_name("internal.html"),
+        by="site",
+        publish=False,
+        progress=None,
+    ).read_text(encoding="utf-8")
+    assert ">Weekly monitoring<" in internal and "Internal, not for distribution" in internal
+    assert len(re.findall(r'<img alt="[^"]*" src="data:image/png;base64,', internal)) == 5
     return out.read_text(encoding="utf-8"), lines
 
 
@@ -39,25 +49,17 @@ def test_report_has_the_headline_numbers(report):
 
 def test_report_has_every_section_and_figure_and_no_code(report):
     text, lines = report
-    for heading in (
-        "Headline",
+    sections = [
         "How far cases get",
         "Why cases end",
         "Staying in monitoring and staying abstinent",
         "Competing exits over time",
-        "Weekly monitoring",
-        "Placements",
-        "Data quality",
-    ):
+    ]
+    for heading in ("Headline", *sections, "Placements", "Data quality"):
         assert f">{heading}<" in text, heading
     figures = re.findall(r'<img alt="([^"]*)" src="data:image/png;base64,', text)
-    assert figures == [
-        "How far cases get",
-        "Why cases end",
-        "Staying in monitoring and staying abstinent",
-        "Competing exits over time",
-        "Weekly monitoring",
-    ]
+    assert figures == sections  # published: the per-client heatmap is left out
+    assert "Weekly monitoring" not in text and "Privacy note" in text
     assert "import casework_analytics" not in text and "jp-InputArea" not in text
     assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing to fetch
     assert "<script" not in text

@@ -1,0 +1,217 @@
+"""Pseudonymisation and disclosure control (domain.md, privacy section)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from casework_analytics import CaseworkError, load, synthetic
+from casework_analytics.cli import main
+from casework_analytics.exits import exit_reasons
+from casework_analytics.privacy import (
+    HIDDEN,
+    fold_small_groups,
+    make_key,
+    pseudonymise,
+    publish_long,
+    suppress,
+    suppression_mask,
+)
+from casework_analytics.recovery import recovery_headline
+from casework_analytics.stages import stage_funnel
+
+AS_OF = "2025-04-15"
+
+count_tables = st.integers(2, 5).flatmap(
+    lambda r: st.integers(2, 5).flatmap(
+        lambda c: st.lists(
+            st.lists(st.integers(0, 40), min_size=c, max_size=c), min_size=r, max_size=r
+        )
+    )
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(count_tables, st.integers(2, 15))
+def test_no_small_cell_shown_and_no_hidden_cell_recoverable(rows, threshold):
+    counts = np.array(rows)
+    hidden = suppression_mask(counts, threshold)
+    full = np.column_stack([counts, counts.sum(axis=1)])
+    full = np.vstack([full, full.sum(axis=0)])
+    shown = full[~hidden]
+    assert not ((shown >= 1) & (shown < threshold)).any()
+    # Every row and column with its total is an additive line: a line with
+    # exactly one hidden cell would give it away by subtraction.
+    for line in [*hidden, *hidden.T]:
+        assert line.sum() != 1
+
+
+def test_suppress_marks_hidden_cells_and_keeps_zeros():
+    table = pd.DataFrame({"planned": [30, 4, 0], "unplanned": [25, 20, 12]}, index=["A", "B", "C"])
+    out = suppress(table)
+    assert out.loc["B", "planned"] == HIDDEN
+    assert out.loc["C", "planned"] == 0  # 0 is allowed
+    assert (out == HIDDEN).sum().sum() >= 4  # the 4 and its complements
+    assert not out.isna().any().any()
+
+
+def test_shares_from_hidden_counts_are_hidden():
+    table = pd.DataFrame(
+        {
+            "site": ["A", "B", "All"],
+            "n": [3, 30, 33],
+            "total": [40, 50, 90],
+            "share": [3 / 40, 30 / 50, 33 / 90],
+        }
+    )
+    out = publish_long(
+        table, counts=["n", "total"], derived={"share": ["n", "total"]}, group_cols=["site"]
+    )
+    assert out.loc[0, "n"] == HIDDEN and out.loc[0, "share"] == HIDDEN
+    # A alone would be recoverable as All - B, so another cell of the line is hidden too.
+    assert (out["n"] == HIDDEN).sum() >= 2
+
+
+def test_threshold_is_a_parameter():
+    table = pd.DataFrame({"x": [5, 30], "y": [30, 30]})
+    assert suppress(table, threshold=5).loc[0, "x"] == 5
+    assert suppress(table, threshold=6).loc[0, "x"] == HIDDEN
+
+
+def _cohort_with_single_client_placement():
+    tables = synthetic.generate(seed=4)
+    cases = tables["cases"]
+    lonely = cases["placement_id"].iloc[0]
+    keep = cases[(cases["placement_id"] != lonely) | (cases.index == cases.index[0])]
+    kept = set(keep["case_id"])
+    out = {
+        n: f[f["case_id"].isin(kept)] if "case_id" in f and n != "cases" else f
+        for n, f in tables.items()
+    }
+    out["cases"] = keep
+    return out, lonely, keep["case_id"].iloc[0]
+
+
+def test_single_client_placement_is_never_published_alone(tmp_path):
+    tables, lonely, case = _cohort_with_single_client_placement()
+    source = synthetic.write(tables, tmp_path / "src")
+    assert (load(source).cases["placement_id"] == lonely).sum() == 1
+    out = tmp_path / "pub"
+    assert (
+        main(
+            [
+                "summary",
+                str(source),
+                "--as-of",
+                AS_OF,
+                "--by",
+                "placement_id",
+                "--publish",
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
+    for path in out.glob("*.csv"):
+        text = path.read_text()
+        assert lonely not in text and case not in text, path.name
+    assert not (out / "recovery.csv").exists() and not (out / "weekly_status.csv").exists()
+    report = tmp_path / "report.html"
+    assert (
+        main(
+            ["report", str(source), "--as-of", AS_OF, "--by", "placement_id", "--out", str(report)]
+        )
+        == 0
+    )
+    html = report.read_text()
+    assert lonely not in html and case not in html
+    assert "Privacy note" in html and "Weekly monitoring" not in html
+
+
+def test_folding_keeps_every_case():
+    cohort = load(synthetic.generate(seed=2))
+    view, folded = fold_small_groups(cohort, "placement_id")
+    funnel = stage_funnel(view, AS_OF, "placement_id")
+    whole = funnel[funnel["placement_id"] == "All"]["n_cases"].iloc[0]
+    parts = funnel[funnel["placement_id"] != "All"].drop_duplicates("placement_id")
+    assert parts["n_cases"].sum() == whole == len(cohort.cases)
+    assert (parts["n_cases"] >= 11).all() or "Other" in set(parts["placement_id"])
+    assert len(folded) > 0
+
+
+def test_internal_report_is_marked(tmp_path):
+    out = tmp_path / "internal.html"
+    assert (
+        main(["report", "data/example", "--as-of", "2024-10-31", "--internal", "--out", str(out)])
+        == 0
+    )
+    html = out.read_text()
+    assert "Internal, not for distribution" in html and "position:fixed" in html
+    assert "Weekly monitoring" in html
+
+
+# ------------------------------------------------------------------ pseudonymisation
+
+
+@pytest.fixture
+def keys(tmp_path):
+    return make_key(tmp_path / "a.key"), make_key(tmp_path / "b.key")
+
+
+def test_pseudonymisation_is_keyed_and_deterministic(keys, tmp_path):
+    a, b = keys
+    first = load(pseudonymise("data/sample", tmp_path / "a1", a))
+    again = load(pseudonymise("data/sample", tmp_path / "a2", a))
+    other = load(pseudonymise("data/sample", tmp_path / "b1", b))
+    assert first.cases["client_id"].tolist() == again.cases["client_id"].tolist()
+    assert first.cases["client_id"].str.fullmatch(r"p_[0-9a-f]{16}").all()
+    assert not set(first.cases["client_id"]) & set(other.cases["client_id"])
+    assert not set(first.placements["caseworker_id"]) & set(other.placements["caseworker_id"])
+    original = load("data/sample")
+    assert not set(first.cases["client_id"]) & set(original.cases["client_id"])
+    written = "".join(p.read_text() for p in (tmp_path / "a1").glob("*.csv"))
+    assert a.read_text().strip() not in written
+
+
+def test_pseudonymisation_changes_no_result(keys, tmp_path):
+    original = load("data/sample")
+    copy = load(pseudonymise("data/sample", tmp_path / "p", keys[0]))
+    assert copy.counts.equals(original.counts)
+    for analysis in (stage_funnel, exit_reasons, recovery_headline):
+        pd.testing.assert_frame_equal(
+            analysis(copy, AS_OF, "site"), analysis(original, AS_OF, "site")
+        )
+
+
+def test_free_text_is_dropped_unless_kept(keys, tmp_path):
+    dropped = load(pseudonymise("data/example", tmp_path / "d", keys[0]))
+    assert dropped.sessions["missed_reason"].isna().all()
+    assert dropped.cases["closure_reason"].tolist() == ["placement_ended"]
+    kept = load(pseudonymise("data/example", tmp_path / "k", keys[0], keep_text=True))
+    assert kept.sessions["missed_reason"].notna().any()
+
+
+def test_identifier_columns_are_refused(keys, tmp_path):
+    source = tmp_path / "src"
+    synthetic.write(synthetic.generate(3, seed=1), source)
+    cases = pd.read_csv(source / "cases.csv")
+    cases.assign(nama_klien="Budi", no_hp="0812").to_csv(source / "cases.csv", index=False)
+    with pytest.raises(CaseworkError, match=r"\['nama_klien', 'no_hp'\]"):
+        pseudonymise(source, tmp_path / "out", keys[0])
+
+
+def test_missing_or_short_key_is_a_clear_error(tmp_path, capsys):
+    with pytest.raises(CaseworkError, match="does not exist"):
+        pseudonymise("data/example", tmp_path / "o", tmp_path / "none.key")
+    short = tmp_path / "short.key"
+    short.write_text("secret")
+    assert (
+        main(["pseudonymise", "data/example", str(tmp_path / "o"), "--key-file", str(short)]) == 2
+    )
+    assert "at least 32" in capsys.readouterr().err
+    assert main(["keygen", str(tmp_path / "new.key")]) == 0
+    assert main(["keygen", str(tmp_path / "new.key")]) == 2  # never overwritten
