@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench notebooks clean
+.PHONY: demo test test-pandas22 bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check casework_analytics tests benchmarks
 	$(BIN)/python -m pytest
+
+# The oldest supported pandas (2.2), in its own environment; not part of CI.
+test-pandas22:
+	test -x .venv-pandas22/bin/python || $(PYTHON) -m venv .venv-pandas22
+	.venv-pandas22/bin/python -m pip install --quiet "pandas>=2.2,<2.3" "numpy<2.3" -e ".[dev]"
+	.venv-pandas22/bin/python -m pytest tests
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py --cases 100000

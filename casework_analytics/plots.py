@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
+from .survival import at_risk_table
 
 #: One colour per weekly status, exit type and stage position (Okabe–Ito).
 COLORS = {
@@ -300,11 +301,7 @@ def km_plot(
         color = palette[i % len(palette)]
         ax.step(time, surv, where="post", color=color, label=None if name is None else str(name))
         ax.fill_between(time, low, high, step="post", color=color, alpha=0.15, linewidth=0)
-        # At risk at tick u: subjects with time >= u.
-        risk_t = rows["time_days"].to_numpy(dtype=float)
-        risk_n = rows["at_risk"].to_numpy()
-        idx = np.searchsorted(risk_t, ticks, side="left")
-        numbers = [int(risk_n[j]) if j < len(risk_n) else 0 for j in idx]
+        numbers = at_risk_table(rows, ticks)["at_risk"].tolist()
         ax.at_risk_[name if name is not None else "All"] = numbers
         for tick, number in zip(ticks, numbers, strict=True):
             ax.annotate(

@@ -438,8 +438,8 @@ def recovery_headline(
     ):
         part = counts[cols].copy()
         part["metric"] = metric
-        part["numerator"] = counts[num].astype("int64")
-        part["denominator"] = counts[den].astype("int64")
+        part["numerator"] = counts[num].astype("Int64")
+        part["denominator"] = counts[den].astype("Int64")
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
     table["estimate"] = table["numerator"] / table["denominator"].where(table["denominator"] > 0)
@@ -459,23 +459,32 @@ def recovery_headline(
     at = km[km["time_days"] <= retention_days]
     keys = cols or []
     last = at.groupby(keys, sort=False).tail(1) if keys else at.tail(1)
+    # A group with no time at or before the horizon has had no dropout yet: S = 1.
+    every = km[keys].drop_duplicates() if keys else pd.DataFrame(index=[0] if len(km) else [])
     km_rows = (
-        last[[*keys, "survival", "ci_low", "ci_high"]]
-        if len(last)
-        else pd.DataFrame(columns=[*keys, "survival", "ci_low", "ci_high"])
+        every.merge(last[[*keys, "survival", "ci_low", "ci_high"]], on=keys, how="left")
+        if keys
+        else last[["survival", "ci_low", "ci_high"]].reset_index(drop=True).reindex(every.index)
     )
+    km_rows = km_rows.fillna({"survival": 1.0, "ci_low": 1.0, "ci_high": 1.0})
     km_rows = km_rows.rename(columns={"survival": "estimate"}).assign(
-        metric="retention_90_km", numerator=pd.NA, denominator=pd.NA
+        metric="retention_90_km",
+        numerator=pd.array([pd.NA] * len(km_rows), dtype="Int64"),
     )
     if keys:
         n_mon = counts[[*keys, "monitored"]]
         km_rows = km_rows.merge(n_mon, on=keys, how="left")
-        km_rows["denominator"] = km_rows.pop("monitored")
+        km_rows["denominator"] = km_rows.pop("monitored").astype("Int64")
     else:
-        km_rows["denominator"] = int(frame["monitored"].sum())
-    table = pd.concat(
-        [table, km_rows[table.columns.intersection(km_rows.columns)]], ignore_index=True
-    )
+        km_rows["denominator"] = pd.array(
+            [int(frame["monitored"].sum())] * len(km_rows), dtype="Int64"
+        )
+    table["estimate"] = table["estimate"].astype("float64")
+    if len(km_rows):
+        km_rows = km_rows.astype({"estimate": "float64", "ci_low": "float64", "ci_high": "float64"})
+        table = pd.concat(
+            [table, km_rows[table.columns.intersection(km_rows.columns)]], ignore_index=True
+        )
     if retention_days != 90:
         table["metric"] = table["metric"].str.replace("90", str(retention_days))
     table["missing_as"] = missing_as

@@ -164,6 +164,59 @@ def _overall_last(table: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return pd.concat([table[~is_all], table[is_all]], ignore_index=True)
 
 
+def at_risk_table(km: pd.DataFrame, times, *, group=None) -> pd.DataFrame:
+    """Numbers at risk, and events and censorings so far, at chosen times.
+
+    The table printed under a Kaplan–Meier plot, as data.
+
+    Parameters
+    ----------
+    km : DataFrame
+        From :func:`kaplan_meier`.
+    times : sequence of float
+        Times (days) at which to count.
+    group : str or list of str, optional
+        The group columns of ``km``.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``time_days``, ``at_risk`` (subjects still under
+        observation just before the time: duration >= time),
+        ``events_before`` and ``censored_before`` (strictly before it).
+    """
+    cols = group_columns(group)
+    times = np.asarray(times, dtype=float)
+    parts = []
+    grouped = km.groupby(cols, sort=False) if cols else [((), km)]
+    for key, rows in grouped:  # one pass per group of the (small) KM table
+        t = rows["time_days"].to_numpy(dtype=float)
+        after = np.searchsorted(t, times, side="left")
+        at_risk = (
+            np.where(after < len(t), rows["at_risk"].to_numpy()[np.minimum(after, len(t) - 1)], 0)
+            if len(t)
+            else np.zeros(len(times), dtype=int)
+        )
+        cum_events = np.concatenate([[0], np.cumsum(rows["events"].to_numpy())])
+        cum_censored = np.concatenate([[0], np.cumsum(rows["censored"].to_numpy())])
+        part = pd.DataFrame(
+            {
+                "time_days": times,
+                "at_risk": at_risk.astype("int64"),
+                "events_before": cum_events[after].astype("int64"),
+                "censored_before": cum_censored[after].astype("int64"),
+            }
+        )
+        for c, value in zip(cols, key if isinstance(key, tuple) else (key,), strict=False):
+            part.insert(cols.index(c), c, value)
+        parts.append(part)
+    if not parts:
+        return pd.DataFrame(
+            columns=[*cols, "time_days", "at_risk", "events_before", "censored_before"]
+        )
+    return pd.concat(parts, ignore_index=True)
+
+
 def _first_time_at_or_below(km, cols, column, level):
     hit = km[km[column] <= level]
     if cols:

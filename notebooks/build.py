@@ -225,8 +225,15 @@ cohort = ca.load(folder)"""),
 ]
 
 
+def _stable_ids(cells: list) -> list:
+    """Cell ids from position, so rebuilding changes nothing that did not change."""
+    for i, cell in enumerate(cells):
+        cell["id"] = f"cell-{i:02d}"
+    return cells
+
+
 def build(name: str, cells: list, run: bool = True) -> nbformat.NotebookNode:
-    nb = nbformat.v4.new_notebook(cells=cells)
+    nb = nbformat.v4.new_notebook(cells=_stable_ids(cells))
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}
     if run:
@@ -236,7 +243,8 @@ def build(name: str, cells: list, run: bool = True) -> nbformat.NotebookNode:
 
 
 def main() -> None:
-    template = nbformat.v4.new_notebook(cells=[nbformat.from_dict(c) for c in DASHBOARD])
+    template = nbformat.v4.new_notebook(
+        cells=_stable_ids([nbformat.from_dict(c) for c in DASHBOARD]))
     template.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     nbformat.write(template, HERE.parent / "casework_analytics" / "templates" / "dashboard.ipynb")

@@ -192,3 +192,17 @@ def test_km_invariants(rows, shift, rnd):
     moved = kaplan_meier(data.assign(t=data["t"] + shift), duration="t", event="e", by="g")
     np.testing.assert_allclose(moved["time_days"] - shift, km["time_days"])
     np.testing.assert_allclose(moved["survival"], km["survival"])
+
+
+def test_at_risk_table_counts_by_hand():
+    from casework_analytics.survival import at_risk_table
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    table = at_risk_table(km, [0, 20, 50], group="x").set_index(["x", "time_days"])
+    # Maintained: 11 at day 0; at day 20, times >= 20 are 23, 28, 31, 34, 45, 48, 161 -> 7,
+    # after events at 9, 13, 18 and one censoring at 13; at day 50 only 161 remains.
+    m = table.loc["Maintained"]
+    assert m["at_risk"].tolist() == [11, 7, 1]
+    assert m["events_before"].tolist() == [0, 3, 7]
+    assert m["censored_before"].tolist() == [0, 1, 3]
+    assert table.loc[("Nonmaintained", 50.0), "at_risk"] == 0

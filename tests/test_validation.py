@@ -111,3 +111,24 @@ def test_custom_stage_model_is_used_for_validation(tiny_dir):
     cohort = load(tiny_dir, stage_model=model)
     assert cohort.stages["stage"].tolist() == ["intake", "plan"]
     assert cohort.problems.query("rule == 'unknown_stage'")["value"].tolist() == ["close"]
+
+
+def test_out_of_range_optional_values_are_cleared_with_a_warning(tiny_dir):
+    path = tiny_dir / "cases.csv"
+    lines = path.read_text().splitlines()
+    ages = ["", "5", "40", "130"]
+    path.write_text(
+        "\n".join(
+            f"{line},{age}" if i else f"{line},age_at_intake"
+            for i, (line, age) in enumerate(zip(lines, ages, strict=True))
+        )
+        + "\n"
+    )
+    cohort = load(tiny_dir)
+    hits = cohort.problems.query("rule == 'out_of_range'")
+    assert hits[["row", "case_id", "value", "severity"]].values.tolist() == [
+        [2, "A", "5.0", "warning"],
+        [4, "C", "130.0", "warning"],
+    ]
+    assert cohort.cases["age_at_intake"].isna().tolist() == [True, False, True]
+    assert not cohort.has_errors
