@@ -87,8 +87,11 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     """Map aliases to controlled values; unknown values are kept for the schema to report."""
     text = to_text(values)
-    mapped = normalise_label(text).map(value_aliases()[field])
-    return mapped.astype("string").fillna(text)
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string")
+    mapped = normalise_label(distinct).map(value_aliases()[field]).astype("string")
+    mapped = np.append(mapped.fillna(distinct).to_numpy(dtype=object, na_value=pd.NA), pd.NA)
+    return pd.Series(mapped[codes], index=values.index, dtype="string")
 
 
 def canonical_headers(raw: pd.DataFrame, spec: TableSpec, extra_aliases=None) -> pd.DataFrame:

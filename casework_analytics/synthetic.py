@@ -219,10 +219,13 @@ def generate(
         **_UNPLANNED_TEXTS,
     }
     pick = rng.integers(0, 1000, n)
-    reason_text = np.array(
-        [text_options[c][k % len(text_options[c])] for c, k in zip(cause, pick, strict=True)],
-        dtype=object,
-    )
+    # All texts in one flat array; each cause owns a slice of it.
+    names = list(text_options)
+    flat = np.array([t for name in names for t in text_options[name]], dtype=object)
+    sizes = np.array([len(text_options[name]) for name in names])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    which = pd.Index(names).get_indexer(cause)
+    reason_text = flat[starts[which] + pick % sizes[which]]
     substance = _choice(rng, list(_SUBSTANCES), list(_SUBSTANCES.values()), n)
     cases_df = pd.DataFrame(
         {

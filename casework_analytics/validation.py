@@ -46,6 +46,7 @@ Rules (severity)
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -59,6 +60,14 @@ _CHECK_RULES = {
     "less_than_or_equal_to": "out_of_range",
     "in_range": "out_of_range",
 }
+
+
+def is_in(values: pd.Series, keys) -> pd.Series:
+    """``values.isin(keys)``, hashing each distinct value once (fast for text keys)."""
+    codes, uniques = pd.factorize(values)
+    index = pd.Index(pd.unique(pd.Series(keys).dropna().to_numpy(dtype=object)))
+    found = np.append(index.get_indexer(uniques.to_numpy(dtype=object)) >= 0, False)
+    return pd.Series(found[codes], index=values.index)
 
 
 def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
@@ -191,8 +200,9 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
 def check_references(frame, table, column, valid_keys, rejected_keys, log: ProblemLog) -> None:
     """Log rows whose ``column`` does not point to an accepted row of the parent table."""
     values = frame[column]
-    orphan = values.isin(rejected_keys) & ~values.isin(valid_keys)
-    unknown = values.notna() & ~values.isin(valid_keys) & ~orphan
+    valid = is_in(values, valid_keys)
+    orphan = is_in(values, rejected_keys) & ~valid
+    unknown = values.notna() & ~valid & ~orphan
     parent = "placement" if column == "placement_id" else "case"
     for rule, mask, text in (
         ("foreign_key", unknown, f"{column} {{value}} does not exist in the {parent}s table."),
