@@ -69,6 +69,7 @@ LABELS = {
         "showing": "showing {n} of {total} clients, {how}",
         "longest": "longest follow-up first",
         "empty": "Nothing to show (no data, or too few clients to publish)",
+        "hidden": "Hidden (small numbers)",
     },
     "id": {
         "negative": "Negatif",
@@ -105,6 +106,7 @@ LABELS = {
         "showing": "menampilkan {n} dari {total} klien, {how}",
         "longest": "tindak lanjut terlama lebih dulu",
         "empty": "Tidak ada yang ditampilkan (tidak ada data, atau klien terlalu sedikit)",
+        "hidden": "Disembunyikan (angka kecil)",
     },
 }
 
@@ -178,7 +180,9 @@ def stage_funnel_plot(
         ax.set_title(t["funnel"])
         return ax
     groups = list(dict.fromkeys(funnel[group]))
-    fig = fig or plt.figure(figsize=(3.2 * min(len(groups), 4), 3 * -(-len(groups) // 4)))
+    fig = fig or plt.figure(
+        figsize=(3.4 * min(len(groups), 4), 3.6 * -(-len(groups) // 4)), layout="constrained"
+    )
     axes = fig.subplots(-(-len(groups) // 4), min(len(groups), 4), sharey=True, squeeze=False)
     for panel, name in zip(axes.ravel(), groups, strict=False):
         _funnel_panel(panel, funnel[funnel[group] == name], names, t)
@@ -202,7 +206,7 @@ def _funnel_panel(ax, rows, names, t):
                 va="bottom",
                 fontsize=8,
             )
-    ax.set_xticks(x, labels, rotation=30, ha="right")
+    ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
     ax.set_ylabel(t["reached"])
 
 
@@ -232,10 +236,28 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
         share = (
             (rows.set_index(group)["share"].reindex(labels) if group else rows["share"])
             .fillna(0)
-            .to_numpy()
+            .to_numpy(dtype=float)
         )
         ax.barh(np.arange(len(labels)), share, left=left, color=COLORS[kind], label=t[kind])
         left += share
+    # Shares hidden by disclosure control: the rest of the bar, hatched.
+    shares = pd.to_numeric(types["share"], errors="coerce")
+    if group:
+        has_hidden = shares.isna().groupby(types[group].to_numpy()).any().reindex(labels)
+        has_hidden = has_hidden.fillna(False).to_numpy(dtype=bool)
+    else:
+        has_hidden = np.array([bool(shares.isna().any())])
+    rest = np.where(has_hidden, np.clip(1 - left, 0, 1), 0)
+    if rest.any():
+        ax.barh(
+            np.arange(len(labels)),
+            rest,
+            left=left,
+            color="#FFFFFF",
+            edgecolor="#999999",
+            hatch="///",
+            label=t["hidden"],
+        )
     n = (
         types.drop_duplicates(group).set_index(group)["n_exits"].reindex(labels)
         if group
@@ -248,7 +270,7 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
     ax.set_xlabel(t["share"])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=4, fontsize=8)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=5, fontsize=8)
     ax.set_title(t["exits"])
     return ax
 

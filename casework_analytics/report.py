@@ -156,6 +156,13 @@ def build_report(
         exclude_output_prompt=True,
         anchor_link_text="",
     )
+    for cell in nb.cells:  # warnings and logs are for developers, not for the report
+        if "outputs" in cell:
+            cell.outputs = [
+                o
+                for o in cell.outputs
+                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
+            ]
     body, _ = exporter.from_notebook_node(nb)
     body = _describe_figures(body)
     title = html.escape(f"Cohort dashboard {as_of.date()}")

@@ -197,14 +197,15 @@ def at_risk_table(km: pd.DataFrame, times, *, group=None) -> pd.DataFrame:
             if len(t)
             else np.zeros(len(times), dtype=int)
         )
-        cum_events = np.concatenate([[0], np.cumsum(rows["events"].to_numpy())])
-        cum_censored = np.concatenate([[0], np.cumsum(rows["censored"].to_numpy())])
+        # Published tables may hide per-time counts (NaN): the sums are then unknown.
+        cum_events = np.concatenate([[0], np.cumsum(rows["events"].to_numpy(dtype=float))])
+        cum_censored = np.concatenate([[0], np.cumsum(rows["censored"].to_numpy(dtype=float))])
         part = pd.DataFrame(
             {
                 "time_days": times,
                 "at_risk": at_risk.astype("int64"),
-                "events_before": cum_events[after].astype("int64"),
-                "censored_before": cum_censored[after].astype("int64"),
+                "events_before": pd.array(cum_events[after], dtype="Float64").astype("Int64"),
+                "censored_before": pd.array(cum_censored[after], dtype="Float64").astype("Int64"),
             }
         )
         for c, value in zip(cols, key if isinstance(key, tuple) else (key,), strict=False):

@@ -128,3 +128,19 @@ def test_bad_lang_and_table_are_clear(sample):
         plots.exit_reasons_plot(exit_reasons(sample, AS_OF), lang="fr")
     with pytest.raises(CaseworkError, match="needs a table with columns"):
         plots.km_plot(exit_reasons(sample, AS_OF))
+
+
+def test_exit_bars_show_suppressed_shares_as_hidden(sample):
+    from casework_analytics.dashboard import plottable
+    from casework_analytics.publish import publish_table
+
+    exits = exit_reasons(sample, AS_OF, by="site")
+    published = plottable(publish_table("exits", exits, ["site"]))
+    ax = plots.exit_reasons_plot(published, group="site", ax=plt.figure().gca())
+    assert "Hidden (small numbers)" in [t.get_text() for t in ax.get_legend().get_texts()]
+    # Every bar still spans the whole of the exits: visible shares plus the hidden rest.
+    ends = {}
+    for patch in ax.patches:
+        y = round(patch.get_y(), 6)
+        ends[y] = max(ends.get(y, 0), patch.get_x() + patch.get_width())
+    np.testing.assert_allclose(sorted(ends.values()), 1.0)

@@ -63,6 +63,7 @@ def test_report_has_every_section_and_figure_and_no_code(report):
     assert "import casework_analytics" not in text and "jp-InputArea" not in text
     assert not re.search(r'(src|href)="(https?:)?//', text)  # nothing to fetch
     assert "<script" not in text
+    assert "Warning" not in text and "Traceback" not in text  # stderr never reaches a report
     assert lines[-1].startswith("Report written to") and any("[5/11]" in x for x in lines)
 
 
