@@ -31,7 +31,8 @@ COLORS = {
     "administrative": "#56B4E9",
     "unknown": "#999999",
 }
-STAGE_COLORS = ("#56B4E9", "#0072B2", "#009E73", "#CC79A7", "#E69F00", "#F0E442", "#999999")
+#: Stages are ordered, so a sequential grey ramp that no status or exit colour uses.
+STAGE_COLORS = ("#D9D9D9", "#BDBDBD", "#969696", "#737373", "#525252", "#3A3A3A", "#252525")
 
 LABELS = {
     "en": {
@@ -444,7 +445,7 @@ def swimmer_plot(
             lanes[ok],
             np.nan_to_num(width[ok]),
             left=start[ok],
-            height=0.6,
+            height=0.5,
             color=STAGE_COLORS[j % len(STAGE_COLORS)],
             label=names.get(stage, stage),
         )
@@ -453,9 +454,10 @@ def swimmer_plot(
         lane_of = pd.Series(lanes, index=shown["case_id"].to_numpy())
         for status in ("negative", "positive", "missed"):
             rows = drawn[drawn["status"] == status]
+            # Screens sit just above their lane's stage bar, never on top of it.
             ax.scatter(
                 rows["day"],
-                lane_of.reindex(rows["case_id"]).to_numpy(),
+                lane_of.reindex(rows["case_id"]).to_numpy() - 0.42,
                 s=8,
                 marker="|" if status == "negative" else "o",
                 color=COLORS[status],
