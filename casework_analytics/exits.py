@@ -28,7 +28,14 @@ import pandas as pd
 from scipy import stats
 
 from .errors import CaseworkError
-from .grouping import as_as_of, attach_groups, case_groups, group_columns, with_overall
+from .grouping import (
+    as_as_of,
+    attach_groups,
+    case_groups,
+    group_columns,
+    group_key,
+    with_overall,
+)
 from .intervals import wilson_interval
 from .vocabulary import normalise_label, read_package_table
 
@@ -306,9 +313,7 @@ def exit_type_association(
     frame = attach_groups(exits[exits["closed"]], groups, cols)
     unknown = int((frame["exit_type"] == "unknown").sum())
     known = frame[frame["exit_type"].isin(EXIT_TYPES)]
-    key = known[cols[0]].astype(str)
-    for column in cols[1:]:
-        key = key + " / " + known[column].astype(str)
+    key = group_key(known, cols)
     table = pd.crosstab(key, known["exit_type"]) if len(known) else pd.DataFrame()
     table = table.loc[table.sum(axis=1) > 0, table.sum(axis=0) > 0] if len(table) else table
     row = {

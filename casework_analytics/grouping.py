@@ -82,6 +82,16 @@ def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
     return groups, cols
 
 
+def group_key(frame: pd.DataFrame, cols: list[str], sep: str = " / ") -> pd.Series:
+    """One text label per row joining the values of ``cols`` (``""`` without columns)."""
+    if not cols:
+        return pd.Series("", index=frame.index, dtype=object)
+    key = frame[cols[0]].astype(str)
+    for column in cols[1:]:
+        key = key + sep + frame[column].astype(str)
+    return key
+
+
 def attach_groups(frame: pd.DataFrame, groups: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     """Add the group columns to a per-case ``frame`` (replacing same-named columns)."""
     return frame.drop(columns=[c for c in cols if c in frame.columns]).merge(groups, on="case_id")

@@ -39,6 +39,7 @@ import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
+from .grouping import group_key
 from .parsing import canonical_headers, to_text
 from .schemas import TABLES
 
@@ -350,11 +351,7 @@ def publish_long(
         and not pd.api.types.is_float_dtype(work[c])
     ]
     if group_cols and len(work):
-        key = (
-            work[keys].astype(str).agg("|".join, axis=1)
-            if keys
-            else pd.Series("", index=work.index)
-        )
+        key = group_key(work, keys, sep="|")
         for rows in key.groupby(key).groups.values():
             for c in counts:
                 all_lines.append([(r, c) for r in rows])
@@ -394,7 +391,7 @@ def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
     if not cols:
         return cohort, pd.DataFrame(columns=["group", "clients"])
     clients = cohort.cases.set_index("case_id")["client_id"].reindex(groups["case_id"]).to_numpy()
-    key = _group_key(groups, cols)
+    key = group_key(groups, cols)
     n_clients = pd.Series(clients).groupby(key.to_numpy()).nunique()
     small = n_clients[n_clients < threshold]
     relabel = groups.copy()
@@ -403,10 +400,3 @@ def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
         relabel.loc[folded_mask, column] = OTHER_GROUP
     view = dataclasses.replace(cohort, group_overrides=relabel)
     return view, pd.DataFrame({"group": small.index, "clients": small.to_numpy()})
-
-
-def _group_key(groups: pd.DataFrame, cols: list[str]) -> pd.Series:
-    key = groups[cols[0]].astype(str)
-    for column in cols[1:]:
-        key = key + " / " + groups[column].astype(str)
-    return key

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from .grouping import group_key
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, publish_long
 
 PER_CLIENT = ("stage_progress", "contacts", "recovery", "weekly_status")
@@ -37,7 +38,7 @@ def _exits_lines(table: pd.DataFrame, cols: list[str]) -> list:
 
     work = table.reset_index(drop=True)
     kind = exit_taxonomy().set_index("code")["exit_type"]
-    group = work[cols].astype(str).agg("|".join, axis=1) if cols else pd.Series("", work.index)
+    group = group_key(work, cols, sep="|")
     lines = []
     for _, rows in work.groupby(group.to_numpy()).groups.items():
         block = work.loc[rows]
@@ -107,7 +108,7 @@ def publish_table(
             lines=_exits_lines(table, cols),
         )
     if name == "exit_stage":
-        key = table[[*cols, "exit_reason"]].astype(str).agg("|".join, axis=1)
+        key = group_key(table, [*cols, "exit_reason"], sep="|")
         lines = [
             [(r, "n") for r in rows]
             for rows in key.reset_index(drop=True).groupby(key.to_numpy()).groups.values()

@@ -20,7 +20,7 @@ import pandas as pd
 from scipy import stats
 
 from .errors import CaseworkError
-from .grouping import OVERALL, group_columns
+from .grouping import OVERALL, group_columns, group_key
 
 CONF_TYPES = ("log-log", "log")
 
@@ -374,9 +374,7 @@ def logrank_test(data: pd.DataFrame, *, duration: str, event: str, group) -> pd.
     frame, cols, _ = _prepare(data, duration, event, group)
     if not cols:
         raise CaseworkError("`group` is required: name the column(s) whose groups are compared.")
-    label = frame[cols[0]]
-    for c in cols[1:]:
-        label = label + " / " + frame[c]
+    label = group_key(frame, cols)
     n_groups = label.nunique()
     row = {
         "group": ", ".join(cols),
