@@ -305,14 +305,13 @@ def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.D
         "The case is closed but has no closure reason; it is counted as unclassified.",
     )
     rows = cases.index[unmatched | closed_without]
-    log.add_many(
+    log.add_rows(
         "unclassified_reason",
         "warning",
         "cases",
+        cases,
         "closure_reason",
         rows,
-        cases.loc[rows, "case_id"],
-        cases.loc[rows, "closure_reason"],
         messages.loc[rows].tolist(),
     )
     return cases.assign(exit_reason=codes)

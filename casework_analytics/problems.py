@@ -39,6 +39,32 @@ class ProblemLog:
         """Record one problem."""
         self.add_many(rule, severity, table, column, [row], [case_id], [value], message)
 
+    def add_rows(self, rule, severity, table, frame, column, rows, message, values=None) -> None:
+        """Record one problem per source row ``rows`` of ``frame`` (indexed by row number).
+
+        The case_id comes from ``frame`` when it has one; the value is
+        ``frame[column]`` (dates as ``yyyy-mm-dd``) unless ``values`` is given.
+        ``message`` is as in :meth:`add_many`.
+        """
+        rows = pd.Index(rows)
+        if len(rows) == 0:
+            return
+        case_ids = frame.loc[rows, "case_id"] if "case_id" in frame else None
+        if values is None:
+            values = frame.loc[rows, column]
+            if pd.api.types.is_datetime64_any_dtype(values):
+                values = values.dt.strftime("%Y-%m-%d")
+        self.add_many(
+            rule,
+            severity,
+            table,
+            column,
+            rows,
+            case_ids,
+            pd.Series(values).astype("string"),
+            message,
+        )
+
     def add_many(self, rule, severity, table, column, rows, case_ids, values, message) -> None:
         """Record one problem per row.
 

@@ -76,12 +76,6 @@ def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
     return pd.Series(found.to_numpy(), index=keys.index, dtype=values.dtype)
 
 
-def _case_ids(frame: pd.DataFrame, rows) -> pd.Series | None:
-    if "case_id" not in frame:
-        return None
-    return frame.loc[rows, "case_id"]
-
-
 def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: ProblemLog):
     """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
 
@@ -134,16 +128,7 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         severity = "error" if required else "warning"
         if not required:
             message += " The value was cleared; the row is kept."
-        log.add_many(
-            rule,
-            severity,
-            table,
-            column,
-            rows,
-            _case_ids(frame, rows),
-            frame.loc[rows, column].astype("string"),
-            message,
-        )
+        log.add_rows(rule, severity, table, frame, column, rows, message)
         if not required:
             frame = frame.copy()
             frame.loc[rows, column] = pd.NA
@@ -158,14 +143,13 @@ def check_unique_key(frame: pd.DataFrame, table: str, key: str, log: ProblemLog)
     first_row = frame.reset_index().drop_duplicates(key).set_index(key)["row"]
     rows = frame.index[dup]
     keys = frame.loc[rows, key]
-    log.add_many(
+    log.add_rows(
         "duplicate_key",
         "error",
         table,
+        frame,
         key,
         rows,
-        _case_ids(frame, rows),
-        keys,
         [
             f"{key} {k} already appears on row {first_row[k]}; this later row was rejected."
             for k in keys
@@ -178,14 +162,13 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
     bad = frame[then] < frame[first]
     rows = frame.index[bad.fillna(False).astype(bool)]
     if len(rows):
-        log.add_many(
+        log.add_rows(
             "date_order",
             "error",
             table,
+            frame,
             then,
             rows,
-            _case_ids(frame, rows),
-            frame.loc[rows, then].dt.strftime("%Y-%m-%d"),
             (
                 then
                 + " {value} is before "
@@ -214,9 +197,7 @@ def check_references(frame, table, column, valid_keys, rejected_keys, log: Probl
         ),
     ):
         rows = frame.index[mask]
-        log.add_many(
-            rule, "error", table, column, rows, _case_ids(frame, rows), values.loc[rows], text
-        )
+        log.add_rows(rule, "error", table, frame, column, rows, text)
 
 
 def check_not_before_intake(frame, table, date_column, cases, severity, log) -> None:
@@ -232,16 +213,7 @@ def check_not_before_intake(frame, table, date_column, cases, severity, log) -> 
             + intake[rows].dt.strftime("%Y-%m-%d")
             + "."
         )
-        log.add_many(
-            "before_intake",
-            severity,
-            table,
-            date_column,
-            rows,
-            frame.loc[rows, "case_id"],
-            frame.loc[rows, date_column].dt.strftime("%Y-%m-%d"),
-            messages.tolist(),
-        )
+        log.add_rows("before_intake", severity, table, frame, date_column, rows, messages.tolist())
 
 
 def check_repeated_stages(stages, model, log: ProblemLog) -> None:
@@ -250,14 +222,13 @@ def check_repeated_stages(stages, model, log: ProblemLog) -> None:
     ordered = once.sort_values(["case_id", "stage", "started_on"], kind="stable")
     dup = ordered.duplicated(["case_id", "stage"], keep="first")
     rows = ordered.index[dup]
-    log.add_many(
+    log.add_rows(
         "repeated_stage",
         "error",
         "stages",
+        stages,
         "stage",
         rows,
-        stages.loc[rows, "case_id"],
-        stages.loc[rows, "stage"],
         "Stage {value} is recorded more than once for this case; only the earliest start is kept.",
     )
 
@@ -267,14 +238,13 @@ def check_duplicate_visits(visits, log: ProblemLog) -> None:
     ordered = visits.sort_index()
     dup = ordered.duplicated(["case_id", "visit_date"], keep="first")
     rows = ordered.index[dup]
-    log.add_many(
+    log.add_rows(
         "duplicate_visit",
         "error",
         "visits",
+        visits,
         "visit_date",
         rows,
-        visits.loc[rows, "case_id"],
-        visits.loc[rows, "visit_date"].dt.strftime("%Y-%m-%d"),
         "A visit on {value} is already recorded for this case; this duplicate was rejected.",
     )
 
@@ -288,14 +258,13 @@ def check_stage_order(stages, model, log: ProblemLog) -> None:
     highest_before = running_max.groupby(ordered["case_id"]).shift(1)
     bad = (ordered["_pos"] < highest_before).fillna(False).astype(bool)
     rows = ordered.index[bad]
-    log.add_many(
+    log.add_rows(
         "stage_order",
         "warning",
         "stages",
+        stages,
         "stage",
         rows,
-        stages.loc[rows, "case_id"],
-        stages.loc[rows, "stage"],
         "Stage {value} started after a later stage of the model had already started.",
     )
 
@@ -322,14 +291,13 @@ def check_intake_in_placement(cases, placements, tolerance_days, log) -> None:
             + end[rows].dt.strftime("%Y-%m-%d")
             + ")."
         )
-        log.add_many(
+        log.add_rows(
             "intake_outside_placement",
             "warning",
             "cases",
+            cases,
             "intake_date",
             rows,
-            cases.loc[rows, "case_id"],
-            cases.loc[rows, "intake_date"].dt.strftime("%Y-%m-%d"),
             messages.tolist(),
         )
 
@@ -340,14 +308,13 @@ def check_results_without_attendance(visits, log) -> None:
         ["negative", "positive"]
     )
     rows = visits.index[bad]
-    log.add_many(
+    log.add_rows(
         "result_without_attendance",
         "warning",
         "visits",
+        visits,
         "test_result",
         rows,
-        visits.loc[rows, "case_id"],
-        visits.loc[rows, "test_result"],
         "The visit is marked not attended but has a {value} result; the result is ignored.",
     )
 
