@@ -21,8 +21,24 @@ import sys
 from pathlib import Path
 
 from .errors import CaseworkError
+from .privacy import DEFAULT_THRESHOLD
 
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+
+
+def _add_as_of(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--as-of", required=True, help="End of observation, YYYY-MM-DD (never taken from the clock)"
+    )
+
+
+def _add_threshold(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--threshold",
+        type=int,
+        default=DEFAULT_THRESHOLD,
+        help="Smallest count shown when publishing (11: counts 1-10 hidden)",
+    )
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -55,9 +71,7 @@ def _parser() -> argparse.ArgumentParser:
 
     summary = commands.add_parser("summary", help="Write one CSV per analysis.")
     summary.add_argument("source")
-    summary.add_argument(
-        "--as-of", required=True, help="End of observation, YYYY-MM-DD (never taken from the clock)"
-    )
+    _add_as_of(summary)
     summary.add_argument(
         "--by",
         nargs="+",
@@ -96,17 +110,12 @@ def _parser() -> argparse.ArgumentParser:
         help="Apply publishing rules: fold small groups, suppress small "
         "counts, withhold per-client tables",
     )
-    summary.add_argument(
-        "--threshold",
-        type=int,
-        default=11,
-        help="Smallest count shown with --publish (11: counts 1-10 hidden)",
-    )
+    _add_threshold(summary)
     summary.set_defaults(func=_summary)
 
     report = commands.add_parser("report", help="Build the HTML cohort dashboard.")
     report.add_argument("source")
-    report.add_argument("--as-of", required=True, help="End of observation, YYYY-MM-DD")
+    _add_as_of(report)
     report.add_argument("--out", type=Path, required=True, help="HTML file to write")
     report.add_argument("--by", default=None, help="Group column, e.g. site")
     report.add_argument("--lang", choices=["en", "id"], default="en")
@@ -115,12 +124,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="Turn publishing rules off (supervisor's own use; marked internal)",
     )
-    report.add_argument(
-        "--threshold",
-        type=int,
-        default=11,
-        help="Smallest count shown when publishing (11: counts 1-10 hidden)",
-    )
+    _add_threshold(report)
     report.set_defaults(func=_report)
 
     pseudo = commands.add_parser("pseudonymise", help="Write a pseudonymised copy of a source.")

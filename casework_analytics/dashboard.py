@@ -13,6 +13,7 @@ import pandas as pd
 from .exits import case_exits
 from .grouping import as_as_of
 from .intervals import wilson_interval
+from .privacy import HIDDEN
 
 SECTIONS = {
     "en": {
@@ -329,22 +330,17 @@ def publishable(name: str, table: pd.DataFrame, by, *, publish: bool, threshold:
             threshold=threshold,
         )
         cases_hidden = (table["metric"] == "cases") & (table["estimate"] < threshold)
-        out.loc[cases_hidden.to_numpy(), "estimate"] = HIDDEN_MARK
+        out.loc[cases_hidden.to_numpy(), "estimate"] = HIDDEN
         return out.assign(numerator=out["numerator"].where(people, table["numerator"]))
     return publish_table(name, table, group_columns(by), threshold=threshold)
-
-
-HIDDEN_MARK = "*"
 
 
 def plottable(table: pd.DataFrame) -> pd.DataFrame:
     """Hidden cells (``*``) as missing numbers, so suppressed tables can be drawn."""
     out = table.copy()
     for column in out.columns:
-        if out[column].dtype == object and (out[column] == HIDDEN_MARK).any():
-            out[column] = pd.to_numeric(
-                out[column].mask(out[column] == HIDDEN_MARK), errors="coerce"
-            )
+        if out[column].dtype == object and (out[column] == HIDDEN).any():
+            out[column] = pd.to_numeric(out[column].mask(out[column] == HIDDEN), errors="coerce")
     return out
 
 
@@ -352,7 +348,7 @@ def suppression_note(
     tables: dict, folded: pd.DataFrame, *, threshold: int, lang: str = "en"
 ) -> str:
     """The footnote of a published report: what was suppressed and why (HTML)."""
-    hidden = sum(int((t.astype(object) == HIDDEN_MARK).sum().sum()) for t in tables.values())
+    hidden = sum(int((t.astype(object) == HIDDEN).sum().sum()) for t in tables.values())
     if lang == "id":
         text = (
             f"Catatan privasi: angka 1 sampai {threshold - 1} disembunyikan (*), beserta sel "

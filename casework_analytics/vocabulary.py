@@ -49,24 +49,25 @@ def read_package_table(name: str) -> pd.DataFrame:
         return pd.read_csv(f, dtype="string", keep_default_na=False)
 
 
+def _nested_aliases(name: str, outer: str, target: str) -> dict[str, dict[str, str]]:
+    """``{outer: {alias: target}}`` from one of the shipped alias tables."""
+    frame = read_package_table(name)
+    return {
+        str(key): dict(zip(group["alias"], group[target], strict=True))
+        for key, group in frame.groupby(outer)
+    }
+
+
 @cache
 def column_aliases() -> dict[str, dict[str, str]]:
     """Header aliases per table: ``{table: {alias: canonical_column}}``."""
-    frame = read_package_table("column_aliases.csv")
-    out: dict[str, dict[str, str]] = {}
-    for table, group in frame.groupby("table"):
-        out[str(table)] = dict(zip(group["alias"], group["column"], strict=True))
-    return out
+    return _nested_aliases("column_aliases.csv", "table", "column")
 
 
 @cache
 def value_aliases() -> dict[str, dict[str, str]]:
     """Value aliases per field: ``{field: {alias: value}}``."""
-    frame = read_package_table("value_aliases.csv")
-    out: dict[str, dict[str, str]] = {}
-    for field, group in frame.groupby("field"):
-        out[str(field)] = dict(zip(group["alias"], group["value"], strict=True))
-    return out
+    return _nested_aliases("value_aliases.csv", "field", "value")
 
 
 def normalise_label(values: pd.Series) -> pd.Series:
