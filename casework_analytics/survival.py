@@ -3,9 +3,10 @@ intervals and the number at risk, medians, restricted mean survival time,
 the log-rank test, and cumulative incidence for competing exits.
 
 All estimators are computed with grouped pandas operations (no loop over
-groups or subjects) and checked in the tests against statsmodels
-(``SurvfuncRight``, ``survdiff``, ``CumIncidenceRight``) and against
-published R ``survival`` output for the ``aml`` data.
+groups or subjects) and checked in the tests against published R
+``survival`` output (``aml``, and ``aml3`` with a degenerate group),
+lifelines and scikit-survival (the ``lung`` data), and statsmodels
+(``SurvfuncRight``, ``CumIncidenceRight``).
 
 Durations are in days from the time origin of the outcome (intake in this
 package). A subject whose event was not observed is right-censored at its
@@ -218,13 +219,109 @@ def at_risk_table(km: pd.DataFrame, times, *, group=None) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _first_time_at_or_below(km, cols, column, level):
-    hit = km[km[column] <= level]
-    if cols:
-        first = hit.groupby(cols, sort=False)["time_days"].min()
-    else:
-        first = pd.Series([hit["time_days"].min() if len(hit) else np.nan])
-    return first
+#: Tolerance of survival comparisons, R's ``sqrt(.Machine$double.eps)``.
+TOLERANCE = float(np.sqrt(np.finfo(float).eps))
+
+
+def _keys(frame: pd.DataFrame, cols: list[str]):
+    """Group keys for ``groupby`` (a constant key without group columns)."""
+    return [frame[c] for c in cols] if cols else np.zeros(len(frame), dtype=int)
+
+
+def survival_quantile(km: pd.DataFrame, column: str = "survival", *, p: float = 0.5, group=None):
+    """Time at which a survival curve (or a band of it) reaches ``1 - p``, per group.
+
+    The rule of R ``survival:::quantile.survfit``: the quantile is the first
+    time at which the curve is at or below ``1 - p``, compared with a
+    tolerance of ``sqrt(machine epsilon)`` so that 0.5000000000000001 counts
+    as 0.5; where the curve equals ``1 - p`` over a flat stretch, the
+    quantile is the midpoint of that stretch (to the end of follow-up if
+    the curve stays there). Missing if the curve never gets there.
+
+    Parameters
+    ----------
+    km : DataFrame
+        From :func:`kaplan_meier`.
+    column : str
+        ``"survival"`` for the estimate; ``"ci_low"`` or ``"ci_high"`` for
+        the limits of its interval (Brookmeyer & Crowley 1982).
+    p : float
+        The quantile of the event-time distribution (0.5, the median).
+    group : str or list of str, optional
+        The group columns of ``km``.
+
+    Returns
+    -------
+    Series
+        One time per group (indexed by the group columns; a single row
+        without them).
+
+    Examples
+    --------
+    >>> km = kaplan_meier(pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1]}),
+    ...                   duration="t", event="e")
+    >>> float(survival_quantile(km).iloc[0])
+    2.5
+    """
+    cols = group_columns(group)
+    cdf = 1 - km[column].astype("float64")
+    valid = cdf.notna()
+    keys = _keys(km, cols)
+    time = km["time_days"].astype("float64")
+
+    def first(mask):
+        return time[mask].groupby([k[mask] for k in keys] if cols else keys[mask]).min()
+
+    start = first(valid & (cdf + TOLERANCE >= p))
+    below = first(valid & (cdf - TOLERANCE >= p))
+    every = time.groupby(keys).max()
+    last_cdf = cdf[valid].groupby([k[valid] for k in keys] if cols else keys[valid]).last()
+    start, below, last_cdf = (x.reindex(every.index) for x in (start, below, last_cdf))
+    quantile = (start + below) / 2
+    ends_flat = (last_cdf - p).abs() < TOLERANCE
+    quantile = quantile.where(~ends_flat, (start + every) / 2)
+    return quantile if cols else quantile.reset_index(drop=True)
+
+
+def survival_at(km: pd.DataFrame, horizon: float, *, group=None) -> pd.DataFrame:
+    """Survival and its interval at one time, per group.
+
+    Parameters
+    ----------
+    km : DataFrame
+        From :func:`kaplan_meier`.
+    horizon : float
+        The time (days from the time origin).
+    group : str or list of str, optional
+        The group columns of ``km``.
+
+    Returns
+    -------
+    DataFrame
+        Group columns, ``horizon_days``, ``survival``, ``ci_low``,
+        ``ci_high``, ``at_risk`` (subjects still under observation at the
+        horizon). Before a group's first time the survival is 1 (interval
+        1 to 1). Past the group's last time the survival is not known and is
+        missing, unless the curve had already reached 0.
+    """
+    cols = group_columns(group)
+    keys = _keys(km, cols)
+    every = km.groupby(keys, sort=False)
+    last_time = every["time_days"].max()
+    inside = km[km["time_days"] <= horizon]
+    upto = inside.groupby(_keys(inside, cols), sort=False).tail(1)
+    upto = upto.set_index(cols) if cols else upto.set_index(np.zeros(len(upto), dtype=int))
+    out = upto[["survival", "ci_low", "ci_high"]].reindex(last_time.index)
+    out = out.fillna({"survival": 1.0, "ci_low": 1.0, "ci_high": 1.0}).astype("float64")
+    never_reached = upto["survival"].reindex(last_time.index).isna().to_numpy()
+    beyond = (last_time.to_numpy() < horizon) & (out["survival"].to_numpy() > 0)
+    out.loc[beyond & ~never_reached, ["survival", "ci_low", "ci_high"]] = np.nan
+    later = km[km["time_days"] >= horizon]
+    out["at_risk"] = (
+        later.groupby(_keys(later, cols), sort=False)["at_risk"].max().reindex(last_time.index)
+    ).fillna(0).astype("int64").to_numpy()
+    out.insert(0, "horizon_days", float(horizon))
+    return out.reset_index() if cols else out.reset_index(drop=True)
 
 
 def survival_summary(
@@ -242,9 +339,19 @@ def survival_summary(
 
     Parameters
     ----------
+    data : DataFrame
+        One row per subject.
+    duration, event : str
+        Columns of durations (days) and event indicators.
+    by : str or list of str, optional
+        Group columns (and an ``All`` row with ``overall=True``).
     horizon : float, optional
-        Horizon τ (days) of the restricted mean survival time; default the
-        largest observed time of the whole data.
+        Horizon τ (days) of the restricted mean survival time. Default: the
+        largest observed time without groups; with groups, the smallest of
+        the groups' largest observed times, so every group is followed to τ
+        (as R's ``survRM2::rmst2``).
+    conf_type, confidence
+        As in :func:`kaplan_meier`.
 
     Returns
     -------
@@ -256,19 +363,22 @@ def survival_summary(
 
     Notes
     -----
-    Median: the first time at which survival is at or below 0.5 (missing if
-    it never is). Its interval is where the pointwise confidence band
-    crosses 0.5, as in R's ``survfit`` (Brookmeyer & Crowley 1982): the
-    lower limit is the first time the lower band is at or below 0.5, the
-    upper limit the first time the upper band is.
+    Median: :func:`survival_quantile` (R's rule, with a tolerance and the
+    midpoint of a flat stretch at 0.5); its interval is where the pointwise
+    band crosses 0.5, the same rule applied to the lower and upper limits
+    (Brookmeyer & Crowley 1982, as R's ``survfit``).
 
     RMST: :math:`\\int_0^{\\tau} \\hat S(u)\\,du`, with variance
     :math:`\\sum_{t_i \\le \\tau} A_i^2 d_i / (n_i (n_i - d_i))`,
     :math:`A_i = \\int_{t_i}^{\\tau} \\hat S(u)\\,du` (Klein & Moeschberger
-    4.5). If τ is past a group's last time, the last survival value is
-    carried to τ and ``horizon_beyond_followup`` is True.
+    4.5). Before a group's first time :math:`\\hat S = 1`, so a horizon
+    earlier than every time gives τ with standard error 0. If τ is past a
+    group's last time, the last survival value is carried to τ and
+    ``horizon_beyond_followup`` is True.
     """
     frame, cols, n_excluded = _prepare(data, duration, event, by)
+    if horizon is not None and not horizon > 0:
+        raise CaseworkError(f"`horizon` must be positive; got {horizon!r}.")
     km = kaplan_meier(
         data,
         duration=duration,
@@ -278,64 +388,56 @@ def survival_summary(
         confidence=confidence,
         overall=overall,
     )
-    tau = float(frame["time_days"].max()) if horizon is None else float(horizon)
-    if horizon is not None and horizon <= 0:
-        raise CaseworkError(f"`horizon` must be positive; got {horizon!r}.")
-    counts = (
-        km.groupby(cols, sort=False).agg(n=("at_risk", "max"), events=("events", "sum"))
-        if cols
-        else pd.DataFrame(
-            {"n": [km["at_risk"].max() if len(km) else 0], "events": [km["events"].sum()]}
-        )
-    )
-    counts["median_days"] = _first_time_at_or_below(km, cols, "survival", 0.5)
-    counts["median_ci_low"] = _first_time_at_or_below(km, cols, "ci_low", 0.5)
-    counts["median_ci_high"] = _first_time_at_or_below(km, cols, "ci_high", 0.5)
+    if horizon is not None:
+        tau = float(horizon)
+    elif cols and len(frame):
+        tau = float(frame.groupby(cols)["time_days"].max().min())
+    else:
+        tau = float(frame["time_days"].max()) if len(frame) else np.nan
+    keys = _keys(km, cols)
+    grouped = km.groupby(keys, sort=False)
+    counts = grouped.agg(n=("at_risk", "max"), events=("events", "sum"))
+    if not cols:
+        counts = counts.reset_index(drop=True)
+    for column, source in (
+        ("median_days", "survival"),
+        ("median_ci_low", "ci_low"),
+        ("median_ci_high", "ci_high"),
+    ):
+        times = survival_quantile(km, source, group=cols)
+        counts[column] = (times.reindex(counts.index) if cols else times).to_numpy()
 
     inside = km[km["time_days"] <= tau].copy()
-    g = [inside[c] for c in cols]
-    shift = (
-        (lambda s, fill: s.groupby(g).shift(1).fillna(fill))
-        if cols
-        else (lambda s, fill: s.shift(1).fillna(fill))
-    )
-    prev_time, prev_surv = shift(inside["time_days"], 0.0), shift(inside["survival"], 1.0)
+    g = _keys(inside, cols)
+    prev_time = inside["time_days"].groupby(g).shift(1).fillna(0.0)
+    prev_surv = inside["survival"].groupby(g).shift(1).fillna(1.0)
     inside["area"] = prev_surv * (inside["time_days"] - prev_time)
-    cum_area = inside["area"].groupby(g).cumsum() if cols else inside["area"].cumsum()
-    agg = inside.assign(cum_area=cum_area)
-    last = agg.groupby(cols, sort=False).tail(1) if cols else agg.tail(1)
-    last = last.set_index(cols) if cols else last.reset_index(drop=True)
-    total = last["cum_area"] + last["survival"] * (tau - last["time_days"])
-    inside["total"] = (
-        total.reindex(
-            pd.MultiIndex.from_frame(inside[cols]) if len(cols) > 1 else inside[cols[0]]
-        ).to_numpy()
-        if cols
-        else float(total.iloc[0])
-        if len(total)
-        else np.nan
+    cum_area = inside["area"].groupby(g).cumsum()
+    last = inside.assign(cum_area=cum_area).groupby(g, sort=False).tail(1)
+    last_key = pd.MultiIndex.from_frame(last[cols]) if len(cols) > 1 else (
+        last[cols[0]] if cols else np.zeros(len(last), dtype=int)
     )
-    a = inside["total"] - cum_area
+    total = pd.Series(
+        (last["cum_area"] + last["survival"] * (tau - last["time_days"])).to_numpy(),
+        index=last_key,
+    )
+    row_key = pd.MultiIndex.from_frame(inside[cols]) if len(cols) > 1 else (
+        inside[cols[0]] if cols else np.zeros(len(inside), dtype=int)
+    )
+    a = total.reindex(row_key).to_numpy() - cum_area.to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):
-        term = (
-            a**2 * inside["events"] / (inside["at_risk"] * (inside["at_risk"] - inside["events"]))
-        )
+        risk = inside["at_risk"] * (inside["at_risk"] - inside["events"])
+        term = a**2 * inside["events"] / risk
     term = term.where(inside["at_risk"] > inside["events"], 0.0)
-    var = term.groupby(g).sum() if cols else pd.Series([term.sum()])
-    if not cols:
-        total = total.reset_index(drop=True)
-    max_time = (
-        km.groupby(cols, sort=False)["time_days"].max()
-        if cols
-        else pd.Series([km["time_days"].max()])
-    )
+    var = term.groupby(g).sum()
+    index = grouped.size().index
     counts["horizon_days"] = tau
-    counts["rmst_days"] = total
-    counts["rmst_se"] = np.sqrt(var)
+    counts["rmst_days"] = total.reindex(index).fillna(tau).to_numpy()
+    counts["rmst_se"] = np.sqrt(var.reindex(index).fillna(0.0).to_numpy())
     z = stats.norm.ppf(0.5 + confidence / 2)
     counts["rmst_ci_low"] = counts["rmst_days"] - z * counts["rmst_se"]
     counts["rmst_ci_high"] = counts["rmst_days"] + z * counts["rmst_se"]
-    counts["horizon_beyond_followup"] = (max_time < tau).to_numpy()
+    counts["horizon_beyond_followup"] = (grouped["time_days"].max() < tau).to_numpy()
     counts["n_excluded"] = n_excluded
     out = counts.reset_index() if cols else counts
     return out[
@@ -360,37 +462,87 @@ def survival_summary(
 def logrank_test(data: pd.DataFrame, *, duration: str, event: str, group) -> pd.DataFrame:
     """Log-rank test of equal survival across two or more groups.
 
-    Wraps ``statsmodels.duration.survfunc.survdiff``.
+    Parameters
+    ----------
+    data : DataFrame
+        One row per subject.
+    duration, event : str
+        Columns of durations and event indicators.
+    group : str or list of str
+        The column(s) whose groups are compared.
 
     Returns
     -------
     DataFrame
-        One row: ``group`` (the column names), ``chisq``, ``df`` (groups − 1),
-        ``p_value``, ``n``, ``events``, ``n_groups``; ``chisq`` and ``p_value``
-        are missing with fewer than two groups or no events.
-    """
-    from statsmodels.duration.survfunc import survdiff
+        One row: ``group`` (the column names), ``chisq``, ``df``,
+        ``p_value``, ``n``, ``events``, ``n_groups``; ``chisq`` and
+        ``p_value`` are missing when there is nothing to test (fewer than
+        two groups with variance, or no events).
 
+    Notes
+    -----
+    As R ``survival::survdiff`` (rho = 0): with :math:`d_t` events among
+    :math:`n_t` at risk at each event time and :math:`n_{gt}` of them in
+    group g, observed :math:`O_g = \\sum_t d_{gt}`, expected
+    :math:`E_g = \\sum_t d_t n_{gt} / n_t` and variance
+    :math:`V_{gh} = \\sum_t \\frac{d_t (n_t - d_t)}{n_t^2 (n_t - 1)} n_{gt}
+    (n_t \\delta_{gh} - n_{ht})`. The statistic is
+    :math:`(O - E)^\\top V^{-} (O - E)` with :math:`V^{-}` a generalised
+    inverse, on as many degrees of freedom as the rank of V. A group with
+    no variance (for instance nobody at risk at any event time, R's
+    "expected 0") adds no degree of freedom; R removes such groups and
+    solves the rest, which gives the same statistic. The test never fails
+    on small or degenerate groups.
+    """
     frame, cols, _ = _prepare(data, duration, event, group)
     if not cols:
         raise CaseworkError("`group` is required: name the column(s) whose groups are compared.")
     label = group_key(frame, cols)
-    n_groups = label.nunique()
+    codes, uniques = pd.factorize(label)
+    n_groups = len(uniques)
     row = {
         "group": ", ".join(cols),
         "chisq": np.nan,
-        "df": max(n_groups - 1, 0),
+        "df": 0,
         "p_value": np.nan,
         "n": len(frame),
         "events": int(frame["event"].sum()),
         "n_groups": n_groups,
     }
     if n_groups >= 2 and frame["event"].any():
-        chisq, p = survdiff(
-            frame["time_days"].to_numpy(), frame["event"].astype(int).to_numpy(), label.to_numpy()
+        observed, expected, variance = _logrank_parts(
+            frame["time_days"].to_numpy(), frame["event"].to_numpy(), codes, n_groups
         )
-        row.update(chisq=float(chisq), p_value=float(p))
+        values, vectors = np.linalg.eigh(variance)
+        keep = values > values.max() * n_groups * np.finfo(float).eps * 16
+        rank = int(keep.sum())
+        if rank > 0:
+            z = vectors[:, keep].T @ (observed - expected)
+            chisq = float(np.sum(z**2 / values[keep]))
+            row.update(chisq=chisq, df=rank, p_value=float(stats.chi2.sf(chisq, rank)))
     return pd.DataFrame([row])
+
+
+def _logrank_parts(time, event, codes, n_groups):
+    """Observed and expected events per group and their variance matrix."""
+    order = np.argsort(time, kind="stable")
+    time, event, codes = time[order], event[order].astype(bool), codes[order]
+    distinct, first = np.unique(time, return_index=True)
+    position = np.searchsorted(distinct, time)
+    counts = np.zeros((len(distinct), n_groups))
+    deaths = np.zeros((len(distinct), n_groups))
+    np.add.at(counts, (position, codes), 1)
+    np.add.at(deaths, (position[event], codes[event]), 1)
+    at_risk = counts[::-1].cumsum(axis=0)[::-1]
+    n_t, d_t = at_risk.sum(axis=1), deaths.sum(axis=1)
+    use = d_t > 0
+    at_risk, deaths, n_t, d_t = at_risk[use], deaths[use], n_t[use], d_t[use]
+    observed = deaths.sum(axis=0)
+    expected = (d_t / n_t) @ at_risk
+    with np.errstate(divide="ignore", invalid="ignore"):
+        weight = np.where(n_t > 1, d_t * (n_t - d_t) / (n_t**2 * (n_t - 1)), 0.0)
+    variance = np.diag((weight * n_t) @ at_risk) - at_risk.T @ (weight[:, None] * at_risk)
+    return observed, expected, variance
 
 
 def cumulative_incidence(

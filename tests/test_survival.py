@@ -19,6 +19,9 @@ Reference values (R 4.x, survival package):
        48      2       1    0.184  0.1535       0.0359        0.944
     > survfit(Surv(time, status) ~ 1, data = aml)    # median 27, LCL 18, UCL 45
     > survdiff(Surv(time, status) ~ x, data = aml)   # Chisq= 3.4 on 1 df, p= 0.07
+
+Log-rank values with more digits come from lifelines 0.30.3 and
+scikit-survival 0.28.0, run in a separate environment (see each test).
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from statsmodels.duration.survfunc import CumIncidenceRight, SurvfuncRight, survdiff
+from statsmodels.duration.survfunc import CumIncidenceRight, SurvfuncRight
 
 from casework_analytics import CaseworkError
 from casework_analytics.survival import (
@@ -129,19 +132,109 @@ def test_rmst_by_hand():
     assert s.set_index("x").loc["Nonmaintained", "horizon_beyond_followup"]
 
 
-def test_logrank_matches_statsmodels_and_r():
+def test_logrank_matches_r_survdiff_for_aml():
+    # R (survival tests/difftest.Rout.save):
+    #   > survdiff(Surv(time, status) ~ x, aml)
+    #                    N Observed Expected (O-E)^2/E (O-E)^2/V
+    #   x=Maintained    11        7    10.69      1.27       3.4
+    #   x=Nonmaintained 12       11     7.31      1.86       3.4
+    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.07
+    # More digits: lifelines multivariate_logrank_test 3.3963886989776024,
+    # p 0.0653393220405049; scikit-survival compare_survival 3.396388698977602.
     r = logrank_test(AML, duration="time", event="status", group="x").iloc[0]
-    chisq, p = survdiff(AML["time"], AML["status"], AML["x"])
-    assert r["chisq"] == pytest.approx(chisq) and r["p_value"] == pytest.approx(p)
-    assert round(r["chisq"], 1) == 3.4 and round(r["p_value"], 2) == 0.07 and r["df"] == 1
+    assert r["chisq"] == pytest.approx(3.3963886989776024, abs=1e-9)
+    assert r["p_value"] == pytest.approx(0.0653393220405049, rel=1e-9)
+    assert round(r["chisq"], 1) == 3.4 and r["df"] == 1 and r["n_groups"] == 2
 
 
-def test_logrank_three_groups_has_two_df():
+def test_logrank_with_a_degenerate_group_matches_r():
+    # R (survival tests/difftest.R and .Rout.save): aml plus a third group of seven
+    # early censorings, whose expected count is 0:
+    #   > survdiff(Surv(time, status) ~x, aml3)
+    #   x=Dummy          7        0     0.00       NaN       NaN
+    #   x=Maintained    11        7    10.69      1.27       3.4
+    #   x=Nonmaintained 12       11     7.31      1.86       3.4
+    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.07
+    # The same chi-square as aml, on 1 df: the dummy group adds no degree of
+    # freedom. (lifelines reports 2 df here; scikit-survival raises LinAlgError.)
+    dummy = pd.DataFrame({"time": [1, 2, 2, 3, 3, 3, 4], "status": 0, "x": "Dummy"})
+    aml3 = pd.concat([AML, dummy], ignore_index=True)
+    r = logrank_test(aml3, duration="time", event="status", group="x").iloc[0]
+    assert r["chisq"] == pytest.approx(3.3963886989776024, abs=1e-9)
+    assert r["df"] == 1 and r["n_groups"] == 3
+    assert r["p_value"] == pytest.approx(0.0653393220405049, rel=1e-9)
+
+
+def test_logrank_three_groups_matches_lifelines():
+    # lifelines: multivariate_logrank_test(aml.time, np.tile(list("abc"), 8)[:23],
+    # aml.status) -> 0.8564655452359831 on 2 df, p 0.6516597086064811.
     data = AML.assign(g=np.tile(["a", "b", "c"], 8)[:23])
     r = logrank_test(data, duration="time", event="status", group="g").iloc[0]
     assert r["df"] == 2 and r["n_groups"] == 3
-    chisq, _ = survdiff(data["time"], data["status"], data["g"])
-    assert r["chisq"] == pytest.approx(chisq)
+    assert r["chisq"] == pytest.approx(0.8564655452359831, abs=1e-9)
+    assert r["p_value"] == pytest.approx(0.6516597086064811, rel=1e-9)
+
+
+def test_logrank_never_fails_on_tiny_groups():
+    # Group a: one client censored before the first event, so nobody of a is at risk at
+    # any event time (R's "expected 0"): no variance, no degree of freedom. b, c and d
+    # are at risk at the events on days 5, 6, 8 and 9: 3 groups, 2 df.
+    data = pd.DataFrame(
+        {"t": [1, 5, 6, 7, 8, 9, 20], "e": [0, 1, 1, 0, 1, 1, 1], "g": list("abbbccd")}
+    )
+    r = logrank_test(data, duration="t", event="e", group="g").iloc[0]
+    assert r["df"] == 2 and r["n_groups"] == 4 and np.isfinite(r["chisq"])
+    without_a = logrank_test(data[data["g"] != "a"], duration="t", event="e", group="g")
+    assert r["chisq"] == pytest.approx(without_a["chisq"].iloc[0])
+    # One group, or every event at one time with everyone at risk: nothing to test.
+    alone = logrank_test(data.assign(g="x"), duration="t", event="e", group="g").iloc[0]
+    assert pd.isna(alone["chisq"]) and alone["df"] == 0
+    tied = pd.DataFrame({"t": [5, 5, 5], "e": [1, 1, 1], "g": list("xyz")})
+    r = logrank_test(tied, duration="t", event="e", group="g").iloc[0]
+    assert pd.isna(r["chisq"]) and r["df"] == 0
+
+
+def test_median_follows_r_at_exactly_one_half():
+    # R quantile.survfit: times 1, 2, 3, 4, all events -> S = .75, .5, .25, 0; S is
+    # exactly 0.5 from day 2 to day 3, so the median is the midpoint, 2.5.
+    four = pd.DataFrame({"t": [1, 2, 3, 4], "e": [1, 1, 1, 1]})
+    s = survival_summary(four, duration="t", event="e").iloc[0]
+    assert s["median_days"] == 2.5
+    # Events on days 14 and 21, censorings on 30 and 40: S(21) = 3/4 * 2/3, which
+    # floating point stores as 0.5000000000000001; with R's tolerance the curve is
+    # at 0.5 from day 21 to the end of follow-up (40): median (21 + 40) / 2 = 30.5.
+    flat = pd.DataFrame({"t": [14, 21, 30, 40], "e": [1, 1, 0, 0]})
+    assert survival_summary(flat, duration="t", event="e").iloc[0]["median_days"] == 30.5
+    km = kaplan_meier(flat, duration="t", event="e")
+    assert abs(km["survival"].iloc[1] - 0.5) < 1e-12
+
+
+def test_rmst_horizon_before_the_first_time_and_default_for_groups():
+    # Before a group's first time S = 1, so RMST up to tau = tau exactly.
+    s = survival_summary(AML, duration="time", event="status", by="x", horizon=4)
+    assert s["rmst_days"].tolist() == [4.0, 4.0, 4.0] and s["rmst_se"].tolist() == [0, 0, 0]
+    # Default tau with groups: the smaller of the groups' largest times (survRM2),
+    # Maintained 161, Nonmaintained 45 -> 45.
+    s = survival_summary(AML, duration="time", event="status", by="x")
+    assert s["horizon_days"].unique().tolist() == [45.0]
+    assert not s["horizon_beyond_followup"].any()
+
+
+def test_survival_at_a_horizon():
+    from casework_analytics.survival import survival_at
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    at = survival_at(km, 20, group="x").set_index("x")
+    # Maintained: S(18) = 9/11 * 7/8 (events 9, 13, 18; one censored at 13).
+    assert at.loc["Maintained", "survival"] == pytest.approx(9 / 11 * 7 / 8)
+    assert at.loc["Maintained", "at_risk"] == 7
+    assert at.loc[:, "survival"].notna().all()
+    # Past Maintained's last time (161, censored with S > 0) the survival is not
+    # known; Nonmaintained's curve reached 0 at its last time (45), so it stays 0.
+    late = survival_at(km, 200, group="x").set_index("x")
+    assert pd.isna(late.loc["Maintained", "survival"])
+    assert late.loc["Nonmaintained", "survival"] == 0
+    assert survival_at(km, 1, group="x")["survival"].tolist() == [1.0, 1.0]
 
 
 def test_cumulative_incidence_matches_statsmodels_and_sums_to_one():
