@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exits import case_exits
+from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 from .intervals import risk_ratio
 
@@ -78,15 +78,18 @@ def missed_sessions_and_unplanned_exit(
     ``missed_rate > threshold`` (default 0.25, i.e. more than one in four
     scheduled contacts missed by either side). Outcome: an exit of type
     ``unplanned`` (dropout, scheduling conflict, moved, incarcerated, ...).
-    ``risk_ratio`` = risk in the high group / risk in the low group, with a
-    Katz log interval (0.5 added to every cell when one is zero).
+    ``risk_ratio`` = risk in the high group / risk in the low group (the
+    crude estimate: 0 or infinite when one risk is 0), with a Katz log
+    interval; when an unplanned count is 0 the interval adds 0.5 to every
+    cell and ``corrected`` is True (see
+    :func:`casework_analytics.intervals.risk_ratio`).
 
     Returns
     -------
     DataFrame
         Group columns, ``threshold``, ``n_high``, ``unplanned_high``,
         ``risk_high``, ``n_low``, ``unplanned_low``, ``risk_low``,
-        ``risk_ratio``, ``ci_low``, ``ci_high``.
+        ``risk_ratio``, ``ci_low``, ``ci_high``, ``corrected``.
     """
     summary = session_summary(cohort, as_of)
     exits = case_exits(cohort, as_of)
@@ -119,7 +122,7 @@ def missed_sessions_and_unplanned_exit(
     with np.errstate(invalid="ignore", divide="ignore"):
         out["risk_high"] = out["unplanned_high"] / out["n_high"].where(out["n_high"] > 0)
         out["risk_low"] = out["unplanned_low"] / out["n_low"].where(out["n_low"] > 0)
-    out["risk_ratio"], out["ci_low"], out["ci_high"] = risk_ratio(
+    out["risk_ratio"], out["ci_low"], out["ci_high"], out["corrected"] = risk_ratio(
         out["unplanned_high"], out["n_high"], out["unplanned_low"], out["n_low"], confidence
     )
     return out[
@@ -135,5 +138,6 @@ def missed_sessions_and_unplanned_exit(
             "risk_ratio",
             "ci_low",
             "ci_high",
+            "corrected",
         ]
     ]

@@ -48,25 +48,31 @@ def risk_ratio(a, n1, c, n0, confidence: float = 0.95):
     Returns
     -------
     rr, low, high : ndarray
+        The crude estimate :math:`(a/n_1) / (c/n_0)` (0 or infinite when one
+        risk is 0; NaN when both are, or a group is empty) and its interval.
+    corrected : ndarray of bool
+        True where the interval used the 0.5 correction.
 
     Notes
     -----
     Katz log interval: :math:`\\log RR \\pm z\\sqrt{1/a - 1/n_1 + 1/c - 1/n_0}`.
-    If any of ``a``, ``c``, ``n1 - a``, ``n0 - c`` is zero, 0.5 is added to
-    each of the four cells first (Haldane-Anscombe correction). NaN where a
-    group is empty.
+    Only ``a`` and ``c`` enter the log ratio and its variance as divisors,
+    so only when one of them is zero is 0.5 added to each of the four cells
+    of the 2×2 table (Haldane-Anscombe: ``a``, ``c`` + 0.5, ``n1``, ``n0``
+    + 1) to compute the interval; the estimate shown stays the crude one,
+    and ``corrected`` says so.
     """
     a, n1, c, n0 = (np.asarray(x, dtype=float) for x in (a, n1, c, n0))
-    zero = (a == 0) | (c == 0) | (n1 - a == 0) | (n0 - c == 0)
-    a_, c_ = np.where(zero, a + 0.5, a), np.where(zero, c + 0.5, c)
-    n1_, n0_ = np.where(zero, n1 + 1, n1), np.where(zero, n0 + 1, n0)
+    corrected = (a == 0) | (c == 0)
+    a_, c_ = np.where(corrected, a + 0.5, a), np.where(corrected, c + 0.5, c)
+    n1_, n0_ = np.where(corrected, n1 + 1, n1), np.where(corrected, n0 + 1, n0)
     z = stats.norm.ppf(0.5 + confidence / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         rr = (a / n1) / (c / n0)
         log_rr = np.log((a_ / n1_) / (c_ / n0_))
         se = np.sqrt(1 / a_ - 1 / n1_ + 1 / c_ - 1 / n0_)
     empty = (n1 == 0) | (n0 == 0)
-    rr = np.where(empty, np.nan, np.where(zero, np.exp(log_rr), rr))
+    rr = np.where(empty, np.nan, rr)
     low = np.where(empty, np.nan, np.exp(log_rr - z * se))
     high = np.where(empty, np.nan, np.exp(log_rr + z * se))
-    return rr, low, high
+    return rr, low, high, corrected & ~empty

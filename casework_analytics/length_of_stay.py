@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exits import case_exits
+from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 
 #: Upper day limit of each TEDS-D LOS band code 31-37.
@@ -39,7 +39,7 @@ def teds_los_code(days) -> np.ndarray:
 
 
 def _last_contacts(cohort, as_of: pd.Timestamp) -> pd.Series:
-    """Latest held session or attended visit on or before ``as_of``, per case."""
+    """Latest held session or attended visit between intake and ``as_of``, per case."""
     dates = []
     if cohort.sessions is not None:
         held = cohort.sessions[
@@ -54,7 +54,11 @@ def _last_contacts(cohort, as_of: pd.Timestamp) -> pd.Series:
         dates.append(seen[["case_id"]].assign(contact=seen["visit_date"]))
     if not dates:
         return pd.Series(dtype="datetime64[ns]")
-    return pd.concat(dates).groupby("case_id")["contact"].max()
+    contacts = pd.concat(dates)
+    intake = cohort.cases.set_index("case_id")["intake_date"].reindex(contacts["case_id"])
+    # A contact dated before intake (a data error the loader warns about) never counts.
+    contacts = contacts[contacts["contact"].to_numpy() >= intake.to_numpy()]
+    return contacts.groupby("case_id")["contact"].max()
 
 
 def length_of_stay(cohort, as_of) -> pd.DataFrame:
@@ -65,7 +69,8 @@ def length_of_stay(cohort, as_of) -> pd.DataFrame:
     Time origin: intake (admission). End: for cases closed on or before
     ``as_of``, the earlier of the closure (discharge) date and the last
     contact, where a contact is a held session or an attended monitoring
-    visit on or before ``as_of``; with no contact recorded, the closure date.
+    visit from intake to ``as_of`` (one dated before intake, which the loader
+    reports, never counts); with no contact recorded, the closure date.
     Cases still open at ``as_of`` have no LOS (it is censored); their time
     so far is ``days_observed`` = ``as_of`` − intake. Without sessions or
     visits tables the closure date is used.

@@ -31,22 +31,34 @@ def test_session_summary_by_hand(toy):
     assert pd.isna(s.loc["D", "longest_gap_days"])
 
 
-def test_risk_ratio_with_zero_cell_matches_statsmodels(toy):
+def test_risk_ratio_with_a_zero_cell_by_hand(toy):
     r = missed_sessions_and_unplanned_exit(toy, AS_OF, threshold=0.25).iloc[0]
     # High (rate > .25): A, unplanned. Low: C (planned), D (administrative).
     assert (r["n_high"], r["unplanned_high"], r["n_low"], r["unplanned_low"]) == (1, 1, 2, 0)
-    # Haldane-Anscombe: add 0.5 to all four cells -> a=1.5, n1=2, c=0.5, n0=3.
-    # RR = (1.5/2) / (0.5/3) = 4.5; SE(log RR) = sqrt(1/1.5 - 1/2 + 1/0.5 - 1/3) = 1.35401;
-    # 95% CI = 4.5 * exp(-/+ 1.95996 * 1.35401) = (0.3167, 63.93), by hand.
-    assert r["risk_ratio"] == pytest.approx(4.5)
+    # The crude ratio (1/1) / (0/2) is infinite; the interval adds 0.5 to all four
+    # cells -> a=1.5, n1=2, c=0.5, n0=3: log RR = log 4.5; SE = sqrt(1/1.5 - 1/2 +
+    # 1/0.5 - 1/3) = 1.35401; 95% CI = 4.5 * exp(-/+ 1.95996 * 1.35401) =
+    # (0.3167, 63.93), by hand.
+    assert r["risk_ratio"] == np.inf and r["corrected"]
     assert (r["ci_low"], r["ci_high"]) == (
         pytest.approx(0.31674, rel=1e-4),
         pytest.approx(63.934, rel=1e-4),
     )
 
 
+def test_risk_ratio_is_corrected_only_for_a_zero_count():
+    # a = n1 (everyone in group 1 had the event) is no reason to correct: by hand,
+    # RR = (5/5) / (3/10) = 3.3333, SE = sqrt(1/5 - 1/5 + 1/3 - 1/10) = 0.48305.
+    rr, low, high, corrected = risk_ratio([5], [5], [3], [10])
+    assert rr[0] == pytest.approx(10 / 3) and not corrected[0]
+    assert low[0] == pytest.approx(10 / 3 * np.exp(-1.959964 * np.sqrt(1 / 3 - 1 / 10)))
+    rr, _, _, corrected = risk_ratio([0], [5], [0], [5])
+    assert np.isnan(rr[0]) and corrected[0]
+
+
 def test_risk_ratio_without_zero_cells_matches_statsmodels():
-    rr, low, high = risk_ratio([12], [40], [6], [50])
+    rr, low, high, corrected = risk_ratio([12], [40], [6], [50])
+    assert not corrected[0]
     ref = Table2x2(np.array([[12, 28], [6, 44]]))
     assert rr[0] == pytest.approx(ref.riskratio)
     assert (low[0], high[0]) == tuple(pytest.approx(x) for x in ref.riskratio_confint())

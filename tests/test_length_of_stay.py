@@ -54,3 +54,20 @@ def test_summary_median_and_iqr(toy):
     assert (s["n_cases"], s["n_closed"], s["n_open"]) == (5, 3, 2)
     assert (s["median_days"], s["q1_days"], s["q3_days"]) == (21, 10.5, 35)
     assert s["n_under_90_days"] == 3
+
+
+def test_a_contact_before_intake_is_never_the_last_contact():
+    # D (intake 15 Mar, closed 20 Mar) gets a held session dated 1 Mar, before intake:
+    # the loader warns, and LOS stays 0 days (last real contact on 15 Mar), not -14.
+    tables = toy_tables()
+    tables["sessions"] = pd.concat(
+        [
+            tables["sessions"],
+            pd.DataFrame({"case_id": ["D"], "session_date": ["2024-03-01"], "status": ["held"]}),
+        ],
+        ignore_index=True,
+    )
+    cohort = load(tables)
+    assert "before_intake" in set(cohort.problems["rule"])
+    los = length_of_stay(cohort, AS_OF).set_index("case_id")
+    assert los.loc["D", "los_days"] == 0 and (los["los_days"].dropna() >= 0).all()
