@@ -105,6 +105,19 @@ def _parser() -> argparse.ArgumentParser:
         help="Consecutive missed visits that make a dropout (2)",
     )
     summary.add_argument(
+        "--dropout-gap-days",
+        type=int,
+        default=21,
+        help="Days without an attended visit, while due, that make a dropout (21)",
+    )
+    summary.add_argument(
+        "--monitoring-days",
+        type=int,
+        default=None,
+        help="Planned length of monitoring from intake, when the source has no "
+        "monitoring_end_date (e.g. 182)",
+    )
+    summary.add_argument(
         "--publish",
         action="store_true",
         help="Apply publishing rules: fold small groups, suppress small "
@@ -182,8 +195,16 @@ def _summary(args) -> int:
     from .cohort import load
     from .grouping import as_as_of
     from .summary import recovery_tables, stage_and_exit_tables
+    from .timelines import RecoveryDefinition
 
     as_of = as_as_of(args.as_of)
+    definition = RecoveryDefinition(
+        missing_as=args.missing_as,
+        sustained_weeks=args.sustained_weeks,
+        dropout_missed=args.dropout_missed,
+        dropout_gap_days=args.dropout_gap_days,
+        monitoring_days=args.monitoring_days,
+    )
     cohort = load(args.source, stage_model=args.stage_model)
     print(cohort.summary())
     args.out.mkdir(parents=True, exist_ok=True)
@@ -199,14 +220,7 @@ def _summary(args) -> int:
         )
     tables = itertools.chain(
         stage_and_exit_tables(view, as_of, args.by, missed_threshold=args.missed_threshold),
-        recovery_tables(
-            view,
-            as_of,
-            args.by,
-            missing_as=args.missing_as,
-            sustained_weeks=args.sustained_weeks,
-            dropout_missed=args.dropout_missed,
-        ),
+        recovery_tables(view, as_of, args.by, definition=definition),
     )
     if args.publish:
         from .publish import publish_tables

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .closures import classify_exit_reasons, negated_completion
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
@@ -207,6 +208,7 @@ def load(
     check_unique_key(cases, "cases", "case_id", log)
     check_date_order(placements, "placements", "start_date", "end_date", log)
     check_date_order(cases, "cases", "intake_date", "closed_date", log)
+    check_date_order(cases, "cases", "intake_date", "monitoring_end_date", log)
     check_date_order(parsed["stages"], "stages", "started_on", "completed_on", log)
 
     bad_placements = rejected_rows(log, "placements")
@@ -290,16 +292,21 @@ def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:
 
 
 def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.DataFrame:
-    from .exits import classify_exit_reasons
-
     codes = classify_exit_reasons(cases["closure_reason"], exit_rules)
     closed_without = cases["closed_date"].notna() & cases["closure_reason"].isna()
     codes = codes.mask(closed_without, "unclassified")
     unmatched = (codes == "unclassified").fillna(False).astype(bool) & ~closed_without
+    quoted = "Closure reason '" + cases["closure_reason"].fillna("") + "'"
     messages = pd.Series(
-        "Closure reason '" + cases["closure_reason"].fillna("") + "' matches no rule; it is "
-        "counted as unclassified. Add a rule (exit_rules) if it names a known reason.",
+        quoted + " matches no rule; it is counted as unclassified. Add a rule "
+        "(exit_rules) if it names a known reason.",
         dtype="string",
+    )
+    messages = messages.mask(
+        negated_completion(cases["closure_reason"]),
+        quoted + " says the casework was not completed but names no other reason; it is "
+        "counted as unclassified, never as completed. Add a rule (exit_rules) if it names "
+        "a known reason.",
     ).mask(
         closed_without,
         "The case is closed but has no closure reason; it is counted as unclassified.",

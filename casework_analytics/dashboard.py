@@ -10,7 +10,7 @@ import html
 import numpy as np
 import pandas as pd
 
-from .exits import case_exits
+from .closures import case_exits
 from .grouping import as_as_of
 from .intervals import wilson_interval
 from .privacy import HIDDEN
@@ -67,7 +67,7 @@ def headline_numbers(cohort, as_of, *, confidence: float = 0.95) -> pd.DataFrame
     ----------
     ``cases``, ``placements``, ``sites``: counts with intake (cases) on or
     before ``as_of``. ``completion``: share of cases closed by ``as_of``
-    whose exit type is planned (denominator: closed cases). ``retention_90``
+    whose exit type is planned (denominator: closed cases). ``retention``
     and ``not_relapsed``: as in
     :func:`casework_analytics.recovery.recovery_headline` (missing visits
     counted positive); missing without a visits table.
@@ -102,14 +102,14 @@ def headline_numbers(cohort, as_of, *, confidence: float = 0.95) -> pd.DataFrame
     ]
     try:
         rec = recovery_headline(cohort, as_of).set_index("metric")
-        for metric in ("retention_90", "not_relapsed"):
+        for metric in ("retention", "not_relapsed"):
             r = rec.loc[metric]
             rows.append(
                 (metric, r["numerator"], r["denominator"], r["estimate"], r["ci_low"], r["ci_high"])
             )
     except MissingTableError:
         rows += [
-            (m, np.nan, np.nan, np.nan, np.nan, np.nan) for m in ("retention_90", "not_relapsed")
+            (m, np.nan, np.nan, np.nan, np.nan, np.nan) for m in ("retention", "not_relapsed")
         ]
     return pd.DataFrame(
         rows, columns=["metric", "numerator", "denominator", "estimate", "ci_low", "ci_high"]
@@ -132,7 +132,7 @@ def headline_cards(numbers: pd.DataFrame, *, as_of, lang: str = "en") -> str:
         "placements": "placement_count",
         "sites": "sites",
         "completion": "completion",
-        "retention_90": "retention",
+        "retention": "retention",
         "not_relapsed": "not_relapsed",
     }
     cards = []

@@ -1,32 +1,17 @@
-"""Why cases end: the exit-reason taxonomy, free-text classification, and
-exit analyses across groups.
+"""Why cases end: exit analyses across groups.
 
-The taxonomy (``data/exit_reasons.csv``) gives every reason a stable
-``code``, English and Indonesian labels, an ``exit_type`` (``planned``,
-``unplanned`` or ``administrative``; ``unknown`` for ``unclassified``) and
-its SAMHSA TEDS-D REASON code (1 completed, 2 dropped out, 3 terminated by
-facility, 4 transferred, 5 incarcerated, 6 death, 7 other).
-
-Free-text closure reasons are normalised by the rule table
-``data/exit_reason_rules.csv`` (``priority, code, pattern, example``):
-the text is lower-cased and white space collapsed; a text equal to a code,
-an English label or an Indonesian label takes that code; otherwise the
-regular-expression rules are tried in ascending priority and the first
-match wins. Text that matches nothing becomes ``unclassified`` (the original
-is kept in ``closure_reason`` and :func:`~casework_analytics.load` reports
-it as a warning). Extend the table with ``load(..., exit_rules=frame)``; extra
-rules with the same columns are tried before the shipped ones.
+The taxonomy, the free-text rules and :func:`~casework_analytics.closures.case_exits`
+live in :mod:`casework_analytics.closures`; this module counts and compares
+the exits they describe.
 """
 
 from __future__ import annotations
-
-import warnings
-from functools import cache
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .closures import EXIT_TYPES, case_exits, exit_taxonomy
 from .errors import CaseworkError
 from .grouping import (
     as_as_of,
@@ -37,120 +22,7 @@ from .grouping import (
     with_overall,
 )
 from .intervals import wilson_interval
-from .vocabulary import normalise_label, read_package_table
-
-EXIT_TYPES = ("planned", "unplanned", "administrative")
-
-
-@cache
-def exit_taxonomy() -> pd.DataFrame:
-    """The exit-reason taxonomy as a table.
-
-    Columns: ``code, label_en, label_id, exit_type, teds_reason,
-    description``.
-    """
-    table = read_package_table("exit_reasons.csv")
-    return table.assign(teds_reason=table["teds_reason"].astype("int64"))
-
-
-@cache
-def exit_rules() -> pd.DataFrame:
-    """The shipped free-text rules, ordered by priority."""
-    rules = read_package_table("exit_reason_rules.csv")
-    rules = rules.assign(priority=rules["priority"].astype("int64"))
-    return rules.sort_values("priority", kind="stable").reset_index(drop=True)
-
-
-def classify_exit_reasons(texts: pd.Series, extra_rules: pd.DataFrame | None = None) -> pd.Series:
-    """Map closure-reason texts to reason codes.
-
-    Parameters
-    ----------
-    texts : Series of str
-        Free text or codes, any case; missing stays missing.
-    extra_rules : DataFrame, optional
-        Rules with columns ``code`` and ``pattern`` (regular expression,
-        matched case-insensitively anywhere in the text); tried before the
-        shipped rules, in their given order.
-
-    Returns
-    -------
-    Series of str
-        A taxonomy code per text; ``"unclassified"`` where nothing matched.
-
-    Examples
-    --------
-    >>> classify_exit_reasons(pd.Series(["Jadwal tidak cocok", "pindah", "dirujuk"])).tolist()
-    ['scheduling_conflict', 'moved', 'transferred']
-    """
-    taxonomy = exit_taxonomy()
-    rules = exit_rules()[["code", "pattern"]]
-    if extra_rules is not None:
-        missing = {"code", "pattern"} - set(extra_rules.columns)
-        unknown = set(extra_rules.get("code", [])) - set(taxonomy["code"])
-        if missing or unknown:
-            raise CaseworkError(
-                "`exit_rules` needs columns 'code' and 'pattern' with codes from the taxonomy "
-                f"{taxonomy['code'].tolist()}; missing columns {sorted(missing)}, "
-                f"unknown codes {sorted(unknown)}."
-            )
-        rules = pd.concat([extra_rules[["code", "pattern"]], rules], ignore_index=True)
-    codes, uniques = pd.factorize(normalise_label(texts))
-    distinct = pd.Series(uniques, dtype="string")
-    exact = {}
-    for column in ("code", "label_en", "label_id"):
-        keys = normalise_label(taxonomy[column].str.replace("_", " "))
-        exact.update(dict(zip(keys, taxonomy["code"], strict=True)))
-    result = distinct.map(exact).astype("string")
-    for rule in rules.itertuples(index=False):  # a few dozen rules, over distinct texts
-        todo = result.isna()
-        if not todo.any():
-            break
-        with warnings.catch_warnings():  # rule patterns may use groups
-            warnings.simplefilter("ignore", UserWarning)
-            hit = distinct[todo].str.contains(rule.pattern, case=False, regex=True)
-        result[hit[hit].index] = rule.code
-    result = np.append(result.fillna("unclassified").to_numpy(dtype=object), pd.NA)
-    return pd.Series(result[codes], index=texts.index, dtype="string")
-
-
-def case_exits(cohort, as_of) -> pd.DataFrame:
-    """One row per case observed by ``as_of``: whether and why it ended.
-
-    Columns
-    -------
-    case_id, placement_id, intake_date
-    closed : bool
-        ``closed_date`` is recorded and not after ``as_of``.
-    closed_date : datetime or NaT
-        NaT for cases open at ``as_of`` (a closure after ``as_of`` is not
-        yet known).
-    exit_reason, exit_type, teds_reason
-        From the taxonomy; missing for open cases.
-
-    Notes
-    -----
-    Cases with intake after ``as_of`` are not part of the cohort at
-    ``as_of`` and are left out. A case open at ``as_of`` is never counted as
-    a dropout.
-    """
-    as_of = as_as_of(as_of)
-    cases = cohort.cases[cohort.cases["intake_date"] <= as_of]
-    closed = (cases["closed_date"] <= as_of).fillna(False).astype(bool)
-    reason = cases["exit_reason"].where(closed)
-    taxonomy = exit_taxonomy().set_index("code")
-    return pd.DataFrame(
-        {
-            "case_id": cases["case_id"],
-            "placement_id": cases["placement_id"],
-            "intake_date": cases["intake_date"],
-            "closed": closed,
-            "closed_date": cases["closed_date"].where(closed),
-            "exit_reason": reason,
-            "exit_type": reason.map(taxonomy["exit_type"]).astype("string"),
-            "teds_reason": reason.map(taxonomy["teds_reason"]).astype("Int64"),
-        }
-    ).reset_index(drop=True)
+from .stages import furthest_stage
 
 
 def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
@@ -257,8 +129,6 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
         Group columns, ``exit_reason``, ``exit_type``, ``stage_at_exit``,
         ``stage_position`` (0 for none), ``n``. Only non-zero cells are listed.
     """
-    from .stages import furthest_stage
-
     exits = case_exits(cohort, as_of)
     closed = exits[exits["closed"]]
     furthest = furthest_stage(cohort, closed.set_index("case_id")["closed_date"])

@@ -25,6 +25,7 @@ COLORS = {
     "positive": "#D55E00",
     "missed": "#E69F00",
     "no_result": "#CC79A7",
+    "unrecorded": "#F0E442",
     "not_scheduled": "#EEEEEE",
     "planned": "#009E73",
     "unplanned": "#D55E00",
@@ -40,6 +41,7 @@ LABELS = {
         "positive": "Positive",
         "missed": "Missed",
         "no_result": "No result",
+        "unrecorded": "Not recorded (lost to follow-up)",
         "not_scheduled": "Not scheduled",
         "planned": "Planned",
         "unplanned": "Unplanned",
@@ -56,7 +58,8 @@ LABELS = {
         "cumulative": "Cumulative incidence",
         "dropout": "Still in monitoring (no dropout)",
         "first_positive": "No positive screen yet",
-        "relapse": "Not relapsed",
+        "relapse": "Not relapsed (since sustained abstinence)",
+        "sustained": "Not yet sustained abstinence",
         "client": "Client",
         "intake_month": "Intake month",
         "retained": "Share still attending",
@@ -77,6 +80,7 @@ LABELS = {
         "positive": "Positif",
         "missed": "Tidak hadir",
         "no_result": "Tanpa hasil",
+        "unrecorded": "Tidak tercatat (putus pantau)",
         "not_scheduled": "Tidak dijadwalkan",
         "planned": "Terencana",
         "unplanned": "Tidak terencana",
@@ -93,7 +97,8 @@ LABELS = {
         "cumulative": "Insiden kumulatif",
         "dropout": "Masih dalam pemantauan",
         "first_positive": "Belum ada tes positif",
-        "relapse": "Tidak kambuh",
+        "relapse": "Tidak kambuh (sejak pulih berkelanjutan)",
+        "sustained": "Belum pulih berkelanjutan",
         "client": "Klien",
         "intake_month": "Bulan intake",
         "retained": "Proporsi yang masih hadir",
@@ -452,7 +457,7 @@ def swimmer_plot(
     if weekly is not None and len(weekly):
         drawn = weekly[weekly["case_id"].isin(shown["case_id"])]
         lane_of = pd.Series(lanes, index=shown["case_id"].to_numpy())
-        for status in ("negative", "positive", "missed"):
+        for status in ("negative", "positive", "missed", "unrecorded"):
             rows = drawn[drawn["status"] == status]
             # Screens sit just above their lane's stage bar, never on top of it.
             ax.scatter(
@@ -528,7 +533,7 @@ def monitoring_heatmap(
     _require(weekly, ["case_id", "week", "status"], "monitoring_heatmap")
     t = _text(lang)
     ax = _axes(ax)
-    statuses = ["negative", "positive", "missed", "no_result", "not_scheduled"]
+    statuses = ["negative", "positive", "missed", "no_result", "unrecorded", "not_scheduled"]
     data = weekly if max_weeks is None else weekly[weekly["week"] < max_weeks]
     codes = pd.Categorical(data["status"], categories=statuses).codes
     matrix = pd.DataFrame(
@@ -544,7 +549,7 @@ def monitoring_heatmap(
         interpolation="nearest",
         cmap=ListedColormap([COLORS[s] for s in statuses]),
         vmin=-0.5,
-        vmax=4.5,
+        vmax=len(statuses) - 0.5,
     )
     ax.set_xlabel(t["weeks"])
     ax.set_ylabel(t["client"])

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .closures import classify_exit_reasons
 from .errors import CaseworkError
 from .grouping import group_key
 from .parsing import canonical_headers, to_text
@@ -126,8 +127,6 @@ def pseudonymise_tables(
     :class:`CaseworkError` naming any column that looks like a direct
     identifier.
     """
-    from .exits import classify_exit_reasons
-
     out = {}
     for name, frame in tables.items():
         frame = canonical_headers(frame, TABLES[name])

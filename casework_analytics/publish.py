@@ -34,7 +34,7 @@ SHARE = ["share", "ci_low", "ci_high"]
 def _exits_lines(table: pd.DataFrame, cols: list[str]) -> list:
     """Additive lines of the exits table: reasons and types against n_exits,
     reasons of one type against that type, duplicates of each group's totals."""
-    from .exits import exit_taxonomy
+    from .closures import exit_taxonomy
 
     work = table.reset_index(drop=True)
     kind = exit_taxonomy().set_index("code")["exit_type"]

@@ -73,6 +73,7 @@ TABLES: dict[str, TableSpec] = {
             "closed_date": "date",
             "closure_reason": "text",
             "closure_note": "text",
+            "monitoring_end_date": "date",
         },
         key="case_id",
     ),
@@ -141,6 +142,7 @@ class CaseSchema(_Base):
     closed_date: Date | None = pa.Field(nullable=True)
     closure_reason: Text | None = pa.Field(nullable=True)
     closure_note: Text | None = pa.Field(nullable=True)
+    monitoring_end_date: Date | None = pa.Field(nullable=True)
 
 
 class StageSchema(_Base):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .exits import case_exits
+from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
 

@@ -12,16 +12,20 @@ from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_typ
 from .grouping import as_as_of, attach_groups, case_groups, group_columns
 from .length_of_stay import length_of_stay, length_of_stay_summary
 from .recovery import (
-    RECOVERY_EVENTS,
     recovery_headline,
     recovery_logrank,
-    recovery_outcomes,
     recovery_sensitivity,
     recovery_survival,
-    weekly_status,
 )
 from .stages import stage_funnel, stage_progress
 from .survival import survival_summary
+from .timelines import (
+    RECOVERY_EVENTS,
+    RecoveryDefinition,
+    recovery_outcomes,
+    recovery_timelines,
+    resolve_definition,
+)
 
 
 def _per_case(frame: pd.DataFrame, cohort, by) -> pd.DataFrame:
@@ -69,13 +73,7 @@ def stage_and_exit_tables(
 
 
 def recovery_tables(
-    cohort,
-    as_of,
-    by=None,
-    *,
-    missing_as: str = "positive",
-    sustained_weeks: int = 4,
-    dropout_missed: int = 2,
+    cohort, as_of, by=None, *, definition: RecoveryDefinition | None = None
 ) -> Iterator[tuple[str, pd.DataFrame | str]]:
     """Yield ``(name, table)`` for every recovery and survival analysis.
 
@@ -84,11 +82,7 @@ def recovery_tables(
     cumulative incidence needs no visits.
     """
     as_of = as_as_of(as_of)
-    definitions = {
-        "missing_as": missing_as,
-        "sustained_weeks": sustained_weeks,
-        "dropout_missed": dropout_missed,
-    }
+    d = resolve_definition(definition)
     _, cols = case_groups(cohort, by)
     names = [
         "recovery",
@@ -99,24 +93,23 @@ def recovery_tables(
         "recovery_sensitivity",
     ] + (["logrank"] if cols else [])
     try:
-        weekly = weekly_status(cohort, as_of, missing_as=missing_as)
+        weekly, outcomes = recovery_timelines(cohort, as_of, definition=d)
     except MissingTableError as exc:
         for name in names:
             yield name, str(exc)
-        weekly = None
-    if weekly is not None:
-        outcomes = recovery_outcomes(cohort, as_of, weekly=weekly, **definitions)
-        other = "ignore" if missing_as == "positive" else "positive"
+        outcomes = None
+    if outcomes is not None:
+        other = "ignore" if d.missing_as == "positive" else "positive"
         both = {
-            missing_as: outcomes,
-            other: recovery_outcomes(cohort, as_of, **{**definitions, "missing_as": other}),
+            d.missing_as: outcomes,
+            other: recovery_outcomes(cohort, as_of, definition=d.replace(missing_as=other)),
         }
         yield "recovery", _per_case(outcomes, cohort, by)
         yield "weekly_status", _per_case(weekly, cohort, by)
         yield "survival", recovery_survival(cohort, as_of, by, outcomes=outcomes)
         groups, _ = case_groups(cohort, by)
         long = []
-        for event in RECOVERY_EVENTS:  # three events
+        for event in RECOVERY_EVENTS:  # four events
             part = survival_summary(
                 attach_groups(outcomes, groups, cols),
                 duration=f"{event}_time",
@@ -128,18 +121,11 @@ def recovery_tables(
         yield "survival_summary", pd.concat(long, ignore_index=True)
         yield (
             "recovery_headline",
-            recovery_headline(cohort, as_of, by, outcomes=outcomes, **definitions),
+            recovery_headline(cohort, as_of, by, definition=d, outcomes=outcomes),
         )
         yield (
             "recovery_sensitivity",
-            recovery_sensitivity(
-                cohort,
-                as_of,
-                by,
-                sustained_weeks=sustained_weeks,
-                dropout_missed=dropout_missed,
-                outcomes=both,
-            ),
+            recovery_sensitivity(cohort, as_of, by, definition=d, outcomes=both),
         )
         if cols:
             yield "logrank", recovery_logrank(cohort, as_of, by, outcomes=outcomes)

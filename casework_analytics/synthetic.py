@@ -17,7 +17,8 @@ What is simulated
   the student-casework reasons (placement ended, scheduling conflict,
   caseworker unavailable) and the TEDS-D ones;
 * weekly urine-screen monitoring for up to 26 weeks after intake, with early
-  use, abstinence, lapses, relapses, missed visits and dropout.
+  use, abstinence, lapses, relapses, missed visits and dropout; the planned
+  end of monitoring (``monitoring_end_date``) once the 26 weeks have passed.
 """
 
 from __future__ import annotations
@@ -40,6 +41,8 @@ SITES = (
 )
 TERMS = {"2024-1": "2024-02-05", "2024-2": "2024-08-05", "2025-1": "2025-02-03"}
 DEFAULT_EXPORT_DATE = "2025-04-15"
+#: Weeks of planned post-rehabilitation monitoring (BNN: 3-6 months).
+MONITORING_WEEKS = 26
 
 _SUBSTANCES = {
     "methamphetamine": 0.55,
@@ -329,7 +332,7 @@ def generate(
     )
 
     # Visits: weekly screens from intake for up to 26 weeks, until the export.
-    weeks_possible = np.clip((export - intake).dt.days.to_numpy() // 7 + 1, 0, 26)
+    weeks_possible = np.clip((export - intake).dt.days.to_numpy() // 7 + 1, 0, MONITORING_WEEKS)
     dropout_week = rng.geometric(0.02 + 0.04 * friction)  # first week no longer coming
     scheduled_weeks = np.minimum(weeks_possible, dropout_week + 2)
     v_case = np.repeat(np.arange(n), scheduled_weeks)
@@ -370,6 +373,9 @@ def generate(
             "note": None,
         }
     )
+    # The planned monitoring period ends after 26 weeks; recorded once it has passed.
+    monitoring_end = intake + pd.Timedelta(days=7 * MONITORING_WEEKS - 1)
+    cases_df["monitoring_end_date"] = monitoring_end.mask(monitoring_end > export)
     return {
         "placements": placements_df,
         "cases": cases_df,

@@ -65,16 +65,17 @@ session_summary(cohort, AS_OF)"""),
     code('cohort.sessions.query("status != \'held\'")[["session_date", "status", "missed_reason"]]'),
     md("""## Closure
 The free-text reason is normalised to a taxonomy code, with its TEDS-D code."""),
-    code(CHECK + """from casework_analytics.exits import case_exits
+    code(CHECK + """from casework_analytics.closures import case_exits
 
 case_exits(cohort, AS_OF)[["closed_date", "exit_reason", "exit_type", "teds_reason"]]"""),
     md("""## Monitoring
 Weekly screens after intake. The one missed week counts as positive under the
 conservative convention, which turns it into a 'relapse'; ignoring it, the
 client has been abstinent since week 2."""),
-    code(CHECK + """from casework_analytics.recovery import recovery_outcomes, weekly_status
+    code(CHECK + """from casework_analytics.timelines import (RecoveryDefinition, recovery_outcomes,
+                                          weekly_status)
 
-both = pd.concat({m: recovery_outcomes(cohort, AS_OF, missing_as=m)
+both = pd.concat({m: recovery_outcomes(cohort, AS_OF, definition=RecoveryDefinition(missing_as=m))
                   for m in ("positive", "ignore")}, names=["missing_as"])
 both[["weeks_negative", "weeks_missed", "sustained_day", "relapsed", "status"]]"""),
     code("""fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 5), height_ratios=[1, 1])
@@ -91,7 +92,8 @@ DASHBOARD = [
 from IPython.display import HTML, Markdown, display
 
 from casework_analytics.exits import exit_cumulative_incidence, exit_reasons
-from casework_analytics.recovery import recovery_survival, weekly_status
+from casework_analytics.recovery import recovery_survival
+from casework_analytics.timelines import weekly_status
 from casework_analytics.stages import stage_funnel
 
 cohort = ca.load(source)

@@ -10,14 +10,9 @@ from hypothesis import given, settings
 from strategies import cohort_and_as_of
 from toy import AS_OF, toy_tables
 
-from casework_analytics import load
-from casework_analytics.exits import (
-    classify_exit_reasons,
-    exit_reasons,
-    exit_stage,
-    exit_taxonomy,
-    exit_type_association,
-)
+from casework_analytics import CaseworkError, load
+from casework_analytics.closures import classify_exit_reasons, exit_taxonomy
+from casework_analytics.exits import exit_reasons, exit_stage, exit_type_association
 
 
 @pytest.fixture(scope="module")
@@ -72,14 +67,92 @@ def test_free_text_rules(text, code):
     assert classify_exit_reasons(pd.Series([text])).iloc[0] == code
 
 
+#: Closure notes as caseworkers write them, each labelled by hand. A negated
+#: completion is never `completed`; with nothing else said it is `unclassified`.
+LABELLED = [
+    ("tujuan tercapai", "completed"),
+    ("selesai sesuai rencana", "completed"),
+    ("selesai", "completed"),
+    ("klien menyelesaikan program", "completed"),
+    ("berhasil pulih dan program selesai", "completed"),
+    ("program selesai tetapi klien kambuh", "completed"),
+    ("tidak ada masalah, program selesai", "completed"),
+    ("klien tidak kambuh dan tujuan tercapai", "completed"),
+    ("terminasi terencana", "completed"),
+    ("tidak selesai", "unclassified"),
+    ("tak selesai", "unclassified"),
+    ("belum selesai", "unclassified"),
+    ("program tidak selesai", "unclassified"),
+    ("gagal menyelesaikan program", "unclassified"),
+    ("tujuan tidak tercapai", "unclassified"),
+    ("tujuan belum tercapai", "unclassified"),
+    ("tidak berhasil", "unclassified"),
+    ("tidak tuntas", "unclassified"),
+    ("tanpa hasil", "unclassified"),
+    ("tidak selesai karena pindah ke luar kota", "moved"),
+    ("belum selesai, klien ditahan polisi", "incarcerated"),
+    ("keluar tanpa menyelesaikan program", "dropped_out"),
+    ("klien berhenti datang sebelum tujuan tercapai", "dropped_out"),
+    ("klien tidak hadir lagi", "dropped_out"),
+    ("tidak ada kabar", "dropped_out"),
+    ("masa PKL berakhir sebelum tujuan tercapai", "placement_ended"),
+    ("PKL selesai, kasus belum tuntas", "placement_ended"),
+    ("kontrak layanan berakhir", "time_limit_reached"),
+    ("masa layanan habis, tujuan belum tercapai", "time_limit_reached"),
+    ("jadwal tidak cocok", "scheduling_conflict"),
+    ("meninggal dunia", "died"),
+    ("dirujuk ke IPWL", "transferred"),
+    ("goals met", "completed"),
+    ("treatment completed", "completed"),
+    ("completed successfully", "completed"),
+    ("completion of agreed sessions", "completed"),
+    ("program finished but client relapsed", "completed"),
+    ("did not complete", "unclassified"),
+    ("not completed", "unclassified"),
+    ("treatment incomplete", "unclassified"),
+    ("never finished the program", "unclassified"),
+    ("goals were not met", "unclassified"),
+    ("unsuccessful", "unclassified"),
+    ("non-completion", "unclassified"),
+    ("uncompleted", "unclassified"),
+    ("Failed to complete treatment", "unclassified"),
+    ("no completion", "unclassified"),
+    ("did not complete, moved to another city", "moved"),
+    ("client stopped attending before completing treatment", "dropped_out"),
+    ("incarcerated before completion", "incarcerated"),
+    ("client withdrew, treatment not finished", "dropped_out"),
+    ("Referred to inpatient rehab before goals were achieved", "transferred"),
+    ("placement ended before goals met", "placement_ended"),
+]
+
+
+def test_hand_labelled_phrases_in_both_languages():
+    texts = pd.Series([text for text, _ in LABELLED])
+    got = classify_exit_reasons(texts).tolist()
+    wrong = [(t, want, g) for (t, want), g in zip(LABELLED, got, strict=True) if g != want]
+    assert wrong == []
+    assert len(LABELLED) >= 40
+
+
+def test_a_negated_completion_is_never_completed_and_is_warned(toy):
+    tables = toy_tables()
+    tables["cases"].loc[2, "closure_reason"] = "belum selesai"  # case C
+    cohort = load(tables)
+    assert cohort.cases.set_index("case_id").loc["C", "exit_reason"] == "unclassified"
+    warning = cohort.problems.query("rule == 'unclassified_reason'").iloc[0]
+    assert warning["case_id"] == "C" and "not completed" in warning["message"]
+
+
 def test_missing_text_stays_missing_and_extra_rules_come_first():
     out = classify_exit_reasons(
         pd.Series([None, "lihat catatan"]),
         pd.DataFrame({"code": ["other"], "pattern": ["catatan"]}),
     )
     assert pd.isna(out.iloc[0]) and out.iloc[1] == "other"
-    with pytest.raises(Exception, match="unknown codes"):
+    with pytest.raises(CaseworkError, match=r"unknown codes \['nope'\]"):
         classify_exit_reasons(pd.Series(["x"]), pd.DataFrame({"code": ["nope"], "pattern": ["x"]}))
+    with pytest.raises(CaseworkError, match="not a valid regular expression"):
+        classify_exit_reasons(pd.Series(["x"]), pd.DataFrame({"code": ["other"], "pattern": ["("]}))
 
 
 def test_unclassified_text_is_kept_and_warned(toy):

@@ -13,12 +13,9 @@ import pytest
 
 from casework_analytics import CaseworkError, load, plots
 from casework_analytics.exits import exit_cumulative_incidence, exit_reasons
-from casework_analytics.recovery import (
-    recovery_outcomes,
-    recovery_survival,
-    weekly_status,
-)
+from casework_analytics.recovery import recovery_survival
 from casework_analytics.stages import stage_funnel, stage_progress
+from casework_analytics.timelines import recovery_outcomes, weekly_status
 
 AS_OF = "2025-04-15"
 

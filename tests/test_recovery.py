@@ -1,195 +1,212 @@
-"""Weekly timelines and recovery outcomes on a hand-made monitoring cohort.
+"""Recovery headlines, sensitivity, survival curves and log-rank tests.
 
-Week patterns (one letter per week from intake; P positive, N negative,
-M missed, X attended without a result, - no visit scheduled), end of
-observation 2024-04-30:
+Headline numbers are worked out by hand on the cohort of ``monitoring.py``
+(end of observation 31 May 2024). The survival outcomes are checked on a
+public follow-up dataset converted into the data contract: R's ``lung``
+data (North Central Cancer Treatment Group; 228 patients, days to death),
+as shipped with lifelines (``lifelines/datasets/lung.csv``, commit
+ad023a0), copied to ``tests/data/lung.csv``. Each patient becomes a case
+with weekly negative screens and a final screen on the day of the event
+(positive) or of censoring (negative), so the time to first positive is the
+published survival time. Reference values were computed outside this
+package, in a separate environment with lifelines 0.30.3 and
+scikit-survival 0.28.0::
 
-R1 (intake 1 Jan)  P N N N N P N M M           then nothing
-R2 (intake 1 Jan)  N N M N N N P N N N N N N   (weeks 0-12)
-R3 (intake 1 Jan)  no visits at all
-R4 (intake 15 Apr) N N                          (still in monitoring)
-R5 (intake 1 Jan)  N x 15 (weeks 0-14, last visit day 98)
+    from lifelines import KaplanMeierFitter
+    from lifelines.statistics import multivariate_logrank_test
+    from sksurv.compare import compare_survival
+    lung = pd.read_csv("tests/data/lung.csv")
+    KaplanMeierFitter().fit(lung["time"], lung["status"]).survival_function_
+    sub = lung.dropna(subset=["ph.ecog"])
+    multivariate_logrank_test(sub["time"], sub["ph.ecog"], sub["status"]).test_statistic
+    # 21.962131682474777 on 3 df (lifelines); 21.962131682474265 (scikit-survival)
 """
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
+from monitoring import AS_OF, hand_cohort
 from statsmodels.stats.proportion import proportion_confint
 
-from casework_analytics import CaseworkError, load
+from casework_analytics import load
 from casework_analytics.recovery import (
+    HEADLINE_METRICS,
     recovery_headline,
-    recovery_outcomes,
+    recovery_logrank,
     recovery_sensitivity,
-    weekly_status,
+    recovery_survival,
 )
+from casework_analytics.timelines import RecoveryDefinition, recovery_outcomes
 
-AS_OF = "2024-04-30"
-PATTERNS = {
-    "R1": ("2024-01-01", "PNNNNPNMM"),
-    "R2": ("2024-01-01", "NNMNNNPNNNNNN"),
-    "R3": ("2024-01-01", ""),
-    "R4": ("2024-04-15", "NN"),
-    "R5": ("2024-01-01", "N" * 15),
+LUNG = pd.read_csv(Path(__file__).parent / "data" / "lung.csv")
+#: lifelines KaplanMeierFitter survival of the lung data at these days.
+LUNG_KM = {
+    5: 0.9956140350877193,
+    11: 0.9824561403508766,
+    53: 0.9429824561403503,
+    107: 0.850699509484481,
+    180: 0.7216706534097623,
+    285: 0.553073380810907,
+    371: 0.39664957447667715,
+    524: 0.26319030204884347,
+    765: 0.08810474412391821,
+    883: 0.050345568070810406,
 }
-
-
-def _visits():
-    rows = []
-    for case, (intake, pattern) in PATTERNS.items():
-        for week, letter in enumerate(pattern):
-            if letter == "-":
-                continue
-            date = pd.Timestamp(intake) + pd.Timedelta(days=7 * week)
-            result = {"P": "positive", "N": "negative"}.get(letter)
-            rows.append((case, date, letter != "M", result))
-    return pd.DataFrame(rows, columns=["case_id", "visit_date", "attended", "test_result"])
+LUNG_LOGRANK = 21.962131682474777  # lifelines multivariate_logrank_test, 3 df
 
 
 @pytest.fixture(scope="module")
 def cohort():
-    cases = pd.DataFrame(
-        {
-            "case_id": list(PATTERNS),
-            "placement_id": ["P1", "P1", "P2", "P2", "P2"],
-            "client_id": list("abcde"),
-            "intake_date": [i for i, _ in PATTERNS.values()],
-        }
-    )
-    return load(
-        {
-            "placements": pd.DataFrame(
-                {
-                    "placement_id": ["P1", "P2"],
-                    "site": ["S1", "S2"],
-                    "caseworker_id": ["W1", "W2"],
-                    "start_date": ["2024-01-01"] * 2,
-                    "end_date": ["2024-04-30"] * 2,
-                }
-            ),
-            "cases": cases,
-            "stages": pd.DataFrame(
-                {
-                    "case_id": list(PATTERNS),
-                    "stage": "engagement",
-                    "started_on": cases["intake_date"],
-                }
-            ),
-            "visits": _visits(),
-        }
-    )
-
-
-def test_weekly_table_covers_intake_to_as_of(cohort):
-    w = weekly_status(cohort, AS_OF)
-    # 1 Jan -> 30 Apr is 120 days: weeks 0-17 (18 rows); 15 Apr -> 30 Apr: weeks 0-2.
-    assert w.groupby("case_id").size().to_dict() == {
-        "R1": 18,
-        "R2": 18,
-        "R3": 18,
-        "R4": 3,
-        "R5": 18,
-    }
-    r1 = w[w["case_id"] == "R1"]["status"].tolist()
-    assert r1[:10] == [
-        "positive",
-        "negative",
-        "negative",
-        "negative",
-        "negative",
-        "positive",
-        "negative",
-        "missed",
-        "missed",
-        "not_scheduled",
-    ]
-    counted = w[w["case_id"] == "R1"]["counted"]
-    assert counted.iloc[7:9].tolist() == ["positive", "positive"] and pd.isna(counted.iloc[9])
-    ignore = weekly_status(cohort, AS_OF, missing_as="ignore")
-    assert ignore[ignore["case_id"] == "R1"]["counted"].isna().sum() == 2 + 9
-
-
-def test_outcomes_under_missing_as_positive(cohort):
-    o = recovery_outcomes(cohort, AS_OF).set_index("case_id")
-    # R1: run of 4 negatives (weeks 1-4) -> sustained on day 28; positive week 5 -> relapse
-    # day 35; the intake positive is a lapse; weeks 7-8 missed -> dropout from day 49;
-    # last attended before it: week 6 (day 42).
-    r1 = o.loc["R1"]
-    assert (r1["sustained_day"], r1["relapse_day"], r1["n_lapses"]) == (28, 35, 1)
-    assert (r1["dropout_day"], r1["retention_days"], r1["status"]) == (49, 42, "dropped_out")
-    assert (r1["weeks_negative"], r1["weeks_positive"], r1["weeks_missed"]) == (5, 2, 2)
-    # R2: the missed week 2 counts positive: runs 2, 3, 6 -> sustained at week 10 (day 70),
-    # no relapse; positives in weeks 2 and 6 are lapses; one missed visit is no dropout.
-    r2 = o.loc["R2"]
-    assert (r2["longest_negative_run"], r2["sustained_day"], r2["relapsed"]) == (6, 70, False)
-    assert (r2["n_lapses"], r2["first_positive_day"], r2["dropped_out"]) == (2, 14, False)
-    assert r2["status"] == "abstinent"
-    assert not o.loc["R3", "monitored"] and o.loc["R3", "status"] == "closed"
-    assert pd.isna(o.loc["R3", "dropout_time"])
-    assert o.loc["R4", "status"] == "in_monitoring"
-    assert (o.loc["R5", "sustained_day"], o.loc["R5", "retention_days"]) == (21, 98)
-
-
-def test_outcomes_under_missing_as_ignore(cohort):
-    o = recovery_outcomes(cohort, AS_OF, missing_as="ignore").set_index("case_id")
-    # R2 without its missed week: negatives in weeks 0,1,3,4 are 4 in a row -> sustained
-    # on day 28, then the positive in week 6 (day 42) is a relapse.
-    r2 = o.loc["R2"]
-    assert (r2["sustained_day"], r2["relapse_day"], r2["n_lapses"]) == (28, 42, 0)
-    assert r2["longest_negative_run"] == 6 and r2["status"] == "relapsed"
-
-
-def test_event_times_and_censoring(cohort):
-    o = recovery_outcomes(cohort, AS_OF).set_index("case_id")
-    assert (o.loc["R1", "dropout_time"], o.loc["R1", "dropout_observed"]) == (49, True)
-    # R2 never dropped out: censored at its last scheduled visit (week 12, day 84).
-    assert (o.loc["R2", "dropout_time"], o.loc["R2", "dropout_observed"]) == (84, False)
-    assert (o.loc["R2", "relapse_time"], o.loc["R2", "relapse_observed"]) == (84, False)
-    assert (o.loc["R1", "relapse_time"], o.loc["R1", "relapse_observed"]) == (35, True)
-    assert (o.loc["R1", "first_positive_time"], o.loc["R1", "first_positive_observed"]) == (0, True)
+    return hand_cohort()
 
 
 def test_headline_by_hand(cohort):
     h = recovery_headline(cohort, AS_OF).set_index("metric")
-    # Eligible for 90-day retention: intake on or before 31 Jan -> R1, R2, R3, R5;
-    # retained (attended on or after day 90): R5 only.
-    assert (h.loc["retention_90", "numerator"], h.loc["retention_90", "denominator"]) == (1, 4)
-    low, high = proportion_confint(1, 4, method="wilson")
-    assert h.loc["retention_90", "ci_low"] == pytest.approx(low)
-    # KM of dropout over monitored R1 (event 49), R2 (84+), R4 (14+), R5 (98+):
-    # S(49) = 1 - 1/3, unchanged to day 90.
-    assert h.loc["retention_90_km", "estimate"] == pytest.approx(2 / 3)
-    # Monitored R1, R2, R4, R5: sustained R1, R2, R5; not relapsed R2, R4, R5.
-    assert h.loc["sustained_abstinence", "estimate"] == pytest.approx(3 / 4)
-    assert h.loc["not_relapsed", "estimate"] == pytest.approx(3 / 4)
+    assert h.index.tolist() == list(HEADLINE_METRICS)
+    # Eligible for 90-day retention: intake by 2 March, so every case but H8 (8).
+    # Retained: attended on or after day 90 with no dropout before it (H1 day 149,
+    # H2 day 90, H5 day 145). H10 died on day 60: monitoring ended, not retained.
+    assert h.loc["retention", ["numerator", "denominator", "horizon_days"]].tolist() == [3, 8, 90]
+    low, high = proportion_confint(3, 8, method="wilson")
+    assert h.loc["retention", ["ci_low", "ci_high"]].tolist() == pytest.approx([low, high])
+    # KM of dropout over the 8 monitored cases: H6 at day 0 (8 at risk), H8 censored
+    # at 8, H3 at day 14 (6 at risk), H4 at day 30 (5 at risk), the rest censored later:
+    # S(90) = 7/8 * 5/6 * 4/5 = 7/12.
+    assert h.loc["retention_km", "estimate"] == pytest.approx(7 / 12)
+    assert h.loc["retention_km", "denominator"] == 8
+    # Sustained abstinence: H1, H2, H3, H4, H10 of the 8 monitored.
+    assert h.loc["sustained_abstinence", ["numerator", "denominator"]].tolist() == [5, 8]
+    # Not relapsed is a share of those 5: H1 (day 31) and H4 (day 29) relapsed.
+    assert h.loc["not_relapsed", ["numerator", "denominator"]].tolist() == [3, 5]
+    # Relapse times from sustained abstinence: H4 7 (event), H1 8 (event), H10 35,
+    # H2 66, H3 105 (censored): S(90) = 4/5 * 3/4 = 0.6.
+    assert h.loc["not_relapsed_km", "estimate"] == pytest.approx(0.6)
+    assert h.loc["not_relapsed_km", ["denominator", "horizon_days"]].tolist() == [5, 90]
+    assert pd.isna(h.loc["not_relapsed_km", "numerator"])
 
 
-def test_sensitivity_shows_the_change(cohort):
+def test_grouped_headline_by_hand(cohort):
+    # P1 holds H1-H4, P2 holds H5-H8 and H10 (site S1 and S2). S1: all four reached
+    # sustained abstinence, H1 and H4 relapsed.
+    h = recovery_headline(cohort, AS_OF, by="site").set_index(["site", "metric"])
+    assert h.loc[("S1", "not_relapsed"), ["numerator", "denominator"]].tolist() == [2, 4]
+    assert h.loc[("S2", "not_relapsed"), ["numerator", "denominator"]].tolist() == [1, 1]
+    assert h.loc[("S2", "sustained_abstinence"), ["numerator", "denominator"]].tolist() == [1, 4]
+    assert h.loc[("S1", "retention"), ["numerator", "denominator"]].tolist() == [2, 4]
+    assert h.loc[("All", "not_relapsed"), ["numerator", "denominator"]].tolist() == [3, 5]
+    # S2 dropout: H6 at day 0 of 4 monitored (H5, H6, H8, H10): S(90) = 3/4.
+    assert h.loc[("S2", "retention_km"), "estimate"] == pytest.approx(3 / 4)
+    # S2's only sustained client (H10) is censored at day 35 < 90: not estimable.
+    assert pd.isna(h.loc[("S2", "not_relapsed_km"), "estimate"])
+    assert h.index.get_level_values("site")[-1] == "All"
+
+
+def test_sensitivity_to_missing_visits(cohort):
     s = recovery_sensitivity(cohort, AS_OF).set_index("metric")
-    # Ignoring R2's missed week turns a later positive into a relapse: 3/4 -> 2/4.
-    assert s.loc["not_relapsed", "difference"] == pytest.approx(-0.25)
-    assert s.loc["retention_90", "difference"] == 0
+    # Ignoring missed and unrecorded weeks, H4 no longer relapses: 3/5 -> 4/5.
+    assert s.loc["not_relapsed", ["estimate_positive", "estimate_ignore"]].tolist() == (
+        pytest.approx([3 / 5, 4 / 5])
+    )
+    assert s.loc["not_relapsed", "difference"] == pytest.approx(0.2)
+    assert s.loc["retention", "difference"] == 0 and s.loc["retention_km", "difference"] == 0
 
 
-def test_bad_definitions_are_clear(cohort):
-    with pytest.raises(CaseworkError, match="`missing_as` must be one of"):
-        recovery_outcomes(cohort, AS_OF, missing_as="negative")
-    with pytest.raises(CaseworkError, match="`sustained_weeks`"):
-        recovery_outcomes(cohort, AS_OF, sustained_weeks=0)
+def test_survival_curves_have_the_four_outcomes(cohort):
+    km = recovery_survival(cohort, AS_OF)
+    assert sorted(km["outcome"].unique()) == ["dropout", "first_positive", "relapse", "sustained"]
+    relapse = km[km["outcome"] == "relapse"]
+    # Five clients reached sustained abstinence; relapse times run from that day.
+    assert relapse["at_risk"].iloc[0] == 5 and relapse["time_days"].tolist() == [7, 8, 35, 66, 105]
 
 
-def test_row_order_does_not_matter(cohort):
-    tables = {name: cohort.table(name) for name in ("placements", "cases", "stages", "visits")}
-    shuffled = {n: f.sample(frac=1, random_state=3) for n, f in tables.items()}
-    a = recovery_outcomes(load(tables), AS_OF)
-    b = recovery_outcomes(load(shuffled), AS_OF).set_index("case_id").loc[a["case_id"]]
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index())
+def _lung_source(data):
+    """The lung data as casework: weekly negative screens, a final screen on the day."""
+    data = data.reset_index(drop=True)
+    n = len(data)
+    ids = [f"L{i:03d}" for i in range(n)]
+    intake = pd.Timestamp("2023-01-02") + pd.to_timedelta(np.arange(n) % 5, unit="D")
+    weeks = (data["time"].to_numpy() - 1) // 7 + 1  # weekly screens strictly before the event
+    case = np.repeat(np.arange(n), weeks)
+    step = np.arange(weeks.sum()) - np.repeat(np.cumsum(weeks) - weeks, weeks)
+    weekly = pd.DataFrame({"case": case, "day": 7 * step, "result": "negative"})
+    final = pd.DataFrame(
+        {
+            "case": np.arange(n),
+            "day": data["time"].to_numpy(),
+            "result": np.where(data["status"] == 1, "positive", "negative"),
+        }
+    )
+    visits = pd.concat([weekly, final], ignore_index=True)
+    groups = data["ph.ecog"].astype("Int64").astype("string").fillna("unknown")
+    return {
+        "placements": pd.DataFrame(
+            {
+                "placement_id": [f"E{g}" for g in sorted(groups.unique())],
+                "site": [f"ECOG {g}" for g in sorted(groups.unique())],
+                "caseworker_id": "W",
+                "start_date": "2023-01-01",
+                "end_date": "2023-03-31",
+            }
+        ),
+        "cases": pd.DataFrame(
+            {
+                "case_id": ids,
+                "placement_id": "E" + groups,
+                "client_id": ids,
+                "intake_date": intake.strftime("%Y-%m-%d"),
+                "monitoring_end_date": (
+                    intake + pd.to_timedelta(data["time"].to_numpy(), unit="D")
+                ).strftime("%Y-%m-%d"),
+            }
+        ),
+        "stages": pd.DataFrame({"case_id": ids, "stage": "engagement", "started_on": intake}),
+        "visits": pd.DataFrame(
+            {
+                "case_id": np.asarray(ids)[visits["case"]],
+                "visit_date": (
+                    intake[visits["case"]] + pd.to_timedelta(visits["day"].to_numpy(), unit="D")
+                ).strftime("%Y-%m-%d"),
+                "attended": True,
+                "test_result": visits["result"],
+            }
+        ),
+    }
 
 
-def test_example_case_keeps_coming_and_stays_negative():
-    example = load("data/example")
-    o = recovery_outcomes(example, "2024-10-31", missing_as="ignore").iloc[0]
-    assert o["sustained"] and not o["relapsed"] and not o["dropped_out"]
-    assert o["weeks_negative"] == 25 and np.isclose(o["follow_up_days"], 189)
+@pytest.fixture(scope="module")
+def lung():
+    cohort = load(_lung_source(LUNG))
+    assert not cohort.has_errors and cohort.counts["accepted"].sum() > 10_000
+    return cohort
+
+
+def test_public_dataset_time_to_first_positive_matches_lifelines(lung):
+    km = recovery_survival(lung, "2026-01-01")
+    first = km[km["outcome"] == "first_positive"].set_index("time_days")
+    assert first["at_risk"].iloc[0] == 228 and first["events"].sum() == 165
+    for day, value in LUNG_KM.items():
+        assert first.loc[day, "survival"] == pytest.approx(value, abs=1e-6)
+
+
+def test_public_dataset_logrank_matches_lifelines_and_scikit_survival():
+    # R: survdiff(Surv(time, status) ~ ph.ecog, data = lung): "Chisq= 22 on 3 degrees
+    # of freedom"; the one patient without ph.ecog is left out, as R does.
+    cohort = load(_lung_source(LUNG.dropna(subset=["ph.ecog"])))
+    r = recovery_logrank(cohort, "2026-01-01", "site").set_index("outcome")
+    assert r.loc["first_positive", "chisq"] == pytest.approx(LUNG_LOGRANK, abs=1e-6)
+    assert r.loc["first_positive", "df"] == 3 and r.loc["first_positive", "n"] == 227
+    assert r.loc["first_positive", "p_value"] == pytest.approx(6.64253535580408e-05, rel=1e-6)
+
+
+def test_definition_object_flows_through(cohort):
+    d = RecoveryDefinition(sustained_weeks=8)
+    h = recovery_headline(cohort, AS_OF, definition=d).set_index("metric")
+    # Eight negative weeks in a row: H1 (weeks 5-21), H2 (0-12), H3 (3-21), H10 (0-8);
+    # not H4 (weeks 0-3 only).
+    assert h.loc["sustained_abstinence", ["numerator", "denominator"]].tolist() == [4, 8]
+    o = recovery_outcomes(cohort, AS_OF, definition=d).set_index("case_id")
+    assert o.loc["H1", "sustained_day"] == 86  # week 12: 37 + 7 * 7 = 86

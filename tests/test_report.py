@@ -42,7 +42,7 @@ def test_report_has_the_headline_numbers(report):
             f'data-metric="{metric}"><div class="value">{int(numbers.loc[metric, "estimate"])}'
             in text
         )
-    for metric in ("completion", "retention_90", "not_relapsed"):
+    for metric in ("completion", "retention", "not_relapsed"):
         r = numbers.loc[metric]
         assert format_share(r["estimate"], r["ci_low"], r["ci_high"]) in text
 

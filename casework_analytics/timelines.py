@@ -1,0 +1,599 @@
+"""Per-case recovery timelines from monitoring visits (usually weekly urine
+screens): the weekly status table and each client's outcomes.
+
+Every definition below is a field of :class:`RecoveryDefinition`; cohort
+summaries built on these timelines are in :mod:`casework_analytics.recovery`.
+
+Definitions
+-----------
+Time origin
+    Intake (case opening). Days are counted from the intake day (day 0).
+End of observation
+    ``as_of``, always an explicit date. Visits after it are ignored; cases
+    with intake after it are left out.
+Events fall on real days
+    Every event happens on the day of the screen or visit that shows it.
+    Weeks group screens for counting runs; they never move an event to
+    another day.
+Weeks
+    Week ``k`` of a case covers days ``7k`` to ``7k + 6`` (week 0 starts on
+    the intake day). Weeks run from intake to the week that holds ``as_of``.
+Weekly status
+    From the week's visits: ``positive`` if any attended screen was
+    positive; else ``negative`` if any was negative; else ``no_result`` if a
+    visit was attended without a valid result (invalid, not done, not
+    recorded); else ``missed`` if a recorded visit was not attended; else
+    ``unrecorded`` if the week lies inside a loss-to-follow-up gap (below)
+    while the client was due for monitoring; else ``not_scheduled``. A
+    result on a visit marked not attended is ignored (the loader warns).
+    The week's ``day`` is the day of the screen that gives its status: the
+    first positive screen, the first negative screen, the first attended
+    visit, the first missed visit, or for an unrecorded week the day the
+    visit was due (the last attended visit plus whole schedule intervals).
+Counted outcome (``missing_as``)
+    ``"positive"`` (default, the conservative convention): a missed,
+    unrecorded or no-result week counts as positive. ``"ignore"``: such a
+    week counts neither way and is skipped. Not-scheduled weeks are skipped
+    under both.
+Sustained abstinence
+    A run of at least ``sustained_weeks`` (default 4) consecutive counted
+    negative weeks (skipped weeks do not break a run). It is reached on the
+    day of the negative screen that completes the run.
+Lapse and relapse
+    A counted positive week before sustained abstinence is a lapse. A
+    relapse is the first counted positive week after sustained abstinence
+    was reached; it happens on that week's day. Someone who never reached
+    sustained abstinence cannot relapse.
+Due for monitoring
+    From intake until the first of ``as_of``, ``monitoring_end_date`` (the
+    planned end, when the source records it), the closure date of a case
+    whose exit reason ends monitoring (died, incarcerated, moved,
+    transferred: ``ends_monitoring`` in the exit taxonomy; an explicit
+    ``monitoring_end_date`` overrides it), and intake + ``monitoring_days``
+    when that planned length is set.
+Dropout (loss to follow-up), whichever rule fires first
+    * ``dropout_missed`` (default 2, after Cook et al. 2017) consecutive
+      missed recorded visits (not weeks): the dropout day is the day of the
+      first missed visit of the first such streak;
+    * a gap of more than ``dropout_gap_days`` (default 21) with no attended
+      visit while the client is due, between two attended visits or from
+      the last attended visit to the end of the due period: the dropout day
+      is the last attended visit plus ``schedule_interval_days`` (7) plus
+      one. Many agencies record only the visits that happened; this rule
+      sees their dropouts too.
+    A client who comes back after a dropout stays a dropout (the first one
+    counts); ``returned`` and ``return_day`` say when they came back.
+    Dropout never depends on ``missing_as``.
+Retention
+    ``retention_days`` is the day of the last attended visit before any
+    dropout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from functools import cached_property
+from typing import NamedTuple
+
+import numpy as np
+import pandas as pd
+
+from .closures import case_exits, observed_cases
+from .errors import CaseworkError
+from .grouping import as_as_of
+
+WEEK_STATUSES = ("negative", "positive", "missed", "no_result", "unrecorded", "not_scheduled")
+MISSING_AS = ("positive", "ignore")
+STATUS_AT_AS_OF = ("dropped_out", "relapsed", "abstinent", "never_abstinent", "not_monitored")
+#: Recovery events with a time and a censoring flag in :func:`recovery_outcomes`.
+RECOVERY_EVENTS = ("dropout", "first_positive", "sustained", "relapse")
+_NEG, _POS, _MISSED, _NO_RESULT, _UNRECORDED, _NOT_SCHEDULED = range(6)
+
+
+@dataclass(frozen=True)
+class RecoveryDefinition:
+    """The choices that define every recovery metric, in one frozen object.
+
+    Parameters
+    ----------
+    missing_as : {"positive", "ignore"}
+        How a missed, unrecorded or no-result week counts (default
+        ``"positive"``, the conservative convention).
+    sustained_weeks : int
+        Consecutive counted negative weeks that make sustained abstinence
+        (default 4; studies use up to 8).
+    dropout_missed : int
+        Consecutive missed recorded visits that make a dropout (default 2,
+        Cook et al. 2017).
+    dropout_gap_days : int
+        Days without an attended visit, while due for monitoring, that make
+        a dropout (default 21).
+    schedule_interval_days : int
+        Days between scheduled visits (default 7, weekly screens).
+    monitoring_days : int, optional
+        Planned length of monitoring from intake (e.g. 182 for BNN's six
+        months); ``None`` (default) when the plan is not known, so a client
+        is due until ``monitoring_end_date`` or ``as_of``.
+    retention_days : int
+        Horizon of retention (default 90, NIDA's threshold of meaningful
+        benefit).
+    relapse_horizon_days : int
+        Horizon of ``not_relapsed_km``, in days after sustained abstinence
+        was reached (default 90).
+
+    Examples
+    --------
+    >>> RecoveryDefinition(sustained_weeks=8).sustained_weeks
+    8
+    >>> RecoveryDefinition(missing_as="zero")
+    Traceback (most recent call last):
+    ...
+    casework_analytics.errors.CaseworkError: The value for `missing_as` must be one of \
+['positive', 'ignore'], but 'zero' was passed.
+    """
+
+    missing_as: str = "positive"
+    sustained_weeks: int = 4
+    dropout_missed: int = 2
+    dropout_gap_days: int = 21
+    schedule_interval_days: int = 7
+    monitoring_days: int | None = None
+    retention_days: int = 90
+    relapse_horizon_days: int = 90
+
+    def __post_init__(self) -> None:
+        if self.missing_as not in MISSING_AS:
+            raise CaseworkError(
+                f"The value for `missing_as` must be one of {list(MISSING_AS)}, but "
+                f"{self.missing_as!r} was passed."
+            )
+        for item in fields(self):
+            value = getattr(self, item.name)
+            if item.name == "missing_as" or (item.name == "monitoring_days" and value is None):
+                continue
+            whole = isinstance(value, int | np.integer) and not isinstance(value, bool)
+            if not whole or not 1 <= value <= 36_500:
+                raise CaseworkError(
+                    f"`{item.name}` must be a whole number from 1 to 36500, but {value!r} "
+                    "was passed."
+                )
+
+    def replace(self, **changes) -> RecoveryDefinition:
+        """A copy with some fields changed (checked again)."""
+        return replace(self, **changes)
+
+    def as_dict(self) -> dict:
+        """The fields as a plain dict (for manifests and reports)."""
+        return {item.name: getattr(self, item.name) for item in fields(self)}
+
+
+def resolve_definition(definition: RecoveryDefinition | None) -> RecoveryDefinition:
+    """``definition`` or the default one; anything else is refused clearly."""
+    if definition is None:
+        return RecoveryDefinition()
+    if not isinstance(definition, RecoveryDefinition):
+        raise CaseworkError(
+            "The value for `definition` must be a RecoveryDefinition (or None for the "
+            f"defaults), but {type(definition).__name__} was passed."
+        )
+    return definition
+
+
+def _first_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """``values`` at the first row per case where ``mask`` holds (rows sorted by case)."""
+    out = np.full(n, np.nan)
+    hit_keys = keys[mask]
+    unique, first = np.unique(hit_keys, return_index=True)
+    out[unique] = np.asarray(values, dtype=float)[mask][first]
+    return out
+
+
+def _last_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+    """``values`` at the last row per case where ``mask`` holds (rows sorted by case)."""
+    out = np.full(n, np.nan)
+    hit_keys = keys[mask][::-1]
+    unique, last = np.unique(hit_keys, return_index=True)
+    out[unique] = np.asarray(values, dtype=float)[mask][::-1][last]
+    return out
+
+
+def _starts(keys: np.ndarray) -> np.ndarray:
+    """True on the first row of each case (rows sorted by case)."""
+    return np.r_[True, keys[1:] != keys[:-1]] if len(keys) else np.zeros(0, dtype=bool)
+
+
+def _max_per_case(keys: np.ndarray, values: np.ndarray, n: int) -> np.ndarray:
+    """Largest value per case (0 for cases without rows; rows sorted by case)."""
+    out = np.zeros(n, dtype=np.int64)
+    if len(keys):
+        first = np.flatnonzero(_starts(keys))
+        out[keys[first]] = np.maximum.reduceat(values, first)
+    return out
+
+
+def _runs(keys: np.ndarray, is_neg: np.ndarray) -> np.ndarray:
+    """Length of the run of consecutive True values ending at each row, per case."""
+    if not len(keys):
+        return np.zeros(0, dtype=np.int64)
+    position = np.arange(len(keys))
+    start = _starts(keys)
+    reset = np.where(~is_neg | start, position, 0)
+    last_reset = np.maximum.accumulate(reset)
+    # A run starting at the first row of a case includes that row.
+    base = np.where(is_neg[last_reset] & start[last_reset], last_reset - 1, last_reset)
+    return np.where(is_neg, position - base, 0)
+
+
+class Timelines(NamedTuple):
+    """The weekly grid and per-case outcomes of one cohort, one ``as_of`` and one definition."""
+
+    weekly: pd.DataFrame
+    outcomes: pd.DataFrame
+
+
+@dataclass
+class _Grid:
+    """Arrays of the weekly grid (rows sorted by case, then week)."""
+
+    case_id: pd.Series
+    intake: np.ndarray
+    case: np.ndarray
+    week: np.ndarray
+    day: np.ndarray
+    last_day: np.ndarray
+    n_visits: np.ndarray
+    status: np.ndarray
+    counted: np.ndarray
+
+    @cached_property
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "case_id": self.case_id.take(self.case).reset_index(drop=True),
+                "week": self.week.astype("int64"),
+                "week_start": pd.Series(
+                    self.intake[self.case] + self.week * np.timedelta64(7, "D")
+                ).astype("datetime64[ns]"),
+                "day": self.day.astype("int64"),
+                "n_visits": self.n_visits,
+                "status": pd.Categorical.from_codes(self.status, categories=list(WEEK_STATUSES)),
+                "counted": pd.Categorical.from_codes(
+                    self.counted, categories=["negative", "positive"]
+                ),
+            }
+        )
+
+
+def _due_until(cohort, as_of: pd.Timestamp, cases: pd.DataFrame, d: RecoveryDefinition):
+    """Per case: the last day (since intake) the client is due for monitoring,
+    whether monitoring has ended by ``as_of``, and whether it ended as planned."""
+    exits = case_exits(cohort, as_of)
+    intake = cases["intake_date"]
+    day = np.timedelta64(1, "D")
+    as_of_day = ((as_of - intake) / day).to_numpy(dtype=float)
+    explicit = ((cases["monitoring_end_date"] - intake) / day).to_numpy(dtype=float)
+    ends = exits["ends_monitoring"].fillna(False).to_numpy(dtype=bool)
+    closure = np.where(ends, ((exits["closed_date"] - intake) / day).to_numpy(dtype=float), np.nan)
+    plan = np.full(len(cases), np.inf if d.monitoring_days is None else d.monitoring_days)
+    planned = np.where(np.isnan(explicit), plan, explicit)
+    end = np.where(np.isnan(explicit), np.fmin(np.nan_to_num(closure, nan=np.inf), plan), explicit)
+    return np.minimum(as_of_day, end), end <= as_of_day, planned <= np.minimum(as_of_day, end)
+
+
+def _timeline(cohort, as_of, definition: RecoveryDefinition | None):
+    d = resolve_definition(definition)
+    as_of = as_as_of(as_of)
+    visits = cohort.require("visits", "The recovery timeline")
+    cases = observed_cases(cohort, as_of)
+    n = len(cases)
+    due_until, monitoring_ended, planned_end = _due_until(cohort, as_of, cases, d)
+    intake = cases["intake_date"].to_numpy()
+
+    # Visits of observed cases up to as_of, sorted by case and day.
+    v = visits[visits["visit_date"] <= as_of]
+    codes, uniques = pd.factorize(v["case_id"])
+    v_case = pd.Index(cases["case_id"]).get_indexer(uniques)[codes]
+    keep = v_case >= 0
+    v = v[keep]
+    v_case = v_case[keep]
+    v_day = (v["visit_date"].to_numpy() - intake[v_case]) // np.timedelta64(1, "D")
+    order = np.lexsort((v_day, v_case))
+    v_case, v_day = v_case[order], v_day[order].astype(np.int64)
+    attended = v["attended"].fillna(False).to_numpy(dtype=bool)[order]
+    result = v["test_result"].fillna("").to_numpy(dtype=object)[order]
+    positive = attended & (result == "positive")
+    negative = attended & (result == "negative")
+    missed = ~attended
+
+    # Dropout by missed visits: streaks of consecutive missed visits per case.
+    streak_id = np.cumsum(~missed | _starts(v_case))
+    streak_len = pd.Series(missed.astype(np.int64)).groupby(streak_id).cumsum().to_numpy()
+    streak_start = pd.Series(np.where(missed, v_day, np.nan)).groupby(streak_id).transform("min")
+    by_missed = _first_per_case(
+        v_case, streak_start.to_numpy(), missed & (streak_len == d.dropout_missed), n
+    )
+
+    # Dropout by gaps: attended visits more than dropout_gap_days apart while due.
+    a_case, a_day = v_case[attended], v_day[attended].astype(float)
+    last_of_case = np.r_[_starts(a_case)[1:], True][: len(a_case)]
+    following = np.where(last_of_case, np.nan, np.r_[a_day[1:], np.nan][: len(a_case)])
+    gap_end = np.fmin(np.nan_to_num(following, nan=np.inf), due_until[a_case])
+    long_gap = gap_end - a_day > d.dropout_gap_days
+    by_gap = _first_per_case(a_case, a_day + d.schedule_interval_days + 1, long_gap, n)
+    dropout_day = np.fmin(by_missed, by_gap)
+    dropout_rule = np.where(
+        np.isnan(dropout_day), None, np.where(by_missed == dropout_day, "missed_visits", "gap")
+    )
+    before_drop = a_day < np.nan_to_num(dropout_day[a_case], nan=np.inf)
+    retention = _last_per_case(a_case, a_day, before_drop, n)
+    return_day = _first_per_case(a_case, a_day, ~before_drop, n)
+
+    # The weekly grid.
+    n_weeks = ((as_of - cases["intake_date"]).dt.days // 7 + 1).to_numpy()
+    offsets = np.r_[0, np.cumsum(n_weeks)[:-1]] if n else np.zeros(0, dtype=np.int64)
+    case = np.repeat(np.arange(n), n_weeks)
+    week = np.arange(n_weeks.sum()) - np.repeat(offsets, n_weeks)
+    status = np.full(len(week), _NOT_SCHEDULED, dtype=np.int8)
+    day = (week * 7).astype(np.int64)
+    last_day = day.copy()  # of the last screen of the week's status
+    n_visits = np.zeros(len(week), dtype=np.int64)
+    row = offsets[v_case] + v_day // 7
+    if len(row):
+        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
+        rows = row[starts]
+
+        kinds = (positive, negative, attended, missed)
+        never = np.iinfo(np.int64).max
+        firsts = [np.minimum.reduceat(np.where(m, v_day, never), starts) for m in kinds]
+        lasts = [np.maximum.reduceat(np.where(m, v_day, -1), starts) for m in kinds]
+        found = [f < never for f in firsts]
+        status[rows] = np.select(found, [_POS, _NEG, _NO_RESULT, _MISSED], _NOT_SCHEDULED)
+        day[rows] = np.select(found, firsts, day[rows])
+        last_day[rows] = np.select(found, lasts, last_day[rows])
+        n_visits[rows] = np.diff(np.r_[starts, len(row)])
+    # Weeks inside a long gap with no visit recorded: due, but nothing happened.
+    if long_gap.any():
+        g_case, g_start = a_case[long_gap], a_day[long_gap]
+        g_last = np.fmin(np.nan_to_num(following[long_gap], nan=np.inf) - 1, due_until[g_case])
+        count = np.floor((g_last - g_start) / d.schedule_interval_days).astype(np.int64)
+        step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + 1
+        due_day = np.repeat(g_start, count) + step * d.schedule_interval_days
+        due_case = np.repeat(g_case, count)
+        due_row = offsets[due_case] + (due_day // 7).astype(np.int64)
+        empty = status[due_row] == _NOT_SCHEDULED
+        due_row, due_day = due_row[empty], due_day[empty]
+        first = np.unique(due_row, return_index=True)[1]
+        status[due_row[first]] = _UNRECORDED
+        day[due_row[first]] = last_day[due_row[first]] = due_day[first].astype(np.int64)
+    counted = np.select([status == _NEG, status == _POS], [0, 1], -1).astype(np.int8)
+    if d.missing_as == "positive":
+        counted[np.isin(status, [_MISSED, _NO_RESULT, _UNRECORDED])] = 1
+    grid = _Grid(cases["case_id"], intake, case, week, day, last_day, n_visits, status, counted)
+    visit_summary = {
+        "v_case": v_case,
+        "v_day": v_day,
+        "attended": attended,
+        "dropout_day": dropout_day,
+        "dropout_rule": dropout_rule,
+        "retention": retention,
+        "return_day": return_day,
+        "monitoring_ended": monitoring_ended,
+        "planned_end": planned_end,
+    }
+    return d, cases, grid, visit_summary
+
+
+def _int(values) -> pd.arrays.IntegerArray:
+    """Whole days as nullable integers (NaN -> NA)."""
+    return pd.array(np.asarray(values, dtype="float64"), dtype="Float64").astype("Int64")
+
+
+def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: dict):
+    n = len(cases)
+    key, status, day = grid.case, grid.status, grid.day.astype(float)
+    k = len(WEEK_STATUSES)
+    counts = np.bincount(key * k + status, minlength=n * k).reshape(n, k)
+    v_case = visits["v_case"]
+    scheduled = np.bincount(v_case, minlength=n)
+    attended = np.bincount(v_case, weights=visits["attended"].astype(float), minlength=n)
+    last_visit = _last_per_case(v_case, visits["v_day"], np.ones(len(v_case), bool), n)
+
+    # Runs of negatives over the counted weeks.
+    has_count = grid.counted >= 0
+    c_key, c_day, c_week = key[has_count], day[has_count], grid.week[has_count]
+    is_neg = grid.counted[has_count] == 0
+    run = _runs(c_key, is_neg)
+    longest = _max_per_case(c_key, run, n)
+    reached = run == d.sustained_weeks
+    sustained_day = _first_per_case(c_key, c_day, reached, n)
+    sustained_week = _first_per_case(c_key, c_week, reached, n)
+    after = c_week > np.nan_to_num(sustained_week[c_key], nan=np.inf)
+    relapse_day = _first_per_case(c_key, c_day, ~is_neg & after, n)
+    first_neg = _first_per_case(c_key, c_day, is_neg, n)
+    first_pos = _first_per_case(c_key, c_day, ~is_neg, n)
+    lapses = np.bincount(c_key[~is_neg & ~after], minlength=n)
+    last_counted = _last_per_case(
+        c_key, grid.last_day[has_count], np.ones(len(c_key), dtype=bool), n
+    )
+
+    dropout_day = visits["dropout_day"]
+    monitored = scheduled > 0
+    dropped, relapsed = ~np.isnan(dropout_day), ~np.isnan(relapse_day)
+    sustained = ~np.isnan(sustained_day)
+    state = np.select(
+        [~monitored, dropped, relapsed, sustained],
+        ["not_monitored", "dropped_out", "relapsed", "abstinent"],
+        "never_abstinent",
+    )
+    out = pd.DataFrame(
+        {
+            "case_id": cases["case_id"],
+            "monitored": monitored,
+            "follow_up_days": np.nan_to_num(last_visit).astype("int64"),
+            "visits_scheduled": scheduled.astype("int64"),
+            "visits_attended": attended.astype("int64"),
+            "weeks_negative": counts[:, _NEG],
+            "weeks_positive": counts[:, _POS],
+            "weeks_missed": counts[:, _MISSED],
+            "weeks_no_result": counts[:, _NO_RESULT],
+            "weeks_unrecorded": counts[:, _UNRECORDED],
+            "first_negative_day": _int(first_neg),
+            "first_positive_day": _int(first_pos),
+            "longest_negative_run": longest,
+            "sustained": sustained,
+            "sustained_day": _int(sustained_day),
+            "n_lapses": lapses.astype("int64"),
+            "relapsed": relapsed,
+            "relapse_day": _int(relapse_day),
+            "dropped_out": dropped,
+            "dropout_day": _int(dropout_day),
+            "dropout_rule": pd.array(visits["dropout_rule"], dtype="string"),
+            "returned": ~np.isnan(visits["return_day"]),
+            "return_day": _int(visits["return_day"]),
+            "retention_days": _int(visits["retention"]),
+            "monitoring_ended": visits["monitoring_ended"] & monitored,
+            "monitoring_completed": visits["planned_end"] & monitored & ~dropped,
+            "status": pd.Categorical(state, categories=list(STATUS_AT_AS_OF)),
+        }
+    )
+    # Each event: (event day, censoring day, time origin); times are days from the origin.
+    zero = np.zeros(n)
+    events = {
+        "dropout": (dropout_day, last_visit, zero),
+        "first_positive": (first_pos, last_counted, zero),
+        "sustained": (sustained_day, last_counted, zero),
+        "relapse": (relapse_day, last_counted, sustained_day),
+    }
+    for name, (event_day, censor_day, origin) in events.items():
+        time = np.where(np.isnan(event_day), censor_day, event_day) - origin
+        out[f"{name}_time"] = _int(np.where(monitored, time, np.nan))
+        observed = np.where(monitored & ~np.isnan(time), ~np.isnan(event_day), None)
+        out[f"{name}_observed"] = pd.array(observed, dtype="boolean")
+    return out
+
+
+def recovery_timelines(cohort, as_of, *, definition: RecoveryDefinition | None = None):
+    """The weekly grid and the per-case outcomes, computed together once.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    definition : RecoveryDefinition, optional
+        The definitions in force (defaults when omitted).
+
+    Returns
+    -------
+    Timelines
+        A named pair ``(weekly, outcomes)``: the tables of
+        :func:`weekly_status` and :func:`recovery_outcomes`.
+
+    Raises
+    ------
+    MissingTableError
+        If the source had no visits table.
+    """
+    d, cases, grid, visits = _timeline(cohort, as_of, definition)
+    return Timelines(grid.frame, _outcomes(d, cases, grid, visits))
+
+
+def weekly_status(cohort, as_of, *, definition: RecoveryDefinition | None = None) -> pd.DataFrame:
+    """One row per case per week from intake to ``as_of``.
+
+    Definitions are in the module docstring. Time origin: intake. End of
+    observation: ``as_of`` (visits after it are ignored; cases with intake
+    after it are left out).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+    definition : RecoveryDefinition, optional
+        ``missing_as`` sets ``counted``; the gap rule sets ``unrecorded``.
+
+    Returns
+    -------
+    DataFrame
+        ``case_id``, ``week`` (0 = the intake week), ``week_start`` (date),
+        ``day`` (days since intake of the screen that gives the status; the
+        week's first day for a not-scheduled week), ``n_visits`` (recorded
+        visits in the week), ``status`` (categorical: negative, positive,
+        missed, no_result, unrecorded, not_scheduled), ``counted``
+        (``"negative"``, ``"positive"`` or missing, after ``missing_as``).
+
+    Raises
+    ------
+    MissingTableError
+        If the source had no visits table.
+    """
+    _, _, grid, _ = _timeline(cohort, as_of, definition)
+    return grid.frame
+
+
+def recovery_outcomes(
+    cohort, as_of, *, definition: RecoveryDefinition | None = None
+) -> pd.DataFrame:
+    """One row per case: monitoring, abstinence, relapse and dropout by ``as_of``.
+
+    Definitions are in the module docstring. Time origin: intake. End of
+    observation: ``as_of``. Days are whole days since intake.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    definition : RecoveryDefinition, optional
+        The definitions in force (defaults when omitted).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id``; ``monitored`` (at least one visit recorded by as_of);
+        ``follow_up_days`` (intake to the last recorded visit; 0 if none);
+        ``visits_scheduled``, ``visits_attended`` (recorded visits);
+        ``weeks_negative``, ``weeks_positive``, ``weeks_missed``,
+        ``weeks_no_result``, ``weeks_unrecorded`` (weekly statuses);
+        ``first_negative_day``, ``first_positive_day`` (counted outcomes);
+        ``longest_negative_run`` (weeks); ``sustained``, ``sustained_day``;
+        ``n_lapses`` (counted positive weeks before sustained abstinence, or
+        all of them if never reached); ``relapsed``, ``relapse_day``;
+        ``dropped_out``, ``dropout_day``, ``dropout_rule``
+        (``missed_visits`` or ``gap``); ``returned``, ``return_day`` (first
+        attended visit after the dropout); ``retention_days``;
+        ``monitoring_ended`` (the due period ended by as_of, as planned or by
+        a closure that ends monitoring); ``monitoring_completed`` (it ended
+        as planned, by ``monitoring_end_date`` or ``monitoring_days``, with
+        no dropout); ``status``
+        (the first that applies: not_monitored, dropped_out, relapsed,
+        abstinent, never_abstinent); and for each event ``e`` in dropout,
+        first_positive, sustained, relapse: ``<e>_time`` (days) and
+        ``<e>_observed`` (bool).
+
+    Notes
+    -----
+    Time origins and censoring (``<e>_observed`` False):
+
+    * dropout: from intake; censored at the last recorded visit.
+    * first_positive, sustained: from intake; censored on the day of the
+      last screen of the last counted week (the last negative screen of a
+      negative week; under ``missing_as="ignore"`` trailing missed weeks
+      are not observation time).
+    * relapse: from the day sustained abstinence was reached, only for
+      clients who reached it (missing for the others: they cannot
+      relapse); censored as first_positive.
+
+    Clients never monitored have missing times and are left out of every
+    survival estimate.
+
+    Examples
+    --------
+    >>> import casework_analytics as ca
+    >>> example = ca.load("data/example")
+    >>> o = recovery_outcomes(example, "2024-10-31").iloc[0]
+    >>> o["status"], int(o["sustained_day"]), bool(o["dropped_out"])
+    ('relapsed', 35, False)
+    """
+    d, cases, grid, visits = _timeline(cohort, as_of, definition)
+    return _outcomes(d, cases, grid, visits)
