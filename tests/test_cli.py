@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pandas as pd
+
 from casework_analytics.cli import main
 
 
@@ -128,3 +130,26 @@ def test_summary_definitions_change_the_recovery_tables(tmp_path):
         "ci_low",
         "ci_high",
     ]
+
+
+def test_summary_by_site_with_a_one_client_site(tmp_path, capsys):
+    # A site with one client used to stop `summary --by site` with "unexpected
+    # LinAlgError" after 10 of 12 files; the log-rank test now never fails.
+    from casework_analytics import synthetic
+
+    tables = synthetic.generate(6, seed=3, mean_cases=4)
+    lone = tables["placements"].iloc[[0]].assign(placement_id="PX", site="Lone site")
+    case = tables["cases"].iloc[[0]].assign(case_id="CX", placement_id="PX", client_id="KX")
+    tables["placements"] = pd.concat([tables["placements"], lone], ignore_index=True)
+    tables["cases"] = pd.concat([tables["cases"], case], ignore_index=True)
+    for name in ("stages", "sessions", "visits"):
+        first = tables[name][tables[name]["case_id"] == tables["cases"]["case_id"].iloc[0]]
+        tables[name] = pd.concat([tables[name], first.assign(case_id="CX")], ignore_index=True)
+    source = synthetic.write(tables, tmp_path / "src")
+    for extra in ([], ["--publish"]):
+        out = tmp_path / f"out{len(extra)}"
+        args = ["summary", str(source), "--as-of", "2025-04-15", "--by", "site", "--out", str(out)]
+        assert main(args + extra) == 0
+        logrank = pd.read_csv(out / "logrank.csv")
+        assert len(logrank) == 4 and logrank["df"].notna().all()
+    assert "unexpected" not in capsys.readouterr().err
