@@ -10,12 +10,23 @@ from __future__ import annotations
 
 from timing import generated_cohort, time_tables
 
-from casework_analytics.summary import stage_and_exit_tables
+from casework_analytics.summary import Summary
 
 
 def main() -> None:
     cohort, args = generated_cohort(__doc__.splitlines()[0])
-    time_tables(stage_and_exit_tables(cohort, args.as_of, args.by), "all analyses")
+    run = Summary(cohort, args.as_of, args.by)
+    names = [
+        "stage_progress",
+        "stage_funnel",
+        "exits",
+        "exit_stage",
+        "length_of_stay",
+        "contacts",
+        "association",
+        "exit_type_test",
+    ]
+    time_tables(run.tables(names), "all analyses")
 
 
 if __name__ == "__main__":

@@ -7,12 +7,23 @@ from __future__ import annotations
 
 from timing import generated_cohort, time_tables
 
-from casework_analytics.summary import recovery_tables
+from casework_analytics.summary import Summary
 
 
 def main() -> None:
     cohort, args = generated_cohort(__doc__.splitlines()[0])
-    time_tables(recovery_tables(cohort, args.as_of, args.by), "all recovery analyses")
+    run = Summary(cohort, args.as_of, args.by)
+    names = [
+        "recovery",
+        "weekly_status",
+        "survival",
+        "survival_summary",
+        "recovery_headline",
+        "recovery_sensitivity",
+        "logrank",
+        "cumulative_incidence",
+    ]
+    time_tables(run.tables(names), "all recovery analyses")
 
 
 if __name__ == "__main__":

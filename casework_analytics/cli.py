@@ -2,42 +2,140 @@
 
 Commands
 --------
-``validate SOURCE``      load and validate, print counts and problems.
-``generate OUT_DIR``     write a synthetic cohort.
-``summary SOURCE``       write one CSV per analysis.
-``report SOURCE``        build the HTML cohort dashboard.
+``validate SOURCE``            load and validate; print counts and problems.
+``summary SOURCE``             write one table per analysis into a folder.
+``report SOURCE``              build the HTML cohort dashboard.
+``pseudonymise SOURCE OUT``    write a pseudonymised copy of a source.
+``keygen KEY_FILE``            write a new pseudonymisation key.
+``generate OUT_DIR``           write a synthetic cohort.
 
-Exit codes: 0 no errors; 1 rows were rejected; 2 the source or the
-arguments are unusable. Failures print one line, never a traceback (set
-``CASEWORK_DEBUG=1`` to see one).
+Every argument is checked before any work starts; a bad one exits with
+code 2 and one line that says what was wrong and what would be right, and
+nothing is written. Outputs are written whole or not at all (see
+:mod:`casework_analytics.outputs`).
+
+Exit codes
+----------
+0
+    Done.
+1
+    Done, but rows of the source were rejected (``validate``, ``summary``,
+    ``report``): the outputs leave them out; ``validate --problems-out``
+    lists them.
+2
+    The source or an argument is unusable; nothing was written.
+3
+    An internal error (a bug): a short message, and a file with the details
+    to send to the developers. ``CASEWORK_DEBUG=1`` shows the traceback
+    instead.
+130
+    Interrupted (Ctrl-C); nothing half-written is left in place.
+141
+    The output pipe was closed (e.g. ``validate ... | head``).
 """
 
 from __future__ import annotations
 
 import argparse
-import itertools
 import os
+import platform
+import re
 import sys
+import tempfile
+import traceback
 from pathlib import Path
 
 from .errors import CaseworkError
-from .privacy import DEFAULT_THRESHOLD
 
-EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE = 0, 1, 2
+EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
+EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
+DEFAULT_THRESHOLD = 11
+MIN_THRESHOLD = 3
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def _escape(text: str) -> str:
+    """Control characters (terminal escape codes) written visibly, e.g. ``\\x1b``."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
+
+
+def say(text: str = "", *, err: bool = False) -> None:
+    """Print a line for the person at the terminal, with control characters escaped."""
+    print(_escape(text), file=sys.stderr if err else sys.stdout, flush=err)
+
+
+def _positive_int(name: str, low: int = 1):
+    def parse(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be a whole number, but {value!r} was given"
+            ) from None
+        if number < low:
+            raise argparse.ArgumentTypeError(
+                f"{name} must be at least {low}, but {number} was given"
+            )
+        return number
+
+    return parse
 
 
 def _add_as_of(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--as-of", required=True, help="End of observation, YYYY-MM-DD (never taken from the clock)"
+        "--as-of",
+        required=True,
+        help="End of observation, YYYY-MM-DD (never taken from the clock)",
+    )
+
+
+def _add_stage_model(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--stage-model", default=None, help="skidmore (default), generalist or bnn_outpatient"
     )
 
 
 def _add_threshold(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
-        type=int,
+        type=_positive_int("--threshold", MIN_THRESHOLD),
         default=DEFAULT_THRESHOLD,
-        help="Smallest count shown when publishing (11: counts 1-10 hidden)",
+        help=f"Smallest count shown when publishing ({DEFAULT_THRESHOLD}: counts 1-10 hidden; "
+        f"at least {MIN_THRESHOLD})",
+    )
+
+
+def _add_definitions(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--missing-as",
+        choices=["positive", "ignore"],
+        default="positive",
+        help="How a missed or unrecorded monitoring screen counts (default positive)",
+    )
+    parser.add_argument(
+        "--sustained-weeks",
+        type=_positive_int("--sustained-weeks"),
+        default=4,
+        help="Negative weeks in a row for sustained abstinence (4)",
+    )
+    parser.add_argument(
+        "--dropout-missed",
+        type=_positive_int("--dropout-missed"),
+        default=2,
+        help="Consecutive missed visits that make a dropout (2)",
+    )
+    parser.add_argument(
+        "--dropout-gap-days",
+        type=_positive_int("--dropout-gap-days"),
+        default=21,
+        help="Days without an attended visit, while due, that make a dropout (21)",
+    )
+    parser.add_argument(
+        "--monitoring-days",
+        type=_positive_int("--monitoring-days"),
+        default=None,
+        help="Planned length of monitoring from intake, when the source has no "
+        "monitoring_end_date (e.g. 182)",
     )
 
 
@@ -46,6 +144,8 @@ def _parser() -> argparse.ArgumentParser:
         prog="casework-analytics",
         description="Validated loading and outcome analytics for casework with people "
         "recovering from drug dependency.",
+        epilog="Exit codes: 0 done; 1 done, but rows were rejected; 2 unusable source or "
+        "argument (nothing written); 3 internal error (a bug report file is written).",
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -55,73 +155,39 @@ def _parser() -> argparse.ArgumentParser:
         help="Directory of CSV/Parquet files, .xlsx workbook, or "
         "database URL such as sqlite:///cohort.db",
     )
+    _add_stage_model(validate)
     validate.add_argument(
-        "--stage-model", default=None, help="skidmore (default), generalist or bnn_outpatient"
+        "--problems-out", type=Path, default=None, help="Write the full problem report (CSV)"
     )
     validate.add_argument(
-        "--problems-out",
-        type=Path,
-        default=None,
-        help="Write the full problem report to this CSV file",
-    )
-    validate.add_argument(
-        "--show", type=int, default=50, help="How many problems to print (default 50)"
+        "--show",
+        type=_positive_int("--show", 0),
+        default=50,
+        help="How many problems to print (50)",
     )
     validate.set_defaults(func=_validate)
 
-    summary = commands.add_parser("summary", help="Write one CSV per analysis.")
+    summary = commands.add_parser("summary", help="Write one table per analysis.")
     summary.add_argument("source")
     _add_as_of(summary)
     summary.add_argument(
-        "--by",
-        nargs="+",
-        default=None,
-        help="Group by these case or placement columns, e.g. site term",
+        "--by", nargs="+", default=None, help="Group by these case or placement columns"
     )
-    summary.add_argument("--out", type=Path, required=True, help="Directory for the CSV files")
-    summary.add_argument("--stage-model", default=None)
+    summary.add_argument("--out", type=Path, required=True, help="Folder for the tables")
+    summary.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    _add_stage_model(summary)
     summary.add_argument(
         "--missed-threshold",
         type=float,
         default=0.25,
         help="Missed-session rate above which a case counts as high (0.25)",
     )
-    summary.add_argument(
-        "--missing-as",
-        choices=["positive", "ignore"],
-        default="positive",
-        help="How a missed monitoring visit counts (default positive)",
-    )
-    summary.add_argument(
-        "--sustained-weeks",
-        type=int,
-        default=4,
-        help="Negative weeks in a row for sustained abstinence (4)",
-    )
-    summary.add_argument(
-        "--dropout-missed",
-        type=int,
-        default=2,
-        help="Consecutive missed visits that make a dropout (2)",
-    )
-    summary.add_argument(
-        "--dropout-gap-days",
-        type=int,
-        default=21,
-        help="Days without an attended visit, while due, that make a dropout (21)",
-    )
-    summary.add_argument(
-        "--monitoring-days",
-        type=int,
-        default=None,
-        help="Planned length of monitoring from intake, when the source has no "
-        "monitoring_end_date (e.g. 182)",
-    )
+    _add_definitions(summary)
     summary.add_argument(
         "--publish",
         action="store_true",
-        help="Apply publishing rules: fold small groups, suppress small "
-        "counts, withhold per-client tables",
+        help="Apply the publishing rules: fold small groups, suppress small counts, "
+        "withhold per-client tables",
     )
     _add_threshold(summary)
     summary.set_defaults(func=_summary)
@@ -135,7 +201,7 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--internal",
         action="store_true",
-        help="Turn publishing rules off (supervisor's own use; marked internal)",
+        help="Turn the publishing rules off (supervisor's own use; marked internal)",
     )
     _add_threshold(report)
     report.set_defaults(func=_report)
@@ -144,17 +210,20 @@ def _parser() -> argparse.ArgumentParser:
     pseudo.add_argument("source")
     pseudo.add_argument("out_dir", type=Path)
     pseudo.add_argument(
-        "--key-file",
-        type=Path,
-        required=True,
-        help="File with the secret key (keep it outside the data)",
+        "--key-file", type=Path, required=True, help="The secret key (keep it outside the data)"
     )
     pseudo.add_argument(
-        "--keep-text",
-        action="store_true",
-        help="Keep free-text fields and original closure reasons",
+        "--keep-text", action="store_true", help="Keep free text and original closure reasons"
+    )
+    pseudo.add_argument(
+        "--keep-column",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="Also copy this column that is not part of the data contract (repeatable)",
     )
     pseudo.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
+    pseudo.add_argument("--overwrite", action="store_true", help="Clear a non-empty OUT_DIR first")
     pseudo.set_defaults(func=_pseudonymise)
 
     keygen = commands.add_parser("keygen", help="Write a new random pseudonymisation key.")
@@ -163,38 +232,69 @@ def _parser() -> argparse.ArgumentParser:
 
     generate = commands.add_parser("generate", help="Write a synthetic cohort.")
     generate.add_argument("out_dir", type=Path)
-    generate.add_argument("--placements", type=int, default=36)
-    generate.add_argument("--seed", type=int, default=0)
+    generate.add_argument(
+        "--placements", type=_positive_int("--placements"), default=36, help="Placements (36)"
+    )
+    generate.add_argument("--seed", type=_positive_int("--seed", 0), default=0)
     generate.add_argument("--format", choices=["csv", "parquet", "xlsx"], default="csv")
     generate.add_argument(
         "--messy",
         action="store_true",
         help="Indonesian headers, dd/mm/yyyy dates, ';' and planted bad rows",
     )
+    generate.add_argument(
+        "--overwrite", action="store_true", help="Replace a folder that already holds files"
+    )
     generate.set_defaults(func=_generate)
     return parser
 
 
-def _validate(args) -> int:
+def _observed(cohort, as_of) -> None:
+    """Refuse an end of observation before every intake: there would be nothing to say."""
+    first = cohort.cases["intake_date"].min()
+    if len(cohort.cases) and first > as_of:
+        raise CaseworkError(
+            f"--as-of {as_of.date()} is before every intake (the first is {first.date()}); "
+            "give a later end of observation."
+        )
+    if not len(cohort.cases):
+        raise CaseworkError("The source has no accepted case; see `casework-analytics validate`.")
+
+
+def _loaded(args):
+    """Load the source named by ``args``, print its counts, and return the cohort."""
     from .cohort import load
+
+    cohort = load(args.source, stage_model=getattr(args, "stage_model", None))
+    say(cohort.summary())
+    return cohort
+
+
+def _validate(args) -> int:
+    from .outputs import check_output_file, write_file_atomically
     from .problems import format_problems
 
-    cohort = load(args.source, stage_model=args.stage_model)
-    print(cohort.summary())
-    if len(cohort.problems):
-        print()
-        print(format_problems(cohort.problems, limit=args.show))
     if args.problems_out is not None:
-        args.problems_out.parent.mkdir(parents=True, exist_ok=True)
-        cohort.problems.to_csv(args.problems_out, index=False)
-        print(f"Problem report written to {args.problems_out}")
+        check_output_file(args.problems_out, suffixes=(".csv",))
+    cohort = _loaded(args)
+    if len(cohort.problems):
+        say()
+        say(format_problems(cohort.problems, limit=args.show))
+    if args.problems_out is not None:
+        from .outputs import neutralise
+
+        write_file_atomically(
+            args.problems_out,
+            lambda path: neutralise(cohort.problems).to_csv(path, index=False),
+        )
+        say(f"Problem report written to {args.problems_out}")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 
 def _summary(args) -> int:
-    from .cohort import load
     from .grouping import as_as_of
-    from .summary import recovery_tables, stage_and_exit_tables
+    from .outputs import check_output_folder, output_folder
+    from .summary import Summary
     from .timelines import RecoveryDefinition
 
     as_of = as_as_of(args.as_of)
@@ -205,48 +305,66 @@ def _summary(args) -> int:
         dropout_gap_days=args.dropout_gap_days,
         monitoring_days=args.monitoring_days,
     )
-    cohort = load(args.source, stage_model=args.stage_model)
-    print(cohort.summary())
-    args.out.mkdir(parents=True, exist_ok=True)
-    view = cohort
+    check_output_folder(args.out)
+    cohort = _loaded(args)
+    _observed(cohort, as_of)
+    by = args.by
     if args.publish:
         from .privacy import fold_small_groups
 
-        view, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
-        print(
+        by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
+        say(
             f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
-            "folded into 'Other'; counts 1 to "
-            f"{args.threshold - 1} hidden as '*'; per-client tables withheld."
+            f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; per-client "
+            "tables withheld."
         )
-    tables = itertools.chain(
-        stage_and_exit_tables(view, as_of, args.by, missed_threshold=args.missed_threshold),
-        recovery_tables(view, as_of, args.by, definition=definition),
-    )
+    run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
+    tables = run.tables()
     if args.publish:
         from .publish import publish_tables
 
-        tables = publish_tables(tables, args.by, threshold=args.threshold)
-    for name, table in tables:
-        if isinstance(table, str):
-            print(f"  skipped {name}.csv: {table}")
-            continue
-        path = args.out / f"{name}.csv"
-        table.to_csv(path, index=False, date_format="%Y-%m-%d")
-        print(f"  wrote {path} ({len(table)} rows)")
+        tables = publish_tables(tables, run.cols, threshold=args.threshold)
+    manifest = {
+        "command": "summary",
+        "source": cohort.source,
+        "as_of": str(as_of.date()),
+        "parameters": {
+            "by": args.by,
+            "stage_model": cohort.stage_model.name,
+            "missed_threshold": args.missed_threshold,
+            "format": args.format,
+            **definition.as_dict(),
+        },
+        "published": bool(args.publish),
+        "threshold": args.threshold if args.publish else None,
+        "withheld": {},
+    }
+    with output_folder(args.out, manifest) as folder:
+        for name, table in tables:
+            if isinstance(table, str):
+                manifest["withheld"][name] = table
+                say(f"  skipped {name}: {table}")
+                continue
+            path = folder.write_table(name, table, format=args.format)
+            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
+            if args.format == "csv" and len(table) > 1_000_000:
+                say(f"  note: {path.name} has over a million rows; --format parquet reads faster")
+    say(f"Tables written to {args.out}")
     if cohort.has_errors:
-        print("Some rows were rejected; run `casework-analytics validate` for the full report.")
+        say("Some rows were rejected; run `casework-analytics validate` for the full report.")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 
 def _report(args) -> int:
-    from .cohort import load
     from .grouping import as_as_of, case_groups
+    from .outputs import check_output_file
     from .report import build_report
 
     as_of = as_as_of(args.as_of)
-    cohort = load(args.source)  # fail early, with a clear message, on an unusable source
+    check_output_file(args.out, suffixes=(".html", ".htm"))
+    cohort = _loaded(args)
+    _observed(cohort, as_of)
     case_groups(cohort, args.by)
-    print(cohort.summary())
     build_report(
         args.source,
         as_of,
@@ -255,6 +373,7 @@ def _report(args) -> int:
         lang=args.lang,
         publish=not args.internal,
         threshold=args.threshold,
+        progress=say,
     )
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
@@ -262,17 +381,25 @@ def _report(args) -> int:
 def _pseudonymise(args) -> int:
     from .privacy import pseudonymise
 
-    where = pseudonymise(
-        args.source, args.out_dir, args.key_file, keep_text=args.keep_text, format=args.format
+    where, dropped = pseudonymise(
+        args.source,
+        args.out_dir,
+        args.key_file,
+        keep_text=args.keep_text,
+        keep_columns=args.keep_column,
+        format=args.format,
+        overwrite=args.overwrite,
     )
-    print(f"Pseudonymised copy written to {where}")
+    for table, columns in dropped.items():
+        say(f"  {table}: left out {', '.join(columns)} (not part of the data contract)")
+    say(f"Pseudonymised copy written to {where}")
     return EXIT_OK
 
 
 def _keygen(args) -> int:
     from .privacy import make_key
 
-    print(
+    say(
         f"New key written to {make_key(args.key_file)}; keep it outside the data and "
         "never share it with the outputs."
     )
@@ -281,38 +408,74 @@ def _keygen(args) -> int:
 
 def _generate(args) -> int:
     from . import synthetic
+    from .outputs import check_output_folder, write_source
 
+    check_output_folder(args.out_dir, overwrite=args.overwrite)
     tables = synthetic.generate(args.placements, seed=args.seed)
     if args.messy:
         tables, _ = synthetic.messy(tables, seed=args.seed)
-        where = synthetic.write(tables, args.out_dir, format=args.format, sep=";", bom=True)
-    else:
-        where = synthetic.write(tables, args.out_dir, format=args.format)
-    sizes = ", ".join(f"{len(frame)} {name}" for name, frame in tables.items())
-    print(f"Wrote {sizes} to {where}")
+    where = write_source(
+        tables,
+        args.out_dir,
+        format=args.format,
+        sep=";" if args.messy else ",",
+        bom=args.messy,
+        overwrite=args.overwrite,
+        manifest={
+            "command": "generate",
+            "parameters": {"placements": args.placements, "seed": args.seed, "messy": args.messy},
+        },
+    )
+    sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in tables.items())
+    say(f"Wrote {sizes} to {where}")
     return EXIT_OK
 
 
+def _bug_report(exc: BaseException) -> Path:
+    """Write the details of an internal error to a file the user can send."""
+    from . import __version__
+
+    argv = " ".join(re.sub(r"://[^@/\s]*@", "://***@", a) for a in sys.argv)
+    handle, name = tempfile.mkstemp(prefix="casework-analytics-error-", suffix=".txt")
+    with os.fdopen(handle, "w", encoding="utf-8") as f:
+        f.write(
+            f"casework-analytics {__version__}, Python {platform.python_version()}, "
+            f"{platform.platform()}\ncommand: {argv}\n\n"
+        )
+        f.write("".join(traceback.format_exception(exc)))
+    return Path(name)
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; returns the exit code."""
+    """Run the command line; returns the exit code (see the module docstring)."""
+    from . import __version__
+
     args = _parser().parse_args(argv)
     try:
         return args.func(args)
     except CaseworkError as exc:
-        print(f"casework-analytics: {exc}", file=sys.stderr)
+        say(f"casework-analytics: {exc}", err=True)
         return EXIT_UNUSABLE
     except KeyboardInterrupt:
-        print("casework-analytics: interrupted", file=sys.stderr)
-        return 130
+        say("casework-analytics: interrupted; nothing half-written was left in place", err=True)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader went away (e.g. `| head`): stop quietly, as other tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_PIPE
     except Exception as exc:
         if os.environ.get("CASEWORK_DEBUG"):
             raise
-        print(
-            f"casework-analytics: unexpected {exc.__class__.__name__}: {exc} "
-            "(set CASEWORK_DEBUG=1 for details and please report it)",
-            file=sys.stderr,
+        path = _bug_report(exc)
+        say(
+            f"casework-analytics {__version__}: internal error ({exc.__class__.__name__}), a "
+            f"bug rather than a problem with your data or options. Details are in {path}; "
+            "please send that file to the developers (check it first: it may quote values "
+            "from your data).",
+            err=True,
         )
-        return EXIT_UNUSABLE
+        return EXIT_BUG
 
 
 if __name__ == "__main__":

@@ -54,10 +54,6 @@ class Cohort:
         rejected always holds.
     source : str
         Description of where the data came from.
-    group_overrides : DataFrame or None
-        ``case_id`` and group columns whose values replace the real ones in
-        every ``by=`` grouping (set by
-        :func:`casework_analytics.privacy.fold_small_groups`).
     """
 
     placements: pd.DataFrame
@@ -70,7 +66,6 @@ class Cohort:
     rejected: dict[str, pd.DataFrame]
     counts: pd.DataFrame
     source: str = ""
-    group_overrides: pd.DataFrame | None = field(default=None, repr=False)
     _tables: tuple[str, ...] = field(default=TABLE_NAMES, repr=False)
 
     def table(self, name: str) -> pd.DataFrame | None:

@@ -108,9 +108,7 @@ def headline_numbers(cohort, as_of, *, confidence: float = 0.95) -> pd.DataFrame
                 (metric, r["numerator"], r["denominator"], r["estimate"], r["ci_low"], r["ci_high"])
             )
     except MissingTableError:
-        rows += [
-            (m, np.nan, np.nan, np.nan, np.nan, np.nan) for m in ("retention", "not_relapsed")
-        ]
+        rows += [(m, np.nan, np.nan, np.nan, np.nan, np.nan) for m in ("retention", "not_relapsed")]
     return pd.DataFrame(
         rows, columns=["metric", "numerator", "denominator", "estimate", "ci_low", "ci_high"]
     )
@@ -164,11 +162,12 @@ def headline_cards(numbers: pd.DataFrame, *, as_of, lang: str = "en") -> str:
     return style + stamp + '<div class="cards">' + "".join(cards) + "</div>"
 
 
-def placement_table(cohort, as_of) -> pd.DataFrame:
+def placement_table(cohort, as_of, by="placement_id") -> pd.DataFrame:
     """One row per placement: its cases, exits and contacts by ``as_of``.
 
-    Placements folded into ``Other`` (see
-    :func:`casework_analytics.privacy.fold_small_groups`) are one row.
+    ``by`` may be the folded placement labels of
+    :func:`casework_analytics.privacy.fold_small_groups`: placements folded
+    into ``Other`` are then one row.
 
     Returns
     -------
@@ -183,7 +182,7 @@ def placement_table(cohort, as_of) -> pd.DataFrame:
     from .length_of_stay import length_of_stay
 
     as_of = as_as_of(as_of)
-    groups, _ = case_groups(cohort, "placement_id")
+    groups, _ = case_groups(cohort, by)
     exits = case_exits(cohort, as_of).merge(
         length_of_stay(cohort, as_of)[["case_id", "los_days"]], on="case_id"
     )
@@ -286,15 +285,16 @@ def quality_summary(cohort) -> dict[str, pd.DataFrame]:
 
 
 def prepare(cohort, by, *, publish: bool, threshold: int):
-    """The cohort as the dashboard groups it: small groups folded when publishing.
+    """The grouping the dashboard uses: small groups folded when publishing.
 
-    Returns ``(view, folded)``; ``folded`` lists the groups merged into
+    Returns ``(groups, folded)``: ``groups`` is ``by`` itself, or the folded
+    labels to pass as ``by=``; ``folded`` lists the groups merged into
     ``Other`` (empty when not publishing).
     """
     from .privacy import fold_small_groups
 
     if not publish or not by:
-        return cohort, pd.DataFrame(columns=["group", "clients"])
+        return by or None, pd.DataFrame(columns=["group", "clients"])
     return fold_small_groups(cohort, by, threshold=threshold)
 
 

@@ -2,11 +2,17 @@
 
 ``by`` names one or more columns of the cases table or of the placements
 table (joined on ``placement_id``): ``by="site"``, ``by=["site", "term"]``,
-``by="placement_id"``, ``by="caseworker_id"``. ``None`` means the whole
-cohort. Group columns are returned as text, first, in the order given; a
-missing group value becomes ``"(missing)"`` so that no case drops out of a
-grouped result. With ``overall=True`` the grouped result is followed by the
-whole-cohort rows, whose group columns read ``"All"``.
+``by="placement_id"``, ``by="caseworker_id"``; or it is a frame of group
+labels per case (``case_id`` plus group columns), as
+:func:`casework_analytics.privacy.fold_small_groups` makes. ``None`` means
+the whole cohort. Group columns are returned as text, first, in the order
+given; a missing group value becomes ``"(missing)"`` so that no case drops
+out of a grouped result. With ``overall=True`` the grouped result is
+followed by the whole-cohort rows, whose group columns read ``"All"``; a
+real group named ``All`` (or ``Other``, the label of folded small groups)
+is renamed ``"All [site]"`` so it can never be mistaken for ours. Columns
+that single out cases (``case_id``, ``client_id``, dates, free text, age)
+are refused.
 """
 
 from __future__ import annotations
@@ -35,19 +41,26 @@ def as_as_of(as_of) -> pd.Timestamp:
         )
     try:
         stamp = pd.Timestamp(as_of)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, pd.errors.OutOfBoundsDatetime):
         raise CaseworkError(
             f"The value for `as_of` must be a date such as '2025-04-15', but {as_of!r} was passed."
         ) from None
     if pd.isna(stamp):
         raise CaseworkError(f"The value for `as_of` must be a date, but {as_of!r} was passed.")
-    return stamp.normalize()
+    try:
+        return stamp.as_unit("ns").normalize()
+    except (OverflowError, pd.errors.OutOfBoundsDatetime):
+        raise CaseworkError(
+            f"The value for `as_of` must be a date from 1678 to 2261, but {as_of!r} was passed."
+        ) from None
 
 
 def group_columns(by) -> list[str]:
     """``by`` as a list of column names."""
     if by is None:
         return []
+    if isinstance(by, pd.DataFrame):
+        return [c for c in by.columns if c != "case_id"]
     if isinstance(by, str):
         return [by]
     if isinstance(by, Sequence):
@@ -55,16 +68,70 @@ def group_columns(by) -> list[str]:
     raise CaseworkError(f"The value for `by` must be a column name or a list of them; got {by!r}.")
 
 
+#: Columns that single out cases or people: grouping by them makes one group per case.
+PER_CASE_COLUMNS = (
+    "case_id",
+    "client_id",
+    "intake_date",
+    "closed_date",
+    "monitoring_end_date",
+    "closure_reason",
+    "closure_note",
+    "age_at_intake",
+)
+#: Labels this package writes itself; a real group with such a name is renamed.
+RESERVED_LABELS = (OVERALL, "Other")
+
+
 def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
     """``case_id`` and the group columns for every case, as text.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    by : str, list of str, DataFrame or None
+        Column names of cases or placements, or a frame of ready-made group
+        labels with a ``case_id`` column and one column per grouping (as
+        :func:`casework_analytics.privacy.fold_small_groups` returns).
+
+    Returns
+    -------
+    groups : DataFrame
+        ``case_id`` and the group columns, one row per case of the cohort.
+        A missing value is ``"(missing)"``; a real group named ``All`` or
+        ``Other`` (labels this package writes itself) becomes
+        ``"All [site]"`` or ``"Other [site]"``.
+    cols : list of str
 
     Raises
     ------
     CaseworkError
-        If a ``by`` column is neither a case nor a placement column.
+        If a ``by`` column is neither a case nor a placement column, or is a
+        column that singles out cases (``case_id``, ``client_id``, dates,
+        free text, age): grouping by it would make one group per case.
     """
+    if isinstance(by, pd.DataFrame):
+        cols = [c for c in by.columns if c != "case_id"]
+        if "case_id" not in by.columns or not cols:
+            raise CaseworkError(
+                "A frame passed as `by` needs a case_id column and at least one group column; "
+                f"it has {list(by.columns)}."
+            )
+        labels = by.drop_duplicates("case_id").set_index("case_id")[cols]
+        groups = cohort.cases[["case_id"]].copy()
+        for column in cols:
+            values = labels[column].reindex(groups["case_id"]).astype("string")
+            groups[column] = values.fillna(MISSING_GROUP).to_numpy()
+        return groups, cols
     cols = group_columns(by)
     attributes = cohort.case_attributes()
+    per_case = [c for c in cols if c in PER_CASE_COLUMNS]
+    if per_case:
+        allowed = sorted(c for c in attributes.columns if c not in PER_CASE_COLUMNS)
+        raise CaseworkError(
+            f"The value for `by` cannot be {per_case}: such a column singles out cases, so "
+            f"every group would hold one case. Group by one of {allowed}."
+        )
     unknown = [c for c in cols if c not in attributes.columns]
     if unknown:
         raise CaseworkError(
@@ -73,12 +140,9 @@ def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
         )
     groups = attributes[["case_id"]].copy()
     for column in cols:
-        groups[column] = attributes[column].astype("string").fillna(MISSING_GROUP)
-    overrides = getattr(cohort, "group_overrides", None)
-    if overrides is not None and cols and set(cols) <= set(overrides.columns):
-        replaced = overrides.set_index("case_id")[cols].reindex(groups["case_id"])
-        for column in cols:
-            groups[column] = replaced[column].astype("string").to_numpy()
+        values = attributes[column].astype("string").fillna(MISSING_GROUP)
+        reserved = values.isin(RESERVED_LABELS)
+        groups[column] = values.mask(reserved, values + f" [{column}]")
     return groups, cols
 
 

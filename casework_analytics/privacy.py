@@ -11,10 +11,11 @@ Pseudonymisation (:func:`pseudonymise`, :func:`pseudonymise_tables`)
     reversed by hashing guessed IDs, as a plain hash could. The key is never
     written into the output. Free text (``closure_note``, ``note``,
     ``missed_reason``) is dropped and ``closure_reason`` is replaced by its
-    reason code, unless ``keep_text=True``. Columns that look like direct
-    identifiers (names, national ID numbers, phone numbers, addresses,
-    birth dates, e-mail) are refused. Row counts and every analysis result
-    are unchanged.
+    reason code, unless ``keep_text=True``. Only columns of the data
+    contract are written (an allow-list): every other column, such as a
+    national ID, a name or a private note, is left out and named, unless the
+    user keeps it by name (never one that looks like a direct identifier).
+    Row counts and every analysis result are unchanged.
 
 Disclosure control (:func:`suppress`, :func:`suppress_long`, :func:`fold_small_groups`)
     Counts from 1 to ``threshold - 1`` are hidden (default threshold 11, so
@@ -31,6 +32,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import os
 import re
 import secrets
 from pathlib import Path
@@ -43,17 +45,20 @@ from .errors import CaseworkError
 from .grouping import group_key
 from .parsing import canonical_headers, to_text
 from .schemas import TABLES
+from .vocabulary import normalise_header
 
 TOKEN_LENGTH = 16
 MIN_KEY_BYTES = 32
 DEFAULT_THRESHOLD = 11
+MIN_THRESHOLD = 3
 HIDDEN = "*"
 OTHER_GROUP = "Other"
 PSEUDONYMISED = ("client_id", "caseworker_id", "supervisor_id")
 FREE_TEXT = ("closure_note", "note", "missed_reason")
 IDENTIFIER_PATTERNS = (
-    r"(^|_)(nama|name|full_?name|surname|alias)($|_)",
-    r"(^|_)(nik|ktp|no_ktp|national_id|passport|paspor|kk|no_kk|nisn)($|_)",
+    r"nama|name|surname|alias|initial|inisial",
+    r"(^|_)(nik|ktp|no_ktp|national_id|passport|paspor|kk|no_kk|nisn|bpjs|no_bpjs)($|_)",
+    r"nomor_induk|kependudukan|identitas|identity",
     r"(^|_)(phone|telepon|telp|tel|hp|no_hp|handphone|mobile|whatsapp|wa)($|_)",
     r"(^|_)(address|alamat|domisili|street|jalan|rt_rw)($|_)",
     r"(birth|lahir|dob|ttl)",
@@ -62,13 +67,35 @@ IDENTIFIER_PATTERNS = (
 
 
 def make_key(path) -> Path:
-    """Write a new random 256-bit key (hex) to ``path``; refuse to overwrite one."""
+    """Write a new random 256-bit key (hex) to ``path``, readable by its owner only.
+
+    The file is created with ``O_CREAT | O_EXCL`` and mode 0600 in one step,
+    so it is never readable by others, not even for a moment, and an
+    existing key is never overwritten. Missing parent folders are created
+    (mode 0700).
+    """
     path = Path(path)
-    if path.exists():
-        raise CaseworkError(f"{path} already exists; a key is never overwritten.")
-    path.write_text(secrets.token_hex(32) + "\n", encoding="ascii")
-    path.chmod(0o600)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        raise CaseworkError(f"{path} already exists; a key is never overwritten.") from None
+    except OSError as exc:
+        raise CaseworkError(f"The key file {path} cannot be created: {exc.strerror}.") from None
+    with os.fdopen(handle, "w", encoding="ascii") as f:
+        f.write(secrets.token_hex(32) + "\n")
     return path
+
+
+def check_threshold(threshold) -> int:
+    """The disclosure threshold, refused unless it is a whole number of at least 3."""
+    whole = isinstance(threshold, int | np.integer) and not isinstance(threshold, bool)
+    if not whole or threshold < MIN_THRESHOLD:
+        raise CaseworkError(
+            f"The disclosure threshold must be a whole number of at least {MIN_THRESHOLD} "
+            f"(default {DEFAULT_THRESHOLD}: counts 1-10 hidden), but {threshold!r} was passed."
+        )
+    return int(threshold)
 
 
 def read_key(path) -> bytes:
@@ -118,40 +145,70 @@ def identifier_columns(columns) -> list[str]:
 
 
 def pseudonymise_tables(
-    tables: dict[str, pd.DataFrame], key: bytes, *, keep_text: bool = False
-) -> dict[str, pd.DataFrame]:
+    tables: dict[str, pd.DataFrame],
+    key: bytes,
+    *,
+    keep_text: bool = False,
+    keep_columns: tuple[str, ...] | list[str] = (),
+) -> tuple[dict[str, pd.DataFrame], dict[str, list[str]]]:
     """Pseudonymise raw tables (canonical or aliased headers) with ``key``.
 
-    Returns the tables with canonical headers, identifier columns replaced
-    by tokens, and free text dropped (unless ``keep_text``). Raises
-    :class:`CaseworkError` naming any column that looks like a direct
-    identifier.
+    Only columns of the data contract are kept (an allow-list): any other
+    column is left out and named, unless it is listed in ``keep_columns``.
+    ``client_id``, ``caseworker_id`` and ``supervisor_id`` become tokens,
+    and free text is dropped unless ``keep_text``.
+
+    Returns
+    -------
+    tables : dict of DataFrame
+        With canonical headers.
+    dropped : dict of list
+        Per table, the columns left out (as the source wrote them).
+
+    Raises
+    ------
+    CaseworkError
+        If a column in ``keep_columns`` looks like a direct identifier
+        (name, ID number, phone, address, birth date, e-mail): those are
+        never copied.
     """
-    out = {}
+    refused = identifier_columns([normalise_header(c) for c in keep_columns])
+    if refused:
+        raise CaseworkError(
+            f"--keep-column {refused} looks like a direct identifier (a name, ID number, phone, "
+            "address, birth date or e-mail); such columns are never copied."
+        )
+    keep = {normalise_header(c) for c in keep_columns}
+    out, dropped = {}, {}
     for name, frame in tables.items():
         frame = canonical_headers(frame, TABLES[name])
-        refused = identifier_columns(frame.columns)
-        if refused:
-            raise CaseworkError(
-                f"The {name} table has column(s) {refused} that look like direct identifiers "
-                "(names, ID numbers, phone numbers, addresses, birth dates). Remove them from "
-                "the source before pseudonymising; they are never copied."
-            )
-        frame = frame.copy()
+        allowed = set(TABLES[name].columns) | keep
+        if not keep_text:
+            allowed -= set(FREE_TEXT)
+        extra = [c for c in frame.columns if c not in allowed]
+        unknown = [c for c in extra if c not in FREE_TEXT]
+        if unknown:
+            dropped[name] = unknown
+        frame = frame.drop(columns=extra).copy()
         for column in PSEUDONYMISED:
             if column in frame:
                 frame[column] = pseudonym(frame[column], key)
-        if not keep_text:
-            frame = frame.drop(columns=[c for c in FREE_TEXT if c in frame])
-            if "closure_reason" in frame:
-                frame["closure_reason"] = classify_exit_reasons(to_text(frame["closure_reason"]))
+        if not keep_text and "closure_reason" in frame:
+            frame["closure_reason"] = classify_exit_reasons(to_text(frame["closure_reason"]))
         out[name] = frame
-    return out
+    return out, dropped
 
 
 def pseudonymise(
-    source, out_dir, key_file, *, keep_text: bool = False, format: str = "csv"
-) -> Path:
+    source,
+    out_dir,
+    key_file,
+    *,
+    keep_text: bool = False,
+    keep_columns: tuple[str, ...] | list[str] = (),
+    format: str = "csv",
+    overwrite: bool = False,
+) -> tuple[Path, dict[str, list[str]]]:
     """Write a pseudonymised copy of ``source`` to ``out_dir``.
 
     Parameters
@@ -159,27 +216,64 @@ def pseudonymise(
     source : str or path
         Any source :func:`casework_analytics.load` accepts.
     out_dir : path
-        Where to write the copy (CSV or Parquet files, or ``cohort.xlsx``).
+        Where to write the copy (CSV or Parquet files, or ``cohort.xlsx``),
+        with a ``manifest.json``. It must be new or empty (``overwrite``
+        clears it), and neither inside the source nor holding it.
     key_file : path
         File holding the secret key (at least 32 bytes); see :func:`make_key`.
     keep_text : bool
         Keep free-text fields and the original closure reasons (default:
         drop them, and keep only the reason code).
+    keep_columns : list of str
+        Columns outside the data contract to copy as they are.
+    format : {"csv", "parquet", "xlsx"}
+    overwrite : bool
+        Clear a non-empty ``out_dir`` first.
 
     Returns
     -------
-    Path
+    where : Path
         What :func:`casework_analytics.load` should be given to read the copy.
+    dropped : dict of list
+        Per table, the columns left out.
     """
+    from .outputs import write_source
     from .sources import read_source
-    from .synthetic import write
 
+    out_dir = Path(out_dir)
+    if isinstance(source, str | Path) and Path(source).exists():
+        inside = Path(source).resolve()
+        target = out_dir.resolve()
+        if target == inside or inside in target.parents or target in inside.parents:
+            raise CaseworkError(
+                f"The output folder {out_dir} is the source, inside it, or holds it; give a "
+                "separate folder so the originals are never overwritten."
+            )
+    if out_dir.is_dir() and any(out_dir.iterdir()) and not overwrite:
+        raise CaseworkError(
+            f"{out_dir} is not empty; give an empty or new folder, or --overwrite to clear it."
+        )
     key = read_key(key_file)
     raw = read_source(source)
-    tables = pseudonymise_tables(
-        {n: f.reset_index(drop=True) for n, f in raw.tables.items()}, key, keep_text=keep_text
+    tables, dropped = pseudonymise_tables(
+        {n: f.reset_index(drop=True) for n, f in raw.tables.items()},
+        key,
+        keep_text=keep_text,
+        keep_columns=keep_columns,
     )
-    return write(tables, out_dir, format=format)
+    manifest = {
+        "command": "pseudonymise",
+        "source": raw.description,
+        "parameters": {
+            "keep_text": keep_text,
+            "keep_columns": list(keep_columns),
+            "format": format,
+        },
+        "dropped_columns": dropped,
+        "published": False,
+    }
+    where = write_source(tables, out_dir, format=format, overwrite=True, manifest=manifest)
+    return where, dropped
 
 
 # ---------------------------------------------------------------- disclosure control
@@ -371,31 +465,37 @@ def publish_long(
 
 
 def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
-    """A view of ``cohort`` in which groups of ``by`` with fewer than
-    ``threshold`` distinct clients are merged into one ``Other`` group.
+    """Group labels in which groups of ``by`` with fewer than ``threshold``
+    distinct clients are merged into one ``Other`` group.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    by : str or list of str
+        The grouping (see :mod:`casework_analytics.grouping`).
+    threshold : int
+        Smallest number of clients a group shown on its own may have.
 
     Returns
     -------
-    cohort : Cohort
-        Same records; its ``by`` groups are relabelled for every analysis.
+    groups : DataFrame or None
+        ``case_id`` and the group columns, ``Other`` for folded groups: pass
+        it as ``by=`` to any analysis. ``None`` without a grouping.
     folded : DataFrame
         The groups folded, with their client counts, for a note (the counts
         themselves are not for publication).
     """
-    import dataclasses
-
     from .grouping import case_groups
 
     groups, cols = case_groups(cohort, by)
     if not cols:
-        return cohort, pd.DataFrame(columns=["group", "clients"])
+        return None, pd.DataFrame(columns=["group", "clients"])
     clients = cohort.cases.set_index("case_id")["client_id"].reindex(groups["case_id"]).to_numpy()
     key = group_key(groups, cols)
     n_clients = pd.Series(clients).groupby(key.to_numpy()).nunique()
     small = n_clients[n_clients < threshold]
-    relabel = groups.copy()
     folded_mask = key.isin(small.index).to_numpy()
+    relabelled = groups.copy()
     for column in cols:
-        relabel.loc[folded_mask, column] = OTHER_GROUP
-    view = dataclasses.replace(cohort, group_overrides=relabel)
-    return view, pd.DataFrame({"group": small.index, "clients": small.to_numpy()})
+        relabelled.loc[folded_mask, column] = OTHER_GROUP
+    return relabelled, pd.DataFrame({"group": small.index, "clients": small.to_numpy()})

@@ -169,9 +169,7 @@ def recovery_headline(
         km = _km_headline(frame[frame[subset]], event, horizon, cols, overall, confidence)
         # Every group gets the row, with no estimate where nobody is at risk.
         keys = cols or ["_all"]
-        rows = counts.assign(_all=0)[[*keys, subset]].merge(
-            km.assign(_all=0), on=keys, how="left"
-        )
+        rows = counts.assign(_all=0)[[*keys, subset]].merge(km.assign(_all=0), on=keys, how="left")
         km_rows.append(
             rows.drop(columns="_all", errors="ignore").assign(
                 metric=metric,

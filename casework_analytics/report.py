@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 import re
+import tempfile
 import time
 from collections.abc import Callable
 from importlib import resources
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from .errors import CaseworkError
 from .grouping import as_as_of
+from .outputs import write_file_atomically
 
 STYLE = """
 body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2em auto;
@@ -99,6 +101,7 @@ def build_report(
         If a step of the dashboard fails; the message names the step and the
         error.
     """
+    from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
     from nbconvert import HTMLExporter
 
@@ -120,17 +123,20 @@ def build_report(
         },
     )
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
     say = progress or (lambda _line: None)
+    # The kernel talks over local sockets (IPC), never TCP: nothing of the data crosses
+    # a network interface, and jupyter's "running over TCP without encryption" warning
+    # does not alarm the people running a privacy tool.
+    workdir = tempfile.TemporaryDirectory(prefix="casework-report-")
+    manager = KernelManager(
+        kernel_name="python3", transport="ipc", ip=str(Path(workdir.name) / "kernel")
+    )
     client = NotebookClient(
-        nb,
-        timeout=timeout,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(out.parent.resolve())}},
+        nb, km=manager, timeout=timeout, resources={"metadata": {"path": workdir.name}}
     )
     started = time.perf_counter()
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    with client.setup_kernel():
+    with client.setup_kernel(cleanup_kc=True):
         for step, index in enumerate(code_cells, start=1):
             cell = nb.cells[index]
             say(
@@ -149,6 +155,7 @@ def build_report(
                 raise CaseworkError(
                     f"The dashboard failed at step {step} ({_describe(cell.source)}): {detail}"
                 ) from None
+    workdir.cleanup()
     exporter = HTMLExporter(
         template_name="basic",
         exclude_input=True,
@@ -175,7 +182,7 @@ def build_report(
         f"<title>{title}</title><style>{STYLE}</style></head><body>{body}{footer}"
         "</body></html>"
     )
-    out.write_text(page, encoding="utf-8")
+    write_file_atomically(out, lambda path: path.write_text(page, encoding="utf-8"))
     say(f"Report written to {out.resolve()} ({time.perf_counter() - started:.0f} s)")
     return out
 

@@ -318,8 +318,11 @@ def survival_at(km: pd.DataFrame, horizon: float, *, group=None) -> pd.DataFrame
     out.loc[beyond & ~never_reached, ["survival", "ci_low", "ci_high"]] = np.nan
     later = km[km["time_days"] >= horizon]
     out["at_risk"] = (
-        later.groupby(_keys(later, cols), sort=False)["at_risk"].max().reindex(last_time.index)
-    ).fillna(0).astype("int64").to_numpy()
+        (later.groupby(_keys(later, cols), sort=False)["at_risk"].max().reindex(last_time.index))
+        .fillna(0)
+        .astype("int64")
+        .to_numpy()
+    )
     out.insert(0, "horizon_days", float(horizon))
     return out.reset_index() if cols else out.reset_index(drop=True)
 
@@ -414,15 +417,19 @@ def survival_summary(
     inside["area"] = prev_surv * (inside["time_days"] - prev_time)
     cum_area = inside["area"].groupby(g).cumsum()
     last = inside.assign(cum_area=cum_area).groupby(g, sort=False).tail(1)
-    last_key = pd.MultiIndex.from_frame(last[cols]) if len(cols) > 1 else (
-        last[cols[0]] if cols else np.zeros(len(last), dtype=int)
+    last_key = (
+        pd.MultiIndex.from_frame(last[cols])
+        if len(cols) > 1
+        else (last[cols[0]] if cols else np.zeros(len(last), dtype=int))
     )
     total = pd.Series(
         (last["cum_area"] + last["survival"] * (tau - last["time_days"])).to_numpy(),
         index=last_key,
     )
-    row_key = pd.MultiIndex.from_frame(inside[cols]) if len(cols) > 1 else (
-        inside[cols[0]] if cols else np.zeros(len(inside), dtype=int)
+    row_key = (
+        pd.MultiIndex.from_frame(inside[cols])
+        if len(cols) > 1
+        else (inside[cols[0]] if cols else np.zeros(len(inside), dtype=int))
     )
     a = total.reindex(row_key).to_numpy() - cum_area.to_numpy()
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -1,4 +1,4 @@
-"""Seeded generator of realistic synthetic cohorts, and writers for them.
+"""Seeded generator of realistic synthetic cohorts.
 
 The generated cohorts are for demonstrations, tests and benchmarks. They
 carry no real person's data. Every random draw comes from one
@@ -23,12 +23,11 @@ What is simulated
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
+from .outputs import write_source as write  # noqa: F401  (write a generated cohort)
 from .vocabulary import column_aliases
 
 SITES = (
@@ -456,44 +455,4 @@ def _as_messy_text(frame: pd.DataFrame) -> pd.DataFrame:
         else:
             text = values.astype("string")
             out[column] = text.replace(labels) if column != "case_id" else text
-    return out
-
-
-def write(
-    tables: dict[str, pd.DataFrame],
-    out_dir,
-    *,
-    format: str = "csv",
-    sep: str = ",",
-    bom: bool = False,
-) -> Path:
-    """Write tables as CSV or Parquet files in ``out_dir``, or as one Excel workbook.
-
-    Returns the path a loader should be given (the directory, or the
-    workbook ``out_dir/cohort.xlsx``).
-    """
-    if format not in ("csv", "parquet", "xlsx"):
-        raise CaseworkError(
-            f"The value for `format` must be one of ['csv', 'parquet', 'xlsx'], but {format!r} "
-            "was passed."
-        )
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    if format == "xlsx":
-        path = out / "cohort.xlsx"
-        with pd.ExcelWriter(path) as writer:
-            for name, frame in tables.items():
-                frame.to_excel(writer, sheet_name=name, index=False)
-        return path
-    for name, frame in tables.items():
-        if format == "parquet":
-            frame.to_parquet(out / f"{name}.parquet", index=False)
-        else:
-            frame.to_csv(
-                out / f"{name}.csv",
-                index=False,
-                sep=sep,
-                date_format="%Y-%m-%d",
-                encoding="utf-8-sig" if bom else "utf-8",
-            )
     return out

@@ -98,7 +98,7 @@ from casework_analytics.stages import stage_funnel
 
 cohort = ca.load(source)
 group = by or None
-view, folded = dashboard.prepare(cohort, group, publish=publish, threshold=threshold)
+groups, folded = dashboard.prepare(cohort, group, publish=publish, threshold=threshold)
 shown = {}
 
 
@@ -115,7 +115,7 @@ display(Markdown(f"# {dashboard.section('title', lang)}"))"""),
 numbers = show("headline", dashboard.headline_numbers(cohort, as_of))
 display(HTML(dashboard.headline_cards(dashboard.plottable(numbers), as_of=as_of, lang=lang)))"""),
     code("""display(Markdown(f"## {dashboard.section('funnel', lang)}"))
-funnel = dashboard.plottable(show("stage_funnel", stage_funnel(view, as_of, group)))
+funnel = dashboard.plottable(show("stage_funnel", stage_funnel(cohort, as_of, groups)))
 if group:
     plots.stage_funnel_plot(funnel, group=group, lang=lang, stage_labels=labels)
 else:
@@ -123,12 +123,12 @@ else:
                             stage_labels=labels)
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('exits', lang)}"))
-exits = dashboard.plottable(show("exits", exit_reasons(view, as_of, group)))
+exits = dashboard.plottable(show("exits", exit_reasons(cohort, as_of, groups)))
 fig, ax = plt.subplots(figsize=(9, 1.5 + 0.5 * (exits[group].nunique() if group else 1)))
 plots.exit_reasons_plot(exits, group=group, ax=ax, lang=lang)
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('curves', lang)}"))
-survival = dashboard.plottable(show("survival", recovery_survival(view, as_of, group)))
+survival = dashboard.plottable(show("survival", recovery_survival(cohort, as_of, groups)))
 fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
 for ax, outcome in zip(axes, ["dropout", "relapse"], strict=True):
     plots.km_plot(survival[survival["outcome"] == outcome], group=group, ax=ax, lang=lang,
@@ -136,7 +136,7 @@ for ax, outcome in zip(axes, ["dropout", "relapse"], strict=True):
 fig.tight_layout()
 plt.show()"""),
     code("""display(Markdown(f"## {dashboard.section('competing', lang)}"))
-cif = dashboard.plottable(show("cumulative_incidence", exit_cumulative_incidence(view, as_of)))
+cif = dashboard.plottable(show("cumulative_incidence", exit_cumulative_incidence(cohort, as_of)))
 plots.cumulative_incidence_plot(cif, ax=plt.figure(figsize=(7, 4)).gca(), lang=lang)
 plt.show()"""),
     code("""if not publish:  # a per-client chart: never in a published report
@@ -148,7 +148,7 @@ plt.show()"""),
 by_placement, small = dashboard.prepare(cohort, "placement_id", publish=publish,
                                         threshold=threshold)
 folded = pd.concat([folded, small], ignore_index=True)
-placements = show("placements", dashboard.placement_table(by_placement, as_of))
+placements = show("placements", dashboard.placement_table(cohort, as_of, by_placement))
 display(dashboard.styled(placements, percent=["completion", "missed_rate"],
                          whole=["median_los_days"]))"""),
     code("""display(Markdown(f"## {dashboard.section('quality', lang)}"))

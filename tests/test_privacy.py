@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -132,15 +134,19 @@ def test_single_client_placement_is_never_published_alone(tmp_path):
     assert "Privacy note" in html and "Weekly monitoring" not in html
 
 
-def test_folding_keeps_every_case():
+def test_folding_keeps_every_case_and_folds_exactly_the_small_groups():
     cohort = load(synthetic.generate(seed=2))
-    view, folded = fold_small_groups(cohort, "placement_id")
-    funnel = stage_funnel(view, AS_OF, "placement_id")
+    groups, folded = fold_small_groups(cohort, "placement_id")
+    funnel = stage_funnel(cohort, AS_OF, groups)
     whole = funnel[funnel["placement_id"] == "All"]["n_cases"].iloc[0]
     parts = funnel[funnel["placement_id"] != "All"].drop_duplicates("placement_id")
     assert parts["n_cases"].sum() == whole == len(cohort.cases)
-    assert (parts["n_cases"] >= 11).all() or "Other" in set(parts["placement_id"])
-    assert len(folded) > 0
+    # Clients per placement, counted with plain pandas: exactly those under 11 are folded.
+    clients = cohort.cases.groupby("placement_id")["client_id"].nunique()
+    assert set(folded["group"]) == set(clients[clients < 11].index) != set()
+    shown = set(parts["placement_id"]) - {"Other"}
+    assert shown == set(clients[clients >= 11].index)
+    assert "Other" in set(parts["placement_id"])
 
 
 def test_internal_report_is_marked(tmp_path):
@@ -164,9 +170,9 @@ def keys(tmp_path):
 
 def test_pseudonymisation_is_keyed_and_deterministic(keys, tmp_path):
     a, b = keys
-    first = load(pseudonymise("data/sample", tmp_path / "a1", a))
-    again = load(pseudonymise("data/sample", tmp_path / "a2", a))
-    other = load(pseudonymise("data/sample", tmp_path / "b1", b))
+    first = load(pseudonymise("data/sample", tmp_path / "a1", a)[0])
+    again = load(pseudonymise("data/sample", tmp_path / "a2", a)[0])
+    other = load(pseudonymise("data/sample", tmp_path / "b1", b)[0])
     assert first.cases["client_id"].tolist() == again.cases["client_id"].tolist()
     assert first.cases["client_id"].str.fullmatch(r"p_[0-9a-f]{16}").all()
     assert not set(first.cases["client_id"]) & set(other.cases["client_id"])
@@ -179,7 +185,7 @@ def test_pseudonymisation_is_keyed_and_deterministic(keys, tmp_path):
 
 def test_pseudonymisation_changes_no_result(keys, tmp_path):
     original = load("data/sample")
-    copy = load(pseudonymise("data/sample", tmp_path / "p", keys[0]))
+    copy = load(pseudonymise("data/sample", tmp_path / "p", keys[0])[0])
     assert copy.counts.equals(original.counts)
     for analysis in (stage_funnel, exit_reasons, recovery_headline):
         pd.testing.assert_frame_equal(
@@ -188,20 +194,73 @@ def test_pseudonymisation_changes_no_result(keys, tmp_path):
 
 
 def test_free_text_is_dropped_unless_kept(keys, tmp_path):
-    dropped = load(pseudonymise("data/example", tmp_path / "d", keys[0]))
+    dropped = load(pseudonymise("data/example", tmp_path / "d", keys[0])[0])
     assert dropped.sessions["missed_reason"].isna().all()
     assert dropped.cases["closure_reason"].tolist() == ["placement_ended"]
-    kept = load(pseudonymise("data/example", tmp_path / "k", keys[0], keep_text=True))
+    kept = load(pseudonymise("data/example", tmp_path / "k", keys[0], keep_text=True)[0])
     assert kept.sessions["missed_reason"].notna().any()
 
 
-def test_identifier_columns_are_refused(keys, tmp_path):
+def test_only_contract_columns_are_written(keys, tmp_path, capsys):
+    # Columns outside the data contract (a national ID, a name, a private note) never
+    # leave: they are dropped and named, whatever they are called.
     source = tmp_path / "src"
     synthetic.write(synthetic.generate(3, seed=1), source)
     cases = pd.read_csv(source / "cases.csv")
-    cases.assign(nama_klien="Budi", no_hp="0812").to_csv(source / "cases.csv", index=False)
-    with pytest.raises(CaseworkError, match=r"\['nama_klien', 'no_hp'\]"):
-        pseudonymise(source, tmp_path / "out", keys[0])
+    extra = {
+        "nomor_induk_kependudukan": "1271010101010001",
+        "no_bpjs": "0001234567890",
+        "namaklien": "Budi",
+        "tempat_tinggal": "Jl. Merdeka 1",
+        "catatan_pribadi": "rahasia",
+        "initials": "RO",
+        "cohort_wave": "gelombang-2",
+    }
+    cases.assign(**extra).to_csv(source / "cases.csv", index=False)
+    where, dropped = pseudonymise(source, tmp_path / "out", keys[0])
+    assert sorted(dropped["cases"]) == sorted(extra)
+    written = "".join(p.read_text() for p in (tmp_path / "out").glob("*.csv"))
+    for value in extra.values():
+        assert value not in written
+    assert (
+        main(
+            [
+                "pseudonymise",
+                str(source),
+                str(tmp_path / "out2"),
+                "--key-file",
+                str(keys[0]),
+                "--keep-column",
+                "cohort_wave",
+            ]
+        )
+        == 0
+    )
+    assert "left out" in capsys.readouterr().out
+    kept = (tmp_path / "out2" / "cases.csv").read_text()
+    assert "gelombang-2" in kept and "Budi" not in kept
+    for name in ("namaklien", "initials", "no_bpjs"):
+        with pytest.raises(CaseworkError, match="looks like a direct identifier"):
+            pseudonymise(source, tmp_path / "out3", keys[0], keep_columns=[name])
+
+
+def test_pseudonymise_never_overwrites_the_source_or_leaves_old_files(keys, tmp_path):
+    import shutil
+
+    source = tmp_path / "src"
+    shutil.copytree("data/example", source)
+    with pytest.raises(CaseworkError, match="is the source, inside it, or holds it"):
+        pseudonymise(source, source, keys[0])
+    with pytest.raises(CaseworkError, match="is the source, inside it, or holds it"):
+        pseudonymise(source, source / "copy", keys[0])
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "old_notes.txt").write_text("from an earlier run")
+    with pytest.raises(CaseworkError, match="not empty"):
+        pseudonymise(source, out, keys[0])
+    pseudonymise(source, out, keys[0], overwrite=True)
+    assert not (out / "old_notes.txt").exists() and (out / "manifest.json").exists()
+    assert (source / "cases.csv").read_text() == Path("data/example/cases.csv").read_text()
 
 
 def test_missing_or_short_key_is_a_clear_error(tmp_path, capsys):

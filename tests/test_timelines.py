@@ -198,9 +198,7 @@ def test_timelines_are_the_two_tables_at_once(cohort):
 def test_row_order_changes_nothing(rnd, missing_as):
     cohort = hand_cohort()
     tables = {n: cohort.table(n) for n in ("placements", "cases", "stages", "visits")}
-    shuffled = {
-        n: f.sample(frac=1, random_state=rnd.randrange(2**32)) for n, f in tables.items()
-    }
+    shuffled = {n: f.sample(frac=1, random_state=rnd.randrange(2**32)) for n, f in tables.items()}
     d = RecoveryDefinition(missing_as=missing_as)
     a = recovery_outcomes(load(tables), AS_OF, definition=d)
     b = recovery_outcomes(load(shuffled), AS_OF, definition=d)
@@ -231,8 +229,12 @@ def test_invariants_on_random_visit_lists(visits, k, missed, gap):
         }
     )
     rows = [
-        ("R", (pd.Timestamp("2024-01-01") + pd.Timedelta(days=d)).date().isoformat(), c != "M",
-         result[c])
+        (
+            "R",
+            (pd.Timestamp("2024-01-01") + pd.Timedelta(days=d)).date().isoformat(),
+            c != "M",
+            result[c],
+        )
         for d, c in visits
     ]
     cohort = load(

@@ -1,0 +1,335 @@
+"""Writing what the commands produce: whole folders or nothing, a manifest
+that says what each folder is, and cells no spreadsheet will run.
+
+Atomic folders
+    :func:`output_folder` writes a run into a temporary folder beside the
+    target and moves it into place only when every file is complete. A
+    target that already exists must be empty or an earlier output of this
+    tool (it has our ``manifest.json``); it is then replaced whole, so no
+    file of an earlier run survives next to the new ones. A run that fails
+    or is killed leaves the target as it was (a temporary
+    ``.<name>.partial-*`` folder may be left beside it, never inside it).
+Manifest
+    Every folder gets ``manifest.json``: the tool and its version, the
+    command, the source, ``as_of``, every parameter, whether the contents
+    are published (disclosure control applied) and under which threshold,
+    and each file with its row count and SHA-256.
+Formula injection
+    Spreadsheets run a cell that starts with ``=``, ``+``, ``-``, ``@``, a
+    tab or a carriage return. Following the OWASP guidance on CSV
+    injection, every text cell that starts with one of these is written
+    with a leading ``'`` (:func:`neutralise`), and Excel cells are always
+    written as strings, never as formulas.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import CaseworkError
+
+MANIFEST = "manifest.json"
+TOOL = "casework_analytics"
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+TABLE_FORMATS = ("csv", "parquet")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of ``frame`` whose text cells cannot start a spreadsheet formula.
+
+    Text cells starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+    return get a leading ``'``. Numbers, dates and booleans are untouched,
+    and so are column names (they are ours).
+
+    Examples
+    --------
+    >>> neutralise(pd.DataFrame({"x": ["=1+1", "ok", None], "n": [-1, 2, 3]}))["x"].tolist()
+    ["'=1+1", 'ok', None]
+    """
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
+            continue
+        text = values.astype("string")
+        risky = text.str.startswith(FORMULA_TRIGGERS).fillna(False).to_numpy(dtype=bool)
+        if risky.any():
+            out[column] = values.astype(object).where(~risky, "'" + text.astype(object))
+    return out
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def is_our_output(path: Path) -> bool:
+    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+    manifest = Path(path) / MANIFEST
+    if not manifest.is_file():
+        return False
+    try:
+        return json.loads(manifest.read_text(encoding="utf-8")).get("tool") == TOOL
+    except (OSError, ValueError):
+        return False
+
+
+def check_output_folder(target, *, overwrite: bool = False) -> Path:
+    """Refuse, before any work, a target folder that cannot be written safely.
+
+    The target may be missing (its parent must be creatable), empty, or an
+    earlier output of this tool; with ``overwrite=True`` any folder is
+    accepted and will be cleared. A file in the way, or a folder holding
+    anything else, is refused with a message saying what to do.
+    """
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise CaseworkError(f"{target} is a file; give a folder for the output.")
+    if target.is_dir() and any(target.iterdir()) and not overwrite and not is_our_output(target):
+        raise CaseworkError(
+            f"{target} already holds files that this tool did not write; give an empty or new "
+            "folder (an earlier output of this tool is replaced whole)."
+        )
+    _check_creatable(target.parent)
+    return target
+
+
+def check_output_file(path, *, suffixes: tuple[str, ...] = ()) -> Path:
+    """Refuse, before any work, an output file path that cannot be written."""
+    path = Path(path)
+    if path.is_dir():
+        raise CaseworkError(f"{path} is a folder; give a file name for the output.")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise CaseworkError(
+            f"The output {path} should end in {' or '.join(suffixes)}; got {path.suffix or 'none'}."
+        )
+    _check_creatable(path.parent)
+    return path
+
+
+def _check_creatable(folder: Path) -> None:
+    probe = folder
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise CaseworkError(f"{folder} cannot be created: {probe} is a file.")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise CaseworkError(f"{folder} cannot be written: {probe} is not writable.")
+
+
+@dataclass
+class OutputFolder:
+    """A folder being written; files go into :attr:`path` (a temporary folder)."""
+
+    path: Path
+    files: list[dict] = field(default_factory=list)
+
+    def write_table(self, name: str, table: pd.DataFrame, *, format: str = "csv") -> Path:
+        """Write ``table`` as ``name.csv`` or ``name.parquet``, neutralised, and list it."""
+        if format not in TABLE_FORMATS:
+            raise CaseworkError(
+                f"The value for `format` must be one of {list(TABLE_FORMATS)}, but {format!r} "
+                "was passed."
+            )
+        path = self.path / f"{name}.{format}"
+        safe = neutralise(table)
+        if format == "csv":
+            safe.to_csv(path, index=False, date_format="%Y-%m-%d")
+        else:
+            safe.to_parquet(path, index=False)
+        self.files.append({"file": path.name, "rows": len(table)})
+        return path
+
+    def add_file(self, path: Path, rows: int | None = None) -> None:
+        """List a file written into the folder by other means."""
+        self.files.append({"file": Path(path).name, "rows": rows})
+
+
+@contextlib.contextmanager
+def output_folder(target, manifest: dict, *, overwrite: bool = False) -> Iterator[OutputFolder]:
+    """Write a folder atomically, with a manifest; see the module docstring.
+
+    Parameters
+    ----------
+    target : path
+        The folder that will hold the output.
+    manifest : dict
+        What the folder is: ``command``, ``source``, ``as_of``,
+        ``parameters``, ``published``, ``threshold``, ... (``tool``,
+        ``version`` and ``files`` are added).
+    overwrite : bool
+        Accept a target that holds other files (it is cleared).
+    """
+    from . import __version__
+
+    target = check_output_folder(target, overwrite=overwrite)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f".{target.name}.partial-", dir=target.parent))
+    try:
+        folder = OutputFolder(work)
+        yield folder
+        for entry in folder.files:
+            entry["sha256"] = _sha256(work / entry["file"])
+        record = {"tool": TOOL, "version": __version__, **manifest, "files": folder.files}
+        (work / MANIFEST).write_text(
+            json.dumps(record, indent=2, default=_json_default) + "\n", encoding="utf-8"
+        )
+        _swap_in(work, target)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def _default_mode(mode: int) -> int:
+    """``mode`` limited by the process umask, as a normal ``open``/``mkdir`` would give."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return mode & ~umask
+
+
+def _swap_in(work: Path, target: Path) -> None:
+    """Put the complete folder ``work`` in place of ``target`` (replaced whole)."""
+    work.chmod(_default_mode(0o777))  # mkdtemp makes 0700; give the usual permissions
+    if target.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+        os.replace(target, old / "previous")
+        os.replace(work, target)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(work, target)
+
+
+def write_file_atomically(path, write) -> Path:
+    """Call ``write(temporary_path)``, then move the result to ``path`` in one step."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
+    os.close(handle)
+    try:
+        write(Path(temporary))
+        os.chmod(temporary, _default_mode(0o666))  # mkstemp makes 0600
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)
+        raise
+    return path
+
+
+def write_excel(tables: dict[str, pd.DataFrame], path) -> Path:
+    """Write ``tables`` as sheets of one workbook: neutralised, every text cell a string."""
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+
+    def cell(sheet, value):
+        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+            return None
+        if isinstance(value, pd.Timestamp):
+            return value.to_pydatetime()
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, str):
+            text = WriteOnlyCell(sheet, value=value)
+            text.data_type = "s"  # never a formula, whatever it starts with
+            return text
+        return value
+
+    def write(temporary: Path) -> None:
+        book = Workbook(write_only=True)
+        for name, frame in tables.items():
+            sheet = book.create_sheet(title=name[:31])
+            sheet.append([str(c) for c in frame.columns])
+            for row in neutralise(frame).itertuples(index=False, name=None):  # < 1.05M rows
+                sheet.append([cell(sheet, v) for v in row])
+        book.save(temporary)
+
+    return write_file_atomically(path, write)
+
+
+def _json_default(value):
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return str(value.date())
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+SOURCE_FORMATS = ("csv", "parquet", "xlsx")
+
+
+def write_source(
+    tables: dict[str, pd.DataFrame],
+    out_dir,
+    *,
+    format: str = "csv",
+    sep: str = ",",
+    bom: bool = False,
+    overwrite: bool = False,
+    manifest: dict | None = None,
+) -> Path:
+    """Write tables as a source :func:`casework_analytics.load` reads back.
+
+    CSV or Parquet files named after the tables, or one Excel workbook
+    ``cohort.xlsx``, in ``out_dir``, written atomically with a manifest (see
+    :func:`output_folder`) and with formula triggers neutralised.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+    out_dir : path
+    format : {"csv", "parquet", "xlsx"}
+    sep : str
+        CSV delimiter.
+    bom : bool
+        Start CSV files with a UTF-8 byte-order mark (as Excel does).
+    overwrite : bool
+        Replace a folder that holds files this tool did not write.
+    manifest : dict, optional
+        What the folder is (``command``, ``source``, ``parameters``, ...).
+
+    Returns
+    -------
+    Path
+        What the loader should be given: the folder, or the workbook.
+    """
+    if format not in SOURCE_FORMATS:
+        raise CaseworkError(
+            f"The value for `format` must be one of {list(SOURCE_FORMATS)}, but {format!r} "
+            "was passed."
+        )
+    target = Path(out_dir)
+    record = {"command": "write", "published": False, **(manifest or {})}
+    with output_folder(target, record, overwrite=overwrite) as folder:
+        if format == "xlsx":
+            write_excel(tables, folder.path / "cohort.xlsx")
+            folder.add_file(folder.path / "cohort.xlsx", sum(len(t) for t in tables.values()))
+        for name, frame in tables.items():
+            if format == "parquet":
+                folder.write_table(name, frame, format="parquet")
+            elif format == "csv":
+                path = folder.path / f"{name}.csv"
+                neutralise(frame).to_csv(
+                    path,
+                    index=False,
+                    sep=sep,
+                    date_format="%Y-%m-%d",
+                    encoding="utf-8-sig" if bom else "utf-8",
+                )
+                folder.add_file(path, len(frame))
+    return target / "cohort.xlsx" if format == "xlsx" else target
