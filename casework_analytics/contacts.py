@@ -60,6 +60,48 @@ def session_summary(cohort, as_of) -> pd.DataFrame:
     return out
 
 
+def association_flags(
+    cohort, as_of, *, threshold: float = 0.25, summary: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Per case, the cell of the missed-session × unplanned-exit table it falls in.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation.
+    threshold : float
+        Missed-session rate above which a case is in the high group.
+    summary : DataFrame, optional
+        :func:`session_summary` of the same ``as_of``, to reuse.
+
+    Returns
+    -------
+    DataFrame
+        ``case_id``, ``n_high``, ``unplanned_high``, ``n_low``,
+        ``unplanned_low`` (bool), for every case observed by ``as_of``; all
+        False for cases open at ``as_of`` or without a held or missed
+        session (they are not in the table).
+    """
+    summary = session_summary(cohort, as_of) if summary is None else summary
+    exits = case_exits(cohort, as_of)
+    frame = exits[["case_id", "closed", "exit_type"]].merge(
+        summary[["case_id", "missed_rate"]], on="case_id", how="left"
+    )
+    counted = frame["closed"].to_numpy(dtype=bool) & frame["missed_rate"].notna().to_numpy()
+    high = (frame["missed_rate"] > threshold).fillna(False).to_numpy(dtype=bool)
+    unplanned = (frame["exit_type"] == "unplanned").fillna(False).to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "case_id": frame["case_id"].to_numpy(),
+            "n_high": counted & high,
+            "unplanned_high": counted & high & unplanned,
+            "n_low": counted & ~high,
+            "unplanned_low": counted & ~high & unplanned,
+        }
+    )
+
+
 def missed_sessions_and_unplanned_exit(
     cohort,
     as_of,
@@ -91,27 +133,17 @@ def missed_sessions_and_unplanned_exit(
         ``risk_high``, ``n_low``, ``unplanned_low``, ``risk_low``,
         ``risk_ratio``, ``ci_low``, ``ci_high``, ``corrected``.
     """
-    summary = session_summary(cohort, as_of)
-    exits = case_exits(cohort, as_of)
-    frame = summary.merge(exits[["case_id", "closed", "exit_type"]], on="case_id")
-    frame = frame[frame["closed"] & frame["missed_rate"].notna()]
-    frame = frame.assign(
-        high=(frame["missed_rate"] > threshold).astype(bool),
-        unplanned=(frame["exit_type"] == "unplanned").fillna(False).astype(bool),
-    )
     groups, cols = case_groups(cohort, by)
-    frame = attach_groups(frame, groups, cols)
-    frame["unplanned_high"] = frame["unplanned"] & frame["high"]
-    frame["unplanned_low"] = frame["unplanned"] & ~frame["high"]
-    frame["low"] = ~frame["high"]
+    flags = association_flags(cohort, as_of, threshold=threshold)
+    frame = attach_groups(flags, groups, cols)
 
     def summarise(data, keys):
         return (
             data.groupby(keys)
             .agg(
-                n_high=("high", "sum"),
+                n_high=("n_high", "sum"),
                 unplanned_high=("unplanned_high", "sum"),
-                n_low=("low", "sum"),
+                n_low=("n_low", "sum"),
                 unplanned_low=("unplanned_low", "sum"),
             )
             .reset_index()

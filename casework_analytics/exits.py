@@ -114,6 +114,34 @@ def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     ]
 
 
+def stages_at_exit(cohort, as_of) -> pd.DataFrame:
+    """The furthest stage each closed case had started when it closed.
+
+    Returns
+    -------
+    DataFrame
+        One row per case closed on or before ``as_of``: ``case_id``,
+        ``exit_reason``, ``exit_type``, ``stage_at_exit`` (furthest stage of
+        the model started on or before the closure date; ``"(none)"`` if no
+        stage was recorded) and ``stage_position`` (0 for none).
+    """
+    exits = case_exits(cohort, as_of)
+    closed = exits[exits["closed"]]
+    furthest = furthest_stage(cohort, closed.set_index("case_id")["closed_date"])
+    frame = closed[["case_id", "exit_reason", "exit_type"]].merge(
+        furthest, on="case_id", how="left"
+    )
+    return pd.DataFrame(
+        {
+            "case_id": frame["case_id"],
+            "exit_reason": frame["exit_reason"],
+            "exit_type": frame["exit_type"],
+            "stage_at_exit": frame["furthest_stage"].fillna("(none)"),
+            "stage_position": frame["furthest_position"].fillna(0).astype("int64"),
+        }
+    )
+
+
 def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
     """Reason × stage at exit, in long form, per group.
 
@@ -129,13 +157,8 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
         Group columns, ``exit_reason``, ``exit_type``, ``stage_at_exit``,
         ``stage_position`` (0 for none), ``n``. Only non-zero cells are listed.
     """
-    exits = case_exits(cohort, as_of)
-    closed = exits[exits["closed"]]
-    furthest = furthest_stage(cohort, closed.set_index("case_id")["closed_date"])
     groups, cols = case_groups(cohort, by)
-    frame = attach_groups(closed.merge(furthest, on="case_id", how="left"), groups, cols)
-    frame["stage_at_exit"] = frame["furthest_stage"].fillna("(none)")
-    frame["stage_position"] = frame["furthest_position"].fillna(0).astype("int64")
+    frame = attach_groups(stages_at_exit(cohort, as_of), groups, cols)
 
     def summarise(data, keys):
         return (

@@ -118,15 +118,8 @@ def recovery_headline(
     outcomes = _outcomes_for(cohort, as_of, d, outcomes)
     groups, cols = case_groups(cohort, by)
     frame = attach_groups(outcomes, groups, cols)
-    intake = cohort.cases.set_index("case_id")["intake_date"].reindex(frame["case_id"]).to_numpy()
-    eligible = intake <= (as_of - pd.Timedelta(days=d.retention_days)).to_datetime64()
-    kept = frame["retention_days"].fillna(-1).to_numpy() >= d.retention_days
-    completed = frame["monitoring_completed"].to_numpy(dtype=bool)
-    frame = frame.assign(
-        eligible=eligible,
-        retained=(kept | completed) & eligible,
-        not_relapsed=frame["sustained"] & ~frame["relapsed"],
-    )
+    flags = headline_flags(cohort, as_of, outcomes, d).drop(columns=["monitored", "sustained"])
+    frame = frame.merge(flags, on="case_id", how="left")
 
     def summarise(data, keys):
         return (
@@ -201,6 +194,47 @@ def recovery_headline(
             "missing_as",
         ]
     ].reset_index(drop=True)
+
+
+def headline_flags(
+    cohort, as_of, outcomes: pd.DataFrame, definition: RecoveryDefinition | None = None
+) -> pd.DataFrame:
+    """Per case, whether it counts in each numerator and denominator of the headline.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation.
+    outcomes : DataFrame
+        :func:`~casework_analytics.timelines.recovery_outcomes` under
+        ``definition``.
+    definition : RecoveryDefinition, optional
+
+    Returns
+    -------
+    DataFrame
+        ``case_id``, ``eligible`` (intake at least ``retention_days`` before
+        as_of), ``retained``, ``monitored``, ``sustained``, ``not_relapsed``
+        (bool), as defined in :func:`recovery_headline`.
+    """
+    d = resolve_definition(definition)
+    as_of = as_as_of(as_of)
+    intake = cohort.cases.set_index("case_id")["intake_date"]
+    intake = intake.reindex(outcomes["case_id"]).to_numpy()
+    eligible = intake <= (as_of - pd.Timedelta(days=d.retention_days)).to_datetime64()
+    kept = outcomes["retention_days"].fillna(-1).to_numpy() >= d.retention_days
+    completed = outcomes["monitoring_completed"].to_numpy(dtype=bool)
+    return pd.DataFrame(
+        {
+            "case_id": outcomes["case_id"].to_numpy(),
+            "eligible": eligible,
+            "retained": (kept | completed) & eligible,
+            "monitored": outcomes["monitored"].to_numpy(dtype=bool),
+            "sustained": outcomes["sustained"].to_numpy(dtype=bool),
+            "not_relapsed": (outcomes["sustained"] & ~outcomes["relapsed"]).to_numpy(dtype=bool),
+        }
+    )
 
 
 def _km_headline(frame, event, horizon, cols, overall, confidence) -> pd.DataFrame:

@@ -157,6 +157,34 @@ def stage_progress(cohort, as_of) -> pd.DataFrame:
     return out
 
 
+def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
+    """Per case and stage, whether the case counts in each column of the funnel.
+
+    Parameters
+    ----------
+    progress : DataFrame
+        From :func:`stage_progress`.
+    model : StageModel
+        The cohort's stage model.
+
+    Returns
+    -------
+    dict of ndarray
+        ``reached``, ``completed``, ``in_stage``: boolean arrays of shape
+        (cases, stages in model order), defined as in :func:`stage_funnel`.
+    """
+    positions = np.arange(1, len(model.stages) + 1)
+    furthest = progress["furthest_position"].to_numpy()[:, None]
+    recorded = progress[[f"completed_{s}" for s in model.stages]].to_numpy(dtype=bool)
+    return {
+        "reached": furthest >= positions[None, :],
+        "completed": recorded | (furthest > positions[None, :]),
+        "in_stage": (
+            (progress["status"].to_numpy()[:, None] == "open") & (furthest == positions) & ~recorded
+        ),
+    }
+
+
 def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
     """The stage funnel per group: reached, completed, conversion, in stage.
 
@@ -185,21 +213,13 @@ def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     progress = stage_progress(cohort, as_of)
     groups, cols = case_groups(cohort, by)
     progress = attach_groups(progress, groups, cols)
+    flags = funnel_flags(progress, model)
     positions = np.arange(1, len(model.stages) + 1)
-    furthest = progress["furthest_position"].to_numpy()[:, None]
-    reached = furthest >= positions[None, :]
-    recorded = progress[[f"completed_{s}" for s in model.stages]].to_numpy(dtype=bool)
-    completed = recorded | (furthest > positions[None, :])
-    in_stage = (
-        (progress["status"].to_numpy()[:, None] == "open") & (furthest == positions) & ~recorded
-    )
     long = pd.DataFrame(
         {
             **{c: np.repeat(progress[c].to_numpy(), len(positions)) for c in cols},
             "stage_position": np.tile(positions, len(progress)),
-            "reached": reached.ravel(),
-            "completed": completed.ravel(),
-            "in_stage": in_stage.ravel(),
+            **{name: matrix.ravel() for name, matrix in flags.items()},
         }
     )
 
