@@ -21,6 +21,11 @@ from __future__ import annotations
 import warnings
 from pathlib import Path
 
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import pytest
@@ -28,7 +33,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
-from casework_analytics import CaseworkError
+from casework_analytics import CaseworkError, plots
 from casework_analytics.comparisons import (
     age_band,
     c_statistic,
@@ -766,3 +771,90 @@ def test_trend_table_counts_wilson_intervals_and_trend():
     assert scored["trend_z"].iloc[0] == pytest.approx(-trend.z)
     with pytest.raises(CaseworkError, match="2024-1"):
         trend_table(frame, outcome="done", term="term", scores={"2025-1": 0, "2024-2": 1})
+
+
+# --------------------------------------------------------------------------
+# Plots: what was drawn
+# --------------------------------------------------------------------------
+
+
+def _lines(ax):
+    return {line.get_gid(): line for line in ax.get_lines() if line.get_gid()}
+
+
+def test_funnel_plot_draws_the_limit_curves_target_points_and_outlier_labels():
+    frame = pd.DataFrame(
+        {
+            "site": ["zero10"] * 10 + ["all10"] * 10 + ["mid"] * 40,
+            "done": [0] * 10 + [1] * 10 + [1, 0] * 20,
+        }
+    )
+    result = funnel_table(frame, outcome="done", by="site", target=0.5, overdispersion="none")
+    ax = plots.funnel_plot(result, ax=plt.figure().gca())
+    lines = _lines(ax)
+    assert set(lines) >= {"lower_95", "upper_95", "lower_998", "upper_998", "target"}
+    grid = lines["upper_998"].get_xdata()
+    assert grid[0] == 1 and len(grid) > 40  # a grid of n, not only the groups' sizes
+    expected = funnel_limits(0.5, grid)
+    np.testing.assert_allclose(lines["upper_998"].get_ydata(), expected["upper_998"])
+    np.testing.assert_allclose(lines["lower_95"].get_ydata(), expected["lower_95"])
+    assert lines["target"].get_ydata()[0] == 0.5
+    points = next(c for c in ax.collections if c.get_gid() == "groups")
+    np.testing.assert_allclose(points.get_offsets(), result.table[["n", "value"]].to_numpy())
+    assert sorted(t.get_text() for t in ax.texts) == ["all10", "zero10"]
+    assert "Unadjusted" in ax.get_title() and "not widened" in ax.get_title()
+    assert ax.yaxis.get_major_formatter()(0.5, 0) == "50%"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["95% limits", "99.8% limits", "Target"]
+    # Nothing hung on the Axes: no attribute beyond those of a fresh Axes.
+    assert set(vars(ax)) - set(vars(plt.figure().gca())) <= {"_children"}
+
+
+def test_funnel_plot_of_an_adjusted_widened_comparison_in_indonesian():
+    result = funnel_table(_ratio_frame(), outcome="done", by="site", expected="p")
+    ax = plots.funnel_plot(result.table, ax=plt.figure().gca(), lang="id", label_outliers=False)
+    lines = _lines(ax)
+    grid = lines["upper_95"].get_xdata()
+    expected = funnel_limits(
+        1.0, grid, kind="ratio", overdispersion="additive", tau2=result.dispersion.tau2
+    )
+    np.testing.assert_allclose(lines["upper_95"].get_ydata(), expected["upper_95"])
+    points = next(c for c in ax.collections if c.get_gid() == "groups")
+    np.testing.assert_allclose(points.get_offsets()[:, 0], UNITS_E)
+    title = ax.get_title()
+    assert "Disesuaikan dengan bauran kasus" in title and "diperlebar" in title
+    assert ax.get_xlabel() == "Jumlah harapan (E)"
+    assert len(ax.texts) == 0
+
+
+def test_funnel_plot_refuses_two_metrics():
+    table = funnel_table(_ratio_frame(), outcome="done", by="site").table
+    both = pd.concat([table, table.assign(metric="other")])
+    with pytest.raises(CaseworkError, match="one metric"):
+        plots.funnel_plot(both, ax=plt.figure().gca())
+
+
+def test_forest_plot_draws_one_row_per_term_with_the_null_line():
+    table = cox_model(ROSSI, duration="week", event="arrest", covariates=COLUMNS)
+    ax = plots.forest_plot(table, ax=plt.figure().gca())
+    assert ax.get_xscale() == "log"
+    assert [t.get_text() for t in ax.get_yticklabels()] == COLUMNS
+    assert _lines(ax)["reference"].get_xdata()[0] == 1.0
+    np.testing.assert_allclose(_lines(ax)["estimates"].get_xdata(), table["hazard_ratio"])
+    intervals = next(c for c in ax.collections if c.get_gid() == "intervals")
+    segments = np.array([s[:, 0] for s in intervals.get_segments()])
+    np.testing.assert_allclose(segments, table[["ci_low", "ci_high"]].to_numpy())
+    assert ax.get_xlabel() == "Hazard ratio (log scale)"
+
+
+def test_forest_plot_on_a_difference_scale():
+    table = pd.DataFrame(
+        {"term": ["a", "b"], "diff": [-0.1, 0.2], "lo": [-0.3, 0.05], "hi": [0.1, 0.35]}
+    )
+    ax = plots.forest_plot(
+        table, estimate="diff", low="lo", high="hi", ax=plt.figure().gca(), lang="id"
+    )
+    assert ax.get_xscale() == "linear"
+    assert _lines(ax)["reference"].get_xdata()[0] == 0.0
+    with pytest.raises(CaseworkError, match="log=False"):
+        plots.forest_plot(table, estimate="diff", low="lo", high="hi", log=True)
