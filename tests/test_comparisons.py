@@ -151,11 +151,13 @@ def test_a_single_case_at_100_percent_is_not_an_outlier():
 
 def test_groups_at_0_and_100_percent_and_n_1_give_no_nan_and_no_warning():
     """Target 0.5 given. 0/10: P(X <= 0) = 1/1024 < 0.001, so below the 99.8%
-    limit; 10/10 likewise above; 0/1 and 1/1 are within (P = 0.5)."""
+    limit; 10/10 likewise above; 0/1 and 1/1 are within (P = 0.5). 9/10 is
+    above the 95% limit (P(X >= 9) = 11/1024 = 0.0107 < 0.025) but flags use
+    the 99.8% limits, so it is within."""
     frame = pd.DataFrame(
         {
-            "site": ["zero10"] * 10 + ["all10"] * 10 + ["one_no", "one_yes"],
-            "done": [0] * 10 + [1] * 10 + [0, 1],
+            "site": ["zero10"] * 10 + ["all10"] * 10 + ["one_no", "one_yes"] + ["nine10"] * 10,
+            "done": [0] * 10 + [1] * 10 + [0, 1] + [1] * 9 + [0],
         }
     )
     with warnings.catch_warnings():
@@ -166,6 +168,8 @@ def test_groups_at_0_and_100_percent_and_n_1_give_no_nan_and_no_warning():
     assert table.loc["all10", "flag"] == "above"
     assert table.loc["one_no", "flag"] == "within"
     assert table.loc["one_yes", "flag"] == "within"
+    assert table.loc["nine10", "value"] > table.loc["nine10", "upper_95"]
+    assert table.loc["nine10", "flag"] == "within"
     numbers = table.select_dtypes("number")
     assert not numbers.isna().any().any()
     # The z-score of 10/10: (arcsin(1) - arcsin(sqrt(0.5))) / (1 / (2 sqrt(10))) = (π/4) 2 sqrt(10)
@@ -332,6 +336,10 @@ def test_funnel_table_columns_and_missing_outcomes():
     ]
     assert table["n"].tolist() == [1, 2, 1, 1]
     assert result.n_excluded == 1
+    # The default target is the pooled rate, 4 of 5 cases, not the mean of the
+    # group rates (1 + 1/2 + 1 + 1)/4 = 0.875.
+    assert result.target == pytest.approx(0.8)
+    assert (table["target"] == 0.8).all()
     assert (table["metric"] == "completion").all()
     assert "completion" in result._repr_html_()
 
@@ -564,7 +572,7 @@ def test_case_mix_model_refuses_what_cannot_be_fitted():
     with pytest.raises(CaseworkError, match="only the value"):
         case_mix_model(frame.assign(done=1), outcome="done", covariates=["risk"])
     separated = frame.assign(done=(frame["risk"] == "low").astype(int))
-    with pytest.raises(CaseworkError, match="separation"):
+    with pytest.raises(CaseworkError, match=r"risk=low.*never or always \(separation\)"):
         case_mix_model(separated, outcome="done", covariates=["risk"])
     with pytest.raises(CaseworkError, match="not vary"):
         case_mix_model(frame.assign(one="x"), outcome="done", covariates=["risk", "one"])
@@ -694,7 +702,7 @@ def test_cox_drops_missing_rows_and_refuses_what_cannot_be_fitted():
     noevents = ROSSI.assign(
         site=np.where(ROSSI["arrest"] == 1, "a", np.where(ROSSI.index % 2, "a", "b"))
     )
-    with pytest.raises(CaseworkError, match="site=b"):
+    with pytest.raises(CaseworkError, match=r"site=b.*never \(separation\)"):
         cox_model(noevents, duration="week", event="arrest", group="site")
     with pytest.raises(CaseworkError, match="do not vary"):
         cox_model(ROSSI.assign(one=1), duration="week", event="arrest", covariates=["age", "one"])
