@@ -701,21 +701,27 @@ def _check_rank(x: pd.DataFrame, what: str) -> None:
     """Raise if a column is constant or a linear combination of the others (with an intercept)."""
     if x.shape[1] == 0:
         return
-    centred = x.to_numpy() - x.to_numpy().mean(axis=0)
-    scale = np.sqrt((centred**2).sum(axis=0))
-    constant = scale <= 1e-12 * max(1.0, np.abs(x.to_numpy()).max())
+    values = x.to_numpy(dtype=float)
+    centred = values - values.mean(axis=0)
+    scale = np.sqrt(np.einsum("ij,ij->j", centred, centred))
+    constant = scale <= 1e-12 * max(1.0, np.abs(values).max())
     if constant.any():
         raise CaseworkError(
             f"The {what} cannot be fitted: {list(x.columns[constant])} do not vary among the "
             "cases used. Leave them out or choose other covariates."
         )
-    gram = (centred / scale).T @ (centred / scale)
-    for j in range(1, gram.shape[0] + 1):  # a loop over columns, never over cases
-        if np.linalg.matrix_rank(gram[:j, :j], tol=1e-8) < j:
-            raise CaseworkError(
-                f"The {what} cannot be fitted: `{x.columns[j - 1]}` is a linear combination "
-                f"of {list(x.columns[: j - 1])} (a singular design). Drop one of them."
-            )
+    standardised = np.asfortranarray(centred / scale)
+    gram = standardised.T @ standardised
+    # Column j of the Gram matrix depends on the earlier ones exactly when column j of
+    # x does, and then the j-th diagonal element of its (unpivoted) QR factor vanishes.
+    diagonal = np.abs(np.diag(np.linalg.qr(gram)[1]))
+    dependent = np.flatnonzero(diagonal < 1e-8)
+    if dependent.size:
+        j = int(dependent[0])
+        raise CaseworkError(
+            f"The {what} cannot be fitted: `{x.columns[j]}` is a linear combination "
+            f"of {list(x.columns[:j])} (a singular design). Drop one of them."
+        )
 
 
 def _reference(reference, group) -> dict:
