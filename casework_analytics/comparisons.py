@@ -231,8 +231,15 @@ def funnel_limits(
     the transformed target and z the normal quantile of the level, then
     transformed back (the arcsine is clipped to [0, π/2] first, so the
     limits stay in [0, 1] and monotone in n). FunnelPlotR computes the same
-    for proportions; for ratios it squares nothing (``sr_method = "CQC"``)
-    or uses log(O/E) (``"SHMI"``, its default).
+    for proportions (it truncates non-monotone stretches instead of
+    clipping). For ratios its ``sr_method = "CQC"`` uses the same square-root
+    scale but draws :math:`1 \\pm z\\sqrt{s^2 + \\tau^2}` without squaring
+    back, and its default ``"SHMI"`` works on log(O/E) with
+    :math:`s = 1/\\sqrt{E}`; the square root here is Spiegelhalter's (2005b)
+    choice for ratios and, unlike the log, is defined for groups with no
+    events. FunnelPlotR's unadjusted ratio limits are exact Poisson
+    confidence limits from the chi-squared distribution, which differ
+    slightly from the interpolated quantiles here.
     """
     _choice("kind", kind, KINDS)
     _choice("overdispersion", overdispersion, OVERDISPERSION[1:])
@@ -359,6 +366,10 @@ def dispersion_test(
     5. :math:`\\tau^2 = \\max\\left(0, \\frac{I\\phi - (I - 1)}
        {\\sum_i w_i - \\sum_i w_i^2 / \\sum_i w_i}\\right)`,
        :math:`w_i = 1/s_i^2` (DerSimonian–Laird on the winsorised scores).
+
+    FunnelPlotR does the same for proportions and for ratios with
+    ``sr_method = "CQC"``; its default for ratios (``"SHMI"``) uses log(O/E)
+    and drops the extreme 10% instead of winsorising them.
     """
     _choice("kind", kind, KINDS)
     if not 0 <= trim < 0.5:
