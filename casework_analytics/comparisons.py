@@ -59,8 +59,9 @@ DEFAULT_LEVELS = (0.95, 0.998)
 #: ``age_at_intake`` when only that column exists).
 DEFAULT_COVARIATES = ("age_band", "sex", "primary_substance", "assist_risk", "referral_source")
 AGE_BREAKS = (25, 35, 45)
-#: A coefficient this large (an odds or hazard ratio beyond e**10, about
-#: 22,000) means the estimate ran off to infinity: separation.
+#: An estimate this large means it ran off to infinity (separation): an odds
+#: or hazard ratio beyond e**10 (about 22,000) for a level against its
+#: reference, or per standard deviation of a numeric covariate.
 _DIVERGED = 10.0
 
 
@@ -735,6 +736,13 @@ def _check_rank(x: pd.DataFrame, what: str) -> None:
         )
 
 
+def _diverged(params: np.ndarray, design: _Design) -> np.ndarray:
+    """Which estimates ran off to infinity (see :data:`_DIVERGED`)."""
+    dummy = design.terms["level"].notna().to_numpy()
+    size = np.where(dummy, 1.0, design.x.std().to_numpy()) * np.abs(params)
+    return ~np.isfinite(params) | (size > _DIVERGED)
+
+
 def _reference(reference, group) -> dict:
     if reference is None:
         return {}
@@ -947,8 +955,8 @@ def case_mix_model(
                 "covariates predict the outcome perfectly (separation)."
             ) from None
     params = np.asarray(fit.params)[1:]
-    if not fit.converged or (np.abs(params) > _DIVERGED).any():
-        bad = list(design.x.columns[np.abs(params) > _DIVERGED]) or list(design.x.columns)
+    if not fit.converged or _diverged(params, design).any():
+        bad = list(design.x.columns[_diverged(params, design)]) or list(design.x.columns)
         raise CaseworkError(
             f"The case-mix model of `{outcome}` did not converge: the estimates for {bad} run "
             "off to infinity (separation). Merge sparse levels or leave the covariate out."
@@ -1040,8 +1048,8 @@ def _fit_cox(frame, duration, event, covariates, group, reference) -> _CoxFit:
     model = PHReg(t, design.x.to_numpy(), status=d, ties="efron")
     result = model.fit()
     params = np.asarray(result.params)
-    if not np.isfinite(params).all() or (np.abs(params) > _DIVERGED).any():
-        bad = list(design.x.columns[~np.isfinite(params) | (np.abs(params) > _DIVERGED)])
+    if _diverged(params, design).any():
+        bad = list(design.x.columns[_diverged(params, design)])
         raise CaseworkError(
             f"The Cox model did not converge: the estimates for {bad} run off to infinity "
             "(monotone likelihood). Merge sparse levels or leave the covariate out."
@@ -1095,7 +1103,7 @@ def cox_model(
         (log hazard ratio), ``se``, ``hazard_ratio``, ``ci_low``, ``ci_high``
         (Wald interval of the hazard ratio), ``p_value`` (Wald), ``n`` (cases
         used), ``events``, ``n_dropped`` (cases with a missing duration,
-        event or covariate, left out).
+        event, group or covariate, left out).
 
     Notes
     -----

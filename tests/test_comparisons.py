@@ -552,6 +552,14 @@ def test_default_covariates_missing_values_and_numeric_covariates():
     numeric = case_mix_model(frame, outcome="completed", covariates=["missed", "sex"])
     row = numeric.table.set_index("term").loc["missed"]
     assert pd.isna(row["level"]) and row["odds_ratio"] > 0
+    # A numeric covariate on a small scale may have a large coefficient per unit
+    # (here about 20 per unit of a 0-0.1 share) without being separated.
+    share = frame.assign(share=frame["missed"] / 40)
+    share["completed"] = (rng.random(size) < 1 / (1 + np.exp(-(20 * share["share"] - 1)))).astype(
+        int
+    )
+    small = case_mix_model(share, outcome="completed", covariates=["share"])
+    assert small.table["odds_ratio"].iloc[0] > np.exp(10)
     # A chosen reference level.
     chosen = case_mix_model(
         frame, outcome="completed", covariates=["sex"], reference={"sex": "female"}
