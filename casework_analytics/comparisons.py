@@ -1024,6 +1024,7 @@ class _CoxFit:
 
 def _fit_cox(frame, duration, event, covariates, group, reference) -> _CoxFit:
     from statsmodels.duration.hazard_regression import PHReg
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
 
     covariates = group_columns(covariates)
     terms = ([group] if group else []) + [c for c in covariates if c != group]
@@ -1046,13 +1047,18 @@ def _fit_cox(frame, duration, event, covariates, group, reference) -> _CoxFit:
     _check_rank(design.x, "Cox model")
     _check_separation(design, d, "Cox model", both_ends=False)
     model = PHReg(t, design.x.to_numpy(), status=d, ties="efron")
-    result = model.fit()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ConvergenceWarning)
+        with np.errstate(over="ignore", invalid="ignore"):
+            result = model.fit()
     params = np.asarray(result.params)
-    if _diverged(params, design).any():
-        bad = list(design.x.columns[_diverged(params, design)])
+    failed = any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    if failed or _diverged(params, design).any():
+        bad = list(design.x.columns[_diverged(params, design)]) or list(design.x.columns)
         raise CaseworkError(
             f"The Cox model did not converge: the estimates for {bad} run off to infinity "
-            "(monotone likelihood). Merge sparse levels or leave the covariate out."
+            "(monotone likelihood) or the fit failed. Merge sparse levels or leave the "
+            "covariate out."
         )
     return _CoxFit(design, t, d.astype(bool), params, np.asarray(result.cov_params()), result)
 

@@ -714,6 +714,13 @@ def test_cox_drops_missing_rows_and_refuses_what_cannot_be_fitted():
         cox_model(noevents, duration="week", event="arrest", group="site")
     with pytest.raises(CaseworkError, match="do not vary"):
         cox_model(ROSSI.assign(one=1), duration="week", event="arrest", covariates=["age", "one"])
+    # Monotone likelihood on a numeric covariate: whoever fails next always has
+    # the largest x of those still at risk, so the estimate runs off to infinity.
+    ordered = pd.DataFrame({"t": np.arange(1.0, 21.0), "e": 1, "x": -np.arange(1.0, 21.0) / 20})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(CaseworkError, match=r"\['x'\] run off to infinity"):
+            cox_model(ordered, duration="t", event="e", covariates=["x"])
     with pytest.raises(CaseworkError, match="`transform`"):
         proportional_hazards_test(
             ROSSI, duration="week", event="arrest", covariates=["age"], transform="t"
