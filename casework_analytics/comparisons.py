@@ -988,14 +988,22 @@ def case_mix_model(
 
 
 def _check_separation(design: _Design, y: np.ndarray, what: str, both_ends: bool) -> None:
-    """Raise when a level of a categorical covariate (its reference included) never has the
-    outcome, or (``both_ends``) always has it: its estimate would be infinite."""
+    """Raise when a level of a categorical covariate (its reference included), or a value of
+    a two-valued numeric one (a 0/1 indicator), never has the outcome, or (``both_ends``)
+    always has it: its estimate would be infinite."""
     bad = []
-    dummies = design.terms.dropna(subset=["level"])
-    for covariate, rows in dummies.groupby("covariate", sort=False):  # a loop over covariates
-        block = design.x[rows["term"].tolist()].to_numpy()
-        members = np.column_stack([block, block.sum(axis=1) == 0])
-        names = [*rows["term"], f"{covariate}={rows['reference'].iloc[0]}"]
+    for covariate, rows in design.terms.groupby("covariate", sort=False):  # over covariates
+        if rows["level"].notna().any():
+            block = design.x[rows["term"].tolist()].to_numpy()
+            members = np.column_stack([block, block.sum(axis=1) == 0])
+            names = [*rows["term"], f"{covariate}={rows['reference'].iloc[0]}"]
+        else:
+            values = design.x[covariate].to_numpy()
+            distinct = np.unique(values)
+            if len(distinct) != 2:
+                continue
+            members = values[:, None] == distinct[None, :]
+            names = [f"{covariate}={v:g}" for v in distinct]
         cases, events = members.sum(axis=0), members.T @ y
         flags = (events == 0) | ((events == cases) if both_ends else False)
         bad += [name for name, flag in zip(names, flags, strict=True) if flag]

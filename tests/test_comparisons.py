@@ -587,6 +587,16 @@ def test_case_mix_model_refuses_what_cannot_be_fitted():
     numeric = frame.assign(x=np.where(frame["done"] == 1, 1.0, -1.0) * np.arange(1, 41))
     with pytest.raises(CaseworkError, match="separation"):
         case_mix_model(numeric, outcome="done", covariates=["x"])
+    # A 0/1 indicator stored as a number: everyone with x = 1 has the outcome.
+    indicator = pd.DataFrame({"x": [0, 1] * 20, "done": [0, 1, 1, 1] * 10})
+    with pytest.raises(CaseworkError, match=r"\['x=1'\].*never or always"):
+        case_mix_model(indicator, outcome="done", covariates=["x"])
+    # Quasi-complete separation on a continuous covariate (both outcomes only at
+    # x = 0.5): statsmodels reports convergence with a slope over 1000.
+    x = np.r_[np.linspace(0, 0.5, 30), 0.5, 0.5, np.linspace(0.5, 1, 30)]
+    quasi = pd.DataFrame({"x": x, "done": np.r_[np.zeros(31), np.ones(31)].astype(int)})
+    with pytest.raises(CaseworkError, match=r"\['x'\] run off to infinity"):
+        case_mix_model(quasi, outcome="done", covariates=["x"])
 
 
 # --------------------------------------------------------------------------
