@@ -74,6 +74,23 @@ LABELS = {
         "longest": "longest follow-up first",
         "empty": "Nothing to show (no data, or too few clients to publish)",
         "hidden": "Hidden (small numbers)",
+        "target": "Target",
+        "limits": "{level} limits",
+        "outside": "Outside {level} limits",
+        "inside": "Within limits",
+        "n_cases": "Cases (n)",
+        "expected_count": "Expected count (E)",
+        "proportion": "Proportion",
+        "oe_ratio": "Observed / expected",
+        "unadjusted": "Unadjusted proportions",
+        "adjusted": "Adjusted for case mix (observed / expected)",
+        "widened": "limits widened for overdispersion ({method}; φ = {phi}, p = {p})",
+        "not_widened": "exact limits, not widened (φ = {phi}, p = {p})",
+        "multiplicative": "multiplicative",
+        "additive": "additive random effect",
+        "hazard_ratio": "Hazard ratio",
+        "odds_ratio": "Odds ratio",
+        "log_scale": "log scale",
     },
     "id": {
         "negative": "Negatif",
@@ -113,6 +130,23 @@ LABELS = {
         "longest": "tindak lanjut terlama lebih dulu",
         "empty": "Tidak ada yang ditampilkan (tidak ada data, atau klien terlalu sedikit)",
         "hidden": "Disembunyikan (angka kecil)",
+        "target": "Target",
+        "limits": "Batas {level}",
+        "outside": "Di luar batas {level}",
+        "inside": "Di dalam batas",
+        "n_cases": "Kasus (n)",
+        "expected_count": "Jumlah harapan (E)",
+        "proportion": "Proporsi",
+        "oe_ratio": "Teramati / harapan",
+        "unadjusted": "Proporsi tanpa penyesuaian",
+        "adjusted": "Disesuaikan dengan bauran kasus (teramati / harapan)",
+        "widened": "batas diperlebar karena overdispersi ({method}; φ = {phi}, p = {p})",
+        "not_widened": "batas eksak, tidak diperlebar (φ = {phi}, p = {p})",
+        "multiplicative": "multiplikatif",
+        "additive": "efek acak aditif",
+        "hazard_ratio": "Rasio hazard",
+        "odds_ratio": "Rasio odds",
+        "log_scale": "skala log",
     },
 }
 
@@ -629,4 +663,183 @@ def retention_triangle(
     ax.set_title(t["triangle"])
     ax.figure.colorbar(image, ax=ax, label=t["retained"])
     ax.table_ = table
+    return ax
+
+
+#: Colours of the funnel plot: limit pairs as in FunnelPlotR, outliers in vermillion.
+FUNNEL_COLORS = {"95": "#E69F00", "998": "#0072B2", "point": "#555555", "outlier": "#D55E00"}
+
+
+def _number(x: float, digits: int = 2) -> str:
+    return "–" if pd.isna(x) else f"{x:.{digits}g}"
+
+
+def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True):
+    """Funnel plot: each group's value against its size, inside control limits.
+
+    Parameters
+    ----------
+    table : FunnelResult or DataFrame
+        From :func:`casework_analytics.comparisons.funnel_table` (the result
+        or its ``.table``), for one metric.
+    label_outliers : bool
+        Write the group name next to every group outside the outermost
+        limits.
+
+    Returns
+    -------
+    Axes
+
+    Notes
+    -----
+    Proportions are drawn against the number of cases with a percent axis;
+    O/E ratios against the expected count. The limits are smooth curves
+    over a grid of sizes, computed with
+    :func:`casework_analytics.comparisons.funnel_limits` from the table's
+    target, kind, widening, φ and τ² (never read off the points). The
+    title names the metric and says whether the comparison is adjusted for
+    case mix and whether the limits were widened for overdispersion. Limit
+    lines carry a ``gid`` (``"lower_95"``, ``"upper_998"``, ...), the target
+    line ``"target"`` and the points ``"groups"``.
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    from .comparisons import funnel_limits, level_from_name
+    from .grouping import group_key
+
+    frame = getattr(table, "table", table)
+    needed = ["metric", "n", "expected", "value", "target", "flag", "kind", "widening"]
+    _require(frame, [*needed, "phi", "tau2", "dispersion_p"], "funnel_plot")
+    if frame["metric"].nunique() != 1:
+        raise CaseworkError(
+            f"funnel_plot draws one metric; the table has {sorted(frame['metric'].unique())}. "
+            "Select one first."
+        )
+    t = _text(lang)
+    ax = _axes(ax)
+    first = frame.iloc[0]
+    kind, widening = first["kind"], first["widening"]
+    names = [c[len("lower_") :] for c in frame.columns if c.startswith("lower_")]
+    levels = [level_from_name(name) for name in names]
+    x = frame["n" if kind == "proportion" else "expected"].to_numpy(dtype=float)
+    if kind == "proportion":
+        top = int(np.ceil(x.max() * 1.05))
+        grid = (
+            np.arange(1, top + 1) if top <= 2000 else np.unique(np.geomspace(1, top, 800).round())
+        )
+    else:
+        grid = np.geomspace(min(x.min() * 0.8, 1.0), x.max() * 1.05, 400)
+    curves = funnel_limits(
+        float(first["target"]),
+        grid,
+        kind=kind,
+        levels=levels,
+        overdispersion=widening,
+        phi=float(first["phi"]) if pd.notna(first["phi"]) else 1.0,
+        tau2=float(first["tau2"]),
+    )
+    for name, level in zip(names, levels, strict=True):
+        color = FUNNEL_COLORS.get(name, "#999999")
+        for side in ("lower", "upper"):
+            ax.plot(
+                grid,
+                curves[f"{side}_{name}"],
+                color=color,
+                linewidth=1,
+                linestyle="--" if name == names[0] else "-",
+                label=t["limits"].format(level=f"{level * 100:g}%") if side == "lower" else None,
+                gid=f"{side}_{name}",
+            )
+    ax.axhline(first["target"], color="black", linewidth=1, label=t["target"], gid="target")
+    outside = frame["flag"].to_numpy() != "within"
+    ax.scatter(
+        x,
+        frame["value"],
+        s=18,
+        zorder=3,
+        c=np.where(outside, FUNNEL_COLORS["outlier"], FUNNEL_COLORS["point"]),
+        gid="groups",
+    )
+    if label_outliers and outside.any():
+        groups = list(frame.columns[: list(frame.columns).index("metric")])
+        labels = group_key(frame, groups) if groups else pd.Series("", index=frame.index)
+        for xi, yi, text in zip(x[outside], frame["value"][outside], labels[outside], strict=True):
+            ax.annotate(str(text), (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=7)
+    p = _number(first["dispersion_p"])
+    phi = _number(first["phi"], 3)
+    limits_note = (
+        t["widened"].format(method=t[widening], phi=phi, p=p)
+        if widening != "none"
+        else t["not_widened"].format(phi=phi, p=p)
+    )
+    adjusted = t["adjusted"] if kind == "ratio" else t["unadjusted"]
+    ax.set_title(f"{first['metric']}\n{adjusted}; {limits_note}", fontsize=9)
+    ax.set_xlabel(t["n_cases"] if kind == "proportion" else t["expected_count"])
+    ax.set_ylabel(t["proportion"] if kind == "proportion" else t["oe_ratio"])
+    if kind == "proportion":
+        ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+        ax.set_ylim(0, 1.02)
+    else:
+        ax.set_ylim(bottom=0)
+    ax.set_xlim(0, grid.max())
+    ax.legend(fontsize=7, loc="upper right")
+    return ax
+
+
+def forest_plot(
+    table: pd.DataFrame,
+    *,
+    estimate: str = "hazard_ratio",
+    low: str = "ci_low",
+    high: str = "ci_high",
+    label: str = "term",
+    ax=None,
+    lang: str = "en",
+    log: bool | None = None,
+):
+    """Forest plot: one row per term, its estimate and interval, and the null line.
+
+    Parameters
+    ----------
+    table : DataFrame
+        For example from :func:`casework_analytics.comparisons.cox_model`
+        (hazard ratios), the ``.table`` of
+        :func:`casework_analytics.comparisons.case_mix_model` (odds ratios,
+        ``estimate="odds_ratio"``), or any table of group estimates.
+    estimate, low, high, label : str
+        Columns of the estimate, the interval and the row label. Rows are
+        drawn top to bottom in table order.
+    log : bool, optional
+        Log x axis with the null line at 1; default: True when ``estimate``
+        ends in ``ratio``, else a linear axis with the null line at 0.
+
+    Returns
+    -------
+    Axes
+        The intervals are a line collection (``gid="intervals"``), the
+        estimates a line of markers (``gid="estimates"``) and the null line
+        ``gid="reference"``.
+    """
+    _require(table, [estimate, low, high, label], "forest_plot")
+    t = _text(lang)
+    ax = _axes(ax)
+    if table.empty:
+        return _empty(ax, t)
+    log = estimate.endswith("ratio") if log is None else log
+    values = table[[estimate, low, high]].to_numpy(dtype=float)
+    if log and (values[~np.isnan(values)] <= 0).any():
+        raise CaseworkError(
+            f"forest_plot with log=True needs positive `{estimate}`, `{low}` and `{high}`; "
+            "pass log=False for estimates on a difference scale."
+        )
+    rows = np.arange(len(table))
+    ax.hlines(rows, values[:, 1], values[:, 2], color="black", linewidth=1.2, gid="intervals")
+    ax.plot(values[:, 0], rows, "s", color="black", markersize=5, gid="estimates")
+    ax.axvline(1.0 if log else 0.0, color="#999999", linestyle="--", gid="reference")
+    if log:
+        ax.set_xscale("log")
+    ax.set_yticks(rows, table[label].astype(str).tolist(), fontsize=8)
+    ax.set_ylim(len(table) - 0.5, -0.5)
+    name = t.get(estimate, estimate)
+    ax.set_xlabel(f"{name} ({t['log_scale']})" if log else name)
     return ax
