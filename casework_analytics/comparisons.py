@@ -483,6 +483,7 @@ def funnel_table(
     metric: str | None = None,
     trim: float = 0.1,
     test_level: float = 0.05,
+    min_units: int = 10,
 ) -> FunnelResult:
     """Compare groups in a funnel: value, limits for the group's size, and a flag.
 
@@ -520,6 +521,11 @@ def funnel_table(
         Winsorisation of the z-scores at each end (0.1).
     test_level : float
         Significance level of the overdispersion test used by ``"auto"``.
+    min_units : int
+        ``"auto"`` widens only with at least this many groups (10). With
+        fewer, winsorising 10% at each end trims nothing and the estimate
+        is driven by single groups: one true outlier would widen its own
+        limits and hide itself. φ, τ² and the test are still reported.
 
     Returns
     -------
@@ -600,7 +606,7 @@ def funnel_table(
     dispersion = dispersion_test(observed, precision, kind=kind, target=target, trim=trim)
     overdispersed = bool(dispersion.p_value < test_level) if dispersion.df else False
     widening = {
-        "auto": "additive" if overdispersed else "none",
+        "auto": "additive" if overdispersed and dispersion.n_units >= min_units else "none",
         "none": "none",
         "multiplicative": "multiplicative",
         "additive": "additive",

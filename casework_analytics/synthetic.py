@@ -16,6 +16,10 @@ What is simulated
 * closure reasons as free text in Indonesian or English, or as codes, with
   the student-casework reasons (placement ended, scheduling conflict,
   caseworker unavailable) and the TEDS-D ones;
+* real effects for evaluators to find: high ASSIST risk lowers the chance
+  of progressing through the stages; clients whose schedules clash with
+  the caseworker's miss more sessions and end unplanned more often; and one
+  site is a true outlier (see ``outlier``);
 * weekly urine-screen monitoring for up to 26 weeks after intake, with early
   use, abstinence, lapses, relapses, missed visits and dropout; the planned
   end of monitoring (``monitoring_end_date``) once the 26 weeks have passed.
@@ -82,15 +86,17 @@ _UNPLANNED_TEXTS = {
     "unclassified": ["lain-lain", "lihat catatan"],
 }
 _UNPLANNED_WEIGHTS = {
-    "scheduling_conflict": 0.22,
-    "placement_ended": 0.2,
-    "dropped_out": 0.22,
-    "moved": 0.07,
-    "incarcerated": 0.05,
-    "transferred": 0.12,
-    "died": 0.01,
-    "caseworker_unavailable": 0.06,
-    "unclassified": 0.05,
+    "scheduling_conflict": 0.3,
+    "dropped_out": 0.4,
+    "moved": 0.12,
+    "incarcerated": 0.1,
+    "died": 0.02,
+    "unclassified": 0.06,
+}
+_ADMINISTRATIVE_WEIGHTS = {
+    "placement_ended": 0.55,
+    "transferred": 0.3,
+    "caseworker_unavailable": 0.15,
 }
 
 
@@ -113,6 +119,7 @@ def generate(
     export_date: str = DEFAULT_EXPORT_DATE,
     sites: tuple[str, ...] = SITES,
     terms: dict[str, str] | None = None,
+    outlier: bool = True,
 ) -> dict[str, pd.DataFrame]:
     """Generate a synthetic cohort.
 
@@ -131,6 +138,10 @@ def generate(
         Agency sites; placements are spread over them evenly.
     terms : dict, optional
         Term name to term start date; defaults to three terms 2024-2025.
+    outlier : bool
+        Plant a true outlier: with three or more sites, the cases of the
+        last site are much less likely to progress through the stages
+        (each stage 0.3 less likely to be reached), so fewer complete.
 
     Returns
     -------
@@ -181,8 +192,18 @@ def generate(
     )
     intake = pd.Series(intake).astype("datetime64[ns]")
     friction = rng.beta(2, 4, n)  # how badly client and caseworker schedules clash
+    risk = _choice(rng, ["low", "moderate", "high"], [1, 3, 2], n)
+    # Case mix and the planted outlier: high ASSIST risk, and the last site (when
+    # there are three or more), make progress through the stages less likely.
+    handicap = np.select([risk == "high", risk == "moderate"], [0.15, 0.05], 0.0)
+    site_of_case = (case_p % len(sites)).astype(int)
+    if outlier and len(sites) >= 3:
+        handicap = handicap + np.where(site_of_case == len(sites) - 1, 0.5, 0.0)
 
-    reach = rng.random((n, 3)) < np.array([0.9, 0.8, 0.75]) - 0.25 * friction[:, None]
+    reach = (
+        rng.random((n, 3))
+        < np.array([0.98, 0.95, 0.93]) - 0.25 * friction[:, None] - handicap[:, None]
+    )
     furthest = 1 + np.cumprod(reach, axis=1).sum(axis=1)  # 1..4
     durations = np.column_stack(
         [
@@ -208,14 +229,20 @@ def generate(
     closed = intake + pd.to_timedelta(stop_day, unit="D")
     is_open = (closed > export).to_numpy()
 
+    # Clients whose schedules clash (and so miss sessions) end unplanned more often.
+    unplanned = rng.random(n) < 0.3 + 0.6 * friction
     cause = np.where(
         terminated,
-        np.where(rng.random(n) < 0.8, "completed", "placement_ended"),
-        _choice(rng, list(_UNPLANNED_WEIGHTS), list(_UNPLANNED_WEIGHTS.values()), n),
+        np.where(rng.random(n) < 0.9, "completed", "placement_ended"),
+        np.where(
+            unplanned,
+            _choice(rng, list(_UNPLANNED_WEIGHTS), list(_UNPLANNED_WEIGHTS.values()), n),
+            _choice(rng, list(_ADMINISTRATIVE_WEIGHTS), list(_ADMINISTRATIVE_WEIGHTS.values()), n),
+        ),
     ).astype(object)
-    clash = (~terminated) & (friction > 0.5) & (rng.random(n) < 0.6)
+    clash = (~terminated) & unplanned & (friction > 0.5) & (rng.random(n) < 0.6)
     cause[clash] = "scheduling_conflict"
-    cause[cut_short] = "placement_ended"
+    cause[cut_short & ~unplanned] = "placement_ended"
     text_options = {
         "completed": ["tujuan tercapai", "goals met", "completed", "selesai sesuai rencana"],
         **_UNPLANNED_TEXTS,
@@ -252,7 +279,7 @@ def generate(
                 [4, 3, 2, 1, 0.5, 0.5],
                 n,
             ),
-            "assist_risk": _choice(rng, ["low", "moderate", "high"], [1, 3, 2], n),
+            "assist_risk": risk,
             "closed_date": closed.mask(is_open),
             "closure_reason": pd.Series(reason_text).mask(is_open),
             "closure_note": pd.Series(
@@ -293,7 +320,10 @@ def generate(
     s_week = np.arange(n_sessions.sum()) - np.repeat(np.cumsum(n_sessions) - n_sessions, n_sessions)
     s_day = np.minimum(s_week * 7 + rng.integers(0, 3, len(s_case)), end_day[s_case])
     u = rng.random(len(s_case))
-    p_client = 0.08 + 0.5 * friction[s_case]
+    # Before an unplanned ending the client stops coming: missed sessions come first.
+    ends_unplanned = np.isin(cause, list(_UNPLANNED_WEIGHTS))
+    fading = ends_unplanned[s_case] & (s_day >= stop_day[s_case] - 21)
+    p_client = 0.08 + 0.5 * friction[s_case] + 0.3 * fading
     status = np.select(
         [u < p_client, u < p_client + 0.06, u < p_client + 0.09, u < p_client + 0.13],
         ["missed_client", "missed_worker", "cancelled", "rescheduled"],
