@@ -4,6 +4,7 @@ Commands
 --------
 ``validate SOURCE``            load and validate; print counts and problems.
 ``summary SOURCE``             write one table per analysis into a folder.
+``compare SOURCE``             compare groups: funnels, case-mix models, Cox models, trends.
 ``report SOURCE``              build the HTML cohort dashboard.
 ``pseudonymise SOURCE OUT``    write a pseudonymised copy of a source.
 ``keygen KEY_FILE``            write a new pseudonymisation key.
@@ -52,6 +53,8 @@ EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 DEFAULT_THRESHOLD = 11
 MIN_THRESHOLD = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+COMPARE_METRICS = ("planned_completion", "retention", "sustained_abstinence", "not_relapsed")
+COMPARE_OUTCOMES = ("dropout", "first_positive", "sustained", "relapse", "unplanned_exit")
 
 
 def _escape(text: str) -> str:
@@ -192,6 +195,40 @@ def _parser() -> argparse.ArgumentParser:
     _add_threshold(summary)
     summary.set_defaults(func=_summary)
 
+    compare = commands.add_parser(
+        "compare", help="Compare sites, placements or terms: funnels, Cox models, trends."
+    )
+    compare.add_argument("source")
+    _add_as_of(compare)
+    compare.add_argument("--by", required=True, help="The column whose groups are compared")
+    compare.add_argument("--out", type=Path, required=True, help="Folder for the tables")
+    compare.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    compare.add_argument(
+        "--metric",
+        nargs="+",
+        choices=list(COMPARE_METRICS),
+        default=list(COMPARE_METRICS),
+        help="Binary metrics to compare (all four by default)",
+    )
+    compare.add_argument(
+        "--adjust",
+        nargs="*",
+        default=None,
+        metavar="COL",
+        help="Case-mix adjustment: alone for the default covariates (age band, sex, "
+        "substance, ASSIST risk, referral source), or name the covariates",
+    )
+    compare.add_argument(
+        "--outcome",
+        nargs="+",
+        choices=list(COMPARE_OUTCOMES),
+        default=["unplanned_exit", "dropout", "relapse"],
+        help="Time-to-event outcomes of the Cox models",
+    )
+    _add_stage_model(compare)
+    _add_definitions(compare)
+    compare.set_defaults(func=_compare)
+
     report = commands.add_parser("report", help="Build the HTML cohort dashboard.")
     report.add_argument("source")
     _add_as_of(report)
@@ -295,16 +332,9 @@ def _summary(args) -> int:
     from .grouping import as_as_of
     from .outputs import check_output_folder, output_folder
     from .summary import Summary
-    from .timelines import RecoveryDefinition
 
     as_of = as_as_of(args.as_of)
-    definition = RecoveryDefinition(
-        missing_as=args.missing_as,
-        sustained_weeks=args.sustained_weeks,
-        dropout_missed=args.dropout_missed,
-        dropout_gap_days=args.dropout_gap_days,
-        monitoring_days=args.monitoring_days,
-    )
+    definition = _definition(args)
     check_output_folder(args.out)
     cohort = _loaded(args)
     _observed(cohort, as_of)
@@ -352,6 +382,92 @@ def _summary(args) -> int:
     say(f"Tables written to {args.out}")
     if cohort.has_errors:
         say("Some rows were rejected; run `casework-analytics validate` for the full report.")
+    return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+
+
+def _definition(args):
+    from .timelines import RecoveryDefinition
+
+    return RecoveryDefinition(
+        missing_as=args.missing_as,
+        sustained_weeks=args.sustained_weeks,
+        dropout_missed=args.dropout_missed,
+        dropout_gap_days=args.dropout_gap_days,
+        monitoring_days=args.monitoring_days,
+    )
+
+
+def _compare(args) -> int:
+    import pandas as pd
+
+    from .evaluation import compare_groups, hazard_ratios, term_trend
+    from .grouping import as_as_of, case_groups
+    from .outputs import check_output_folder, output_folder
+    from .summary import Summary
+
+    as_of = as_as_of(args.as_of)
+    definition = _definition(args)
+    check_output_folder(args.out)
+    cohort = _loaded(args)
+    _observed(cohort, as_of)
+    case_groups(cohort, args.by)
+    run = Summary(cohort, as_of, definition=definition)
+    adjust = None if args.adjust is None else (args.adjust or "default")
+    tables: list[tuple[str, object]] = []
+    say("Comparing groups (funnel limits, case-mix model) ...")
+    funnel, models = compare_groups(
+        cohort, as_of, args.by, metrics=args.metric, adjust=adjust, run=run
+    )
+    tables.append(("funnel", funnel))
+    if adjust is not None:
+        tables.append(("case_mix_model", models))
+    cox, checks = [], []
+    for outcome in args.outcome:  # a few outcomes
+        say(f"Cox model of {outcome} ...")
+        try:
+            model, check = hazard_ratios(cohort, as_of, outcome=outcome, by=args.by, run=run)
+        except CaseworkError as exc:
+            say(f"  skipped {outcome}: {exc}")
+            continue
+        cox.append(model)
+        checks.append(check)
+    if cox:
+        tables.append(("cox", pd.concat(cox, ignore_index=True)))
+        tables.append(("proportional_hazards", pd.concat(checks, ignore_index=True)))
+    if "term" in cohort.placements and cohort.placements["term"].notna().any():
+        tables.append(
+            (
+                "trend",
+                pd.concat(
+                    [term_trend(cohort, as_of, m, run=run) for m in args.metric],
+                    ignore_index=True,
+                ),
+            )
+        )
+    manifest = {
+        "command": "compare",
+        "source": cohort.source,
+        "as_of": str(as_of.date()),
+        "parameters": {
+            "by": args.by,
+            "metrics": args.metric,
+            "adjust": adjust,
+            "outcomes": args.outcome,
+            "format": args.format,
+            **definition.as_dict(),
+        },
+        "published": False,
+        "threshold": None,
+    }
+    with output_folder(args.out, manifest) as folder:
+        for name, table in tables:
+            folder.write_table(name, table, format=args.format)
+            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
+    flagged = funnel[funnel["flag"] != "within"] if len(funnel) else funnel
+    for row in flagged.itertuples(index=False):
+        kind = "adjusted" if row.adjusted else "unadjusted"
+        say(f"  {getattr(row, args.by)}: {row.flag} the 99.8% limits on {row.metric} ({kind})")
+    say(f"Tables written to {args.out}")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 

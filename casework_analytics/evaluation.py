@@ -132,6 +132,11 @@ def _pool_small_levels(frame: pd.DataFrame, covariates: list[str]) -> pd.DataFra
     return out
 
 
+def _varying(frame: pd.DataFrame, covariates: list[str]) -> list[str]:
+    """The covariates that still take two or more values."""
+    return [c for c in covariates if frame[c].nunique(dropna=True) > 1]
+
+
 def _default_covariates(frame: pd.DataFrame) -> list[str]:
     return [c for c in DEFAULT_COVARIATES if c in frame and frame[c].notna().any()]
 
@@ -174,7 +179,8 @@ def compare_groups(
         Case-mix covariates for indirect standardisation; ``"default"`` uses
         age band, sex, primary substance, ASSIST risk and referral source
         where present, with the levels held by fewer than
-        :data:`MIN_LEVEL_CASES` cases counted with the most common level; ``None`` (default)
+        :data:`MIN_LEVEL_CASES` cases counted with the most common level
+        (a covariate left with one level is not used); ``None`` (default)
         compares unadjusted only.
     definition : RecoveryDefinition, optional
     overdispersion : {"auto", "none", "multiplicative", "additive"}
@@ -223,8 +229,8 @@ def compare_groups(
         if adjust is None:
             continue
         if covariates is None:  # the defaults: pool what cannot be estimated
-            chosen_covariates = _default_covariates(data)
-            data = _pool_small_levels(data, chosen_covariates)
+            data = _pool_small_levels(data, _default_covariates(data))
+            chosen_covariates = _varying(data, _default_covariates(data))
         else:
             chosen_covariates = covariates
         model = case_mix_model(data, outcome=metric, covariates=chosen_covariates)
@@ -332,8 +338,8 @@ def hazard_ratios(
         group = cols[0]
         frame = frame.drop(columns=[group], errors="ignore").merge(groups, on="case_id")
     if covariates == "default":
-        covariates = _default_covariates(frame)
-        frame = _pool_small_levels(frame, covariates)
+        frame = _pool_small_levels(frame, _default_covariates(frame))
+        covariates = _varying(frame, _default_covariates(frame))
     data = frame[frame[f"{outcome}_time"].notna()].astype(
         {f"{outcome}_time": "float64", f"{outcome}_observed": "bool"}
     )

@@ -74,6 +74,18 @@ LABELS = {
         "longest": "longest follow-up first",
         "empty": "Nothing to show (no data, or too few clients to publish)",
         "hidden": "Hidden (small numbers)",
+        "sensitivity": "Missed screens counted as positive, or ignored",
+        "planned_completion": "Planned completion (of closed cases)",
+        "term": "Term",
+        "trend_test": "trend over terms: Cochran–Armitage p = {p}",
+        "missing_positive": "Counted as positive",
+        "missing_ignore": "Ignored",
+        "estimate": "Estimate",
+        "retention": "90-day retention",
+        "retention_km": "90-day retention (Kaplan–Meier)",
+        "sustained_abstinence": "Sustained abstinence",
+        "not_relapsed": "Not relapsed (of those abstinent)",
+        "not_relapsed_km": "No relapse 90 days after abstinence (Kaplan–Meier)",
         "target": "Target",
         "limits": "{level} limits",
         "outside": "Outside {level} limits",
@@ -130,6 +142,18 @@ LABELS = {
         "longest": "tindak lanjut terlama lebih dulu",
         "empty": "Tidak ada yang ditampilkan (tidak ada data, atau klien terlalu sedikit)",
         "hidden": "Disembunyikan (angka kecil)",
+        "sensitivity": "Tes yang terlewat dihitung positif, atau diabaikan",
+        "planned_completion": "Selesai terencana (dari kasus ditutup)",
+        "term": "Semester",
+        "trend_test": "tren antar semester: Cochran–Armitage p = {p}",
+        "missing_positive": "Dihitung positif",
+        "missing_ignore": "Diabaikan",
+        "estimate": "Perkiraan",
+        "retention": "Retensi 90 hari",
+        "retention_km": "Retensi 90 hari (Kaplan–Meier)",
+        "sustained_abstinence": "Pulih berkelanjutan",
+        "not_relapsed": "Tidak kambuh (dari yang pulih)",
+        "not_relapsed_km": "Tidak kambuh 90 hari setelah pulih (Kaplan–Meier)",
         "target": "Target",
         "limits": "Batas {level}",
         "outside": "Di luar batas {level}",
@@ -773,7 +797,8 @@ def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True
         else t["not_widened"].format(phi=phi, p=p)
     )
     adjusted = t["adjusted"] if kind == "ratio" else t["unadjusted"]
-    ax.set_title(f"{first['metric']}\n{adjusted}; {limits_note}", fontsize=9)
+    metric = t.get(first["metric"], first["metric"])
+    ax.set_title(f"{metric}\n{adjusted}; {limits_note}", fontsize=9)
     ax.set_xlabel(t["n_cases"] if kind == "proportion" else t["expected_count"])
     ax.set_ylabel(t["proportion"] if kind == "proportion" else t["oe_ratio"])
     if kind == "proportion":
@@ -837,9 +862,97 @@ def forest_plot(
     ax.plot(values[:, 0], rows, "s", color="black", markersize=5, gid="estimates")
     ax.axvline(1.0 if log else 0.0, color="#999999", linestyle="--", gid="reference")
     if log:
+        from matplotlib.ticker import FixedLocator, NullFormatter, StrMethodFormatter
+
         ax.set_xscale("log")
+        shown = values[np.isfinite(values) & (values > 0)]
+        nice = np.array([0.05, 0.1, 0.25, 0.5, 1, 2, 4, 10, 20])
+        if len(shown):
+            nice = nice[(nice >= shown.min() / 1.5) & (nice <= shown.max() * 1.5)]
+        ax.xaxis.set_major_locator(FixedLocator(np.union1d(nice, [1.0])))
+        ax.xaxis.set_major_formatter(StrMethodFormatter("{x:g}"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set_yticks(rows, table[label].astype(str).tolist(), fontsize=8)
     ax.set_ylim(len(table) - 0.5, -0.5)
     name = t.get(estimate, estimate)
     ax.set_xlabel(f"{name} ({t['log_scale']})" if log else name)
+    return ax
+
+
+def sensitivity_plot(table: pd.DataFrame, *, ax=None, lang: str = "en"):
+    """Each headline under both missing-screen conventions, joined by a line.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`casework_analytics.recovery.recovery_sensitivity`,
+        without groups (or the rows of one group).
+
+    Returns
+    -------
+    Axes
+        One row per metric, top to bottom in table order: a point for
+        ``estimate_positive`` and one for ``estimate_ignore`` (percent axis);
+        the gap between them is how much the headline rests on the
+        convention.
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    _require(table, ["metric", "estimate_positive", "estimate_ignore"], "sensitivity_plot")
+    t = _text(lang)
+    ax = _axes(ax)
+    rows = np.arange(len(table))
+    positive = table["estimate_positive"].to_numpy(dtype=float)
+    ignore = table["estimate_ignore"].to_numpy(dtype=float)
+    ax.hlines(rows, np.fmin(positive, ignore), np.fmax(positive, ignore), color="#999999", lw=2)
+    ax.scatter(positive, rows, color=COLORS["positive"], zorder=3, label=t["missing_positive"])
+    ax.scatter(ignore, rows, color=COLORS["negative"], zorder=3, label=t["missing_ignore"])
+    ax.set_yticks(rows, [t.get(m, m) for m in table["metric"]])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(t["estimate"])
+    ax.set_title(t["sensitivity"])
+    ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.08), ncols=2, fontsize=8, frameon=False)
+    return ax
+
+
+def trend_plot(trend: pd.DataFrame, *, ax=None, lang: str = "en"):
+    """A metric by term, with Wilson 95% intervals and the trend test in the title.
+
+    Parameters
+    ----------
+    trend : DataFrame
+        From :func:`casework_analytics.evaluation.term_trend` (one metric) or
+        :func:`casework_analytics.comparisons.trend_table`.
+
+    Returns
+    -------
+    Axes
+        Terms left to right in the table's order; percent y axis.
+    """
+    from matplotlib.ticker import PercentFormatter
+
+    _require(trend, ["term", "share", "ci_low", "ci_high", "trend_p_value"], "trend_plot")
+    if "metric" in trend and trend["metric"].nunique() > 1:
+        raise CaseworkError(
+            "trend_plot draws one metric; filter the table first, e.g. "
+            "trend[trend['metric'] == 'retention']."
+        )
+    t = _text(lang)
+    ax = _axes(ax)
+    x = np.arange(len(trend))
+    share = trend["share"].to_numpy(dtype=float)
+    below = share - trend["ci_low"].to_numpy(dtype=float)
+    above = trend["ci_high"].to_numpy(dtype=float) - share
+    ax.errorbar(x, share, yerr=[below, above], fmt="o-", color="#0072B2", capsize=4)
+    ax.set_xticks(x, trend["term"].astype(str).tolist())
+    ax.set_ylim(0, 1)
+    ax.yaxis.set_major_formatter(PercentFormatter(1.0))
+    ax.set_xlabel(t["term"])
+    metric = trend["metric"].iloc[0] if "metric" in trend and len(trend) else ""
+    p_value = trend["trend_p_value"].iloc[0] if len(trend) else np.nan
+    ax.set_title(
+        f"{t.get(metric, metric)}\n" + t["trend_test"].format(p=f"{p_value:.2g}"), fontsize=9
+    )
     return ax

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from casework_analytics.cli import main
 
@@ -153,3 +154,24 @@ def test_summary_by_site_with_a_one_client_site(tmp_path, capsys):
         logrank = pd.read_csv(out / "logrank.csv")
         assert len(logrank) == 4 and logrank["df"].notna().all()
     assert "unexpected" not in capsys.readouterr().err
+
+
+def test_compare_writes_funnel_model_cox_and_trend(tmp_path, capsys):
+    out = tmp_path / "cmp"
+    args = ["compare", "data/sample", "--as-of", "2025-04-15", "--by", "site", "--adjust"]
+    assert main([*args, "--out", str(out), "--outcome", "relapse"]) == 0
+    printed = capsys.readouterr().out
+    assert "BNNK Sibolga: below the 99.8% limits on planned_completion (unadjusted)" in printed
+    funnel = pd.read_csv(out / "funnel.csv")
+    assert set(funnel["metric"]) == {
+        "planned_completion",
+        "retention",
+        "sustained_abstinence",
+        "not_relapsed",
+    }
+    assert set(funnel["adjusted"]) == {True, False}
+    for name in ("case_mix_model", "cox", "proportional_hazards", "trend", "manifest"):
+        assert any(p.stem == name for p in out.iterdir()), name
+    with pytest.raises(SystemExit) as stop:  # argparse: --by is required
+        main(["compare", "data/sample", "--as-of", "2025-04-15", "--out", str(out)])
+    assert stop.value.code == 2

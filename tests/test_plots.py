@@ -141,3 +141,44 @@ def test_exit_bars_show_suppressed_shares_as_hidden(sample):
         y = round(patch.get_y(), 6)
         ends[y] = max(ends.get(y, 0), patch.get_x() + patch.get_width())
     np.testing.assert_allclose(sorted(ends.values()), 1.0)
+
+
+def test_sensitivity_plot_draws_both_conventions():
+    import pandas as pd
+
+    table = pd.DataFrame(
+        {
+            "metric": ["retention", "not_relapsed"],
+            "estimate_positive": [0.6, 0.2],
+            "estimate_ignore": [0.6, 0.55],
+        }
+    )
+    ax = plots.sensitivity_plot(table, ax=plt.figure().gca())
+    positive, ignore = ax.collections[1], ax.collections[2]
+    assert positive.get_offsets()[:, 0].tolist() == [0.6, 0.2]
+    assert ignore.get_offsets()[:, 0].tolist() == [0.6, 0.55]
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels == ["90-day retention", "Not relapsed (of those abstinent)"]
+    ax_id = plots.sensitivity_plot(table, ax=plt.figure().gca(), lang="id")
+    assert ax_id.get_yticklabels()[0].get_text() == "Retensi 90 hari"
+
+
+def test_trend_plot_draws_shares_with_intervals():
+    import pandas as pd
+
+    trend = pd.DataFrame(
+        {
+            "metric": "retention",
+            "term": ["2024-1", "2024-2"],
+            "share": [0.5, 0.7],
+            "ci_low": [0.3, 0.5],
+            "ci_high": [0.7, 0.85],
+            "trend_p_value": [0.04, 0.04],
+        }
+    )
+    ax = plots.trend_plot(trend, ax=plt.figure().gca())
+    line = ax.lines[0]
+    assert line.get_ydata().tolist() == [0.5, 0.7]
+    assert "p = 0.04" in ax.get_title()
+    with pytest.raises(CaseworkError, match="draws one metric"):
+        plots.trend_plot(pd.concat([trend, trend.assign(metric="x")]), ax=plt.figure().gca())
