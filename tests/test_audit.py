@@ -192,6 +192,23 @@ def test_read_equals_accepted_plus_rejected():
     assert result.table("screens")["read"].tolist() == [30, 50, 80]
 
 
+def test_two_hidden_cells_whose_sum_is_known_need_the_audit():
+    # a = 2 and b = 1 are hidden; the line has two hidden cells, so the
+    # line pass is satisfied. But a + b = 43 - 40 = 3: each is 1 or 2.
+    row = pd.DataFrame({"a": [2], "b": [1], "c": [40], "total": [43]})
+    ps = PublishedSet().add_table("t", row, counts=["a", "b", "c", "total"])
+    ps.add_column_sums(table="t", total="total", parts=["a", "b", "c"])
+    leak = audit(ps, [True, True, False, False])
+    assert bounds(leak) == {(0, "a"): (1, 2), (0, "b"): (1, 2)}
+    assert leak["pinned"].all()
+    # The audit round hides c (the only shown non-zero part): then
+    # a + b + c = 43 with each at least 1 gives each 1..41.
+    result = protect_set(ps)
+    assert result.protected and result.rounds == 2
+    assert result.table("t").iloc[0].tolist() == [HIDDEN, HIDDEN, HIDDEN, 43]
+    assert bounds(result.audit) == {(0, "a"): (1, 41), (0, "b"): (1, 41), (0, "c"): (1, 41)}
+
+
 def test_a_set_that_cannot_be_protected_is_reported():
     # Site A's 4 clients (3 men, 1 woman): every count is small, and the
     # attacker knows from elsewhere that the site served exactly 4. Then
@@ -362,6 +379,23 @@ def test_hidden_zeros_are_refused_and_zeros_never_hidden():
     assert result.table("t").iloc[0].tolist() == [HIDDEN, 0, HIDDEN]
 
 
+def test_zeros_are_never_hidden_even_when_nothing_else_could_help():
+    # a + z = 3 is known from elsewhere (a constant), z = 0 is shown: a is
+    # determined, and only hiding the zero could blur it. Zeros stay shown
+    # (the audit relies on every marker meaning at least 1), so the set is
+    # reported as unprotectable instead.
+    t = pd.DataFrame({"a": [3], "z": [0]})
+    ps = PublishedSet().add_table("t", t, counts=["a", "z"])
+    terms = pd.DataFrame(
+        {"relation": "known", "table": "t", "row": 0, "column": ["a", "z"], "coef": 1.0}
+    )
+    ps.add_relations(terms, constants={"known": 3})
+    result = protect_set(ps)
+    assert result.table("t").iloc[0].tolist() == [HIDDEN, 0]
+    assert not result.protected
+    assert bounds(result.unprotectable) == {(0, "a"): (3, 3)}
+
+
 def test_bad_input_names_what_is_wrong():
     t = pd.DataFrame({"a": [3.5]})
     with pytest.raises(CaseworkError, match="whole numbers"):
@@ -525,6 +559,15 @@ def test_protect_set_leaves_nothing_pinned(case, threshold):
     final = audit(ps, hidden, threshold=threshold)
     assert bounds(final[final["pinned"]]) == bounds(result.unprotectable)
     assert result.protected == (not final["pinned"].any())
+    if not result.protected:
+        # Given up only where no shown count is left around the pinned cells:
+        # hiding every non-zero published count leaves them just as pinned.
+        everything = count & published & (values > 0)
+        worst = audit(ps, everything, threshold=threshold)
+        still = bounds(worst[worst["pinned"]])
+        assert {k: still.get(k) for k in bounds(result.unprotectable)} == bounds(
+            result.unprotectable
+        )
     proof = audit(ps, hidden, threshold=threshold, exact=False)
     assert proof["pinned"].tolist() == final["pinned"].tolist()
     assert ((final["lower"] <= final["value"]) & (final["value"] <= final["upper"])).all()
@@ -672,8 +715,13 @@ def test_rounding_alone_does_not_defeat_it(km):
     assert recovered.sum() >= 5
     ps = add_curve(PublishedSet(), "curve", naive, km, group="group", decimals=3)
     found = audit(ps)
-    assert found["pinned"].sum() >= 5
-    assert (found.loc[found["pinned"], "column"] == "events").any()
+    pinned = found[found["pinned"] & (found["column"] == "events")]
+    # Spans with more than 4 events and censorings in all: the numbers at
+    # risk alone leave the events open by more than +/-2; the drop in the
+    # curve is what pins them.
+    spans = spans.set_index(["group", "time_days"])
+    total = spans["events"] + spans["censored"]
+    assert (total.loc[list(pinned["row"])] > 4).sum() >= 3
 
 
 def test_coarsen_curve_stops_where_few_remain_and_keeps_groups_in_step(km):
