@@ -88,6 +88,8 @@ BATCH_VARIABLES = 2_000
 #: with more than LOCAL_RELATION_SIZE unknown cells are what cuts them.
 LOCAL_BLOCKS_FROM = 60
 LOCAL_RELATION_SIZE = 12
+#: Rounds of random objectives that push undecided cells apart (``_spread``).
+RANDOM_ROUNDS = 8
 _TOL = 1e-6
 AUDIT_COLUMNS = [
     "table",
@@ -810,6 +812,8 @@ def _solve_bounds(
     integer: bool,
     cache: dict,
     margin: int | None = None,
+    seen: tuple[np.ndarray, np.ndarray] | None = None,
+    exact_pinned: bool = True,
 ) -> _Bounds:
     """Min and max of every target over the attacker's feasible set.
 
@@ -818,7 +822,9 @@ def _solve_bounds(
     the bounds are exact; with a margin, a target whose observed range
     already spans more than ``2 * margin`` keeps that (narrower, proven)
     range instead: enough to decide pinning, which is all the protection
-    loop needs. Non-targets get NaN.
+    loop needs. Non-targets get NaN. ``seen``, per cell, holds values
+    already known to be feasible (from earlier rounds: hiding more cells
+    only enlarges the feasible set); it is read and updated.
     """
     ids = np.flatnonzero(unknown)
     n_u = len(ids)
@@ -889,6 +895,8 @@ def _solve_bounds(
         problem["lo"], problem["up"] = floor[members], cap[members]
         problem["target"] = is_target[members]
         problem["truth"] = c.value[ids[members]]
+        if seen is not None:
+            problem["seen0"] = (seen[0][ids[members]], seen[1][ids[members]])
         n_rel = problem["eq"][0] + problem["ub"][0]
         if n_rel == 0:  # no relation binds it: only the rules and given bounds
             result = (problem["lo"].copy(), problem["up"].copy())
@@ -900,7 +908,7 @@ def _solve_bounds(
         lower[members], upper[members] = result
         cache[key] = result
     if todo:
-        _solve_components(todo, integer, margin)
+        _solve_components(todo, integer, margin, exact_pinned)
         for problem in todo:
             lo, up = problem["lower"], problem["upper"]
             truth = c.value[ids[problem["members"]]]
@@ -910,10 +918,20 @@ def _solve_bounds(
             lo[~problem["target"]] = up[~problem["target"]] = np.nan
             lower[problem["members"]], upper[problem["members"]] = lo, up
             cache[problem["key"]] = (lo, up)
+            if seen is not None:
+                cells = ids[problem["members"]]
+                seen[0][cells] = np.minimum(seen[0][cells], problem["seen_lo"])
+                seen[1][cells] = np.maximum(seen[1][cells], problem["seen_hi"])
     return _Bounds(ids=ids, component=comp, lower=lower, upper=upper)
 
 
-def _solve_components(problems: list[dict], integer: bool, margin: int | None) -> None:
+def _solve_components(
+    problems: list[dict],
+    integer: bool,
+    margin: int | None,
+    exact_pinned: bool = True,
+    local: bool = True,
+) -> None:
     """Attach ``lower`` and ``upper`` (per member; targets only) to each problem.
 
     One programme first finds which members are unbounded above (a
@@ -924,13 +942,19 @@ def _solve_components(problems: list[dict], integer: bool, margin: int | None) -
     values: the range of values seen so far lies inside the true interval.
     So a min is not solved when some solution already put the cell on its
     floor. With a ``margin`` (deciding pinning only), a cell whose seen
-    range is wider than ``2 * margin`` is not solved at all, and large
-    components are first solved block by block (:func:`_local_blocks`).
+    range is wider than ``2 * margin`` is not solved at all; large
+    components first go through :func:`_local_phases` (``local``), and
+    only the cells still open get their own programmes on the whole
+    component (and the proven-pinned ones too if ``exact_pinned``, for
+    exact bounds).
     """
     unbounded = _unbounded_above(problems)
     for p, problem in enumerate(problems):
         problem["seen_lo"] = problem["truth"].astype(float)
         problem["seen_hi"] = problem["truth"].astype(float)
+        if "seen0" in problem:  # feasible values found in earlier rounds
+            np.minimum(problem["seen_lo"], problem["seen0"][0], out=problem["seen_lo"])
+            np.maximum(problem["seen_hi"], problem["seen0"][1], out=problem["seen_hi"])
         problem["lower"] = np.full(problem["k"], np.nan)
         problem["upper"] = np.where(unbounded[p], np.inf, np.nan)
 
@@ -942,35 +966,45 @@ def _solve_components(problems: list[dict], integer: bool, margin: int | None) -
         lo = problem["lower"][j] if not np.isnan(problem["lower"][j]) else problem["seen_lo"][j]
         return bool(np.floor(hi + _TOL) - np.ceil(lo - _TOL) > 2 * margin)
 
+    def still_open(problem) -> np.ndarray:
+        """Targets neither proven unpinned nor proven pinned yet."""
+        if margin is None:
+            out = problem["target"].copy()
+        else:
+            hi = np.where(np.isnan(problem["upper"]), problem["seen_hi"], problem["upper"])
+            lo = np.where(np.isnan(problem["lower"]), problem["seen_lo"], problem["lower"])
+            with np.errstate(invalid="ignore"):
+                wide = np.floor(hi + _TOL) - np.ceil(lo - _TOL) > 2 * margin
+            out = problem["target"] & ~wide
+        out[list(problem.get("sure", {}))] = False
+        return out
+
     if margin is not None:
+        if local:
+            _local_phases(problems, integer, margin, still_open)
         seeds = []
         for p, problem in enumerate(problems):
-            weights = problem["target"] * ~np.isinf(problem["upper"])  # keep the sum bounded
-            seeds += [(p, None, weights.astype(float)), (p, None, -weights.astype(float))]
+            weights = still_open(problem) & ~np.isinf(problem["upper"])  # keep sums bounded
+            if weights.any():
+                seeds += [(p, None, weights.astype(float)), (p, None, -weights.astype(float))]
         _run(problems, seeds, integer)
-        blocks = [
-            (problem, members, block)
-            for problem in problems
-            if problem["k"] > LOCAL_BLOCKS_FROM
-            for members, block in _local_blocks(problem)
-        ]
-        if blocks:
-            _solve_components([b for _, _, b in blocks], integer, margin)
-            for problem, members, block in blocks:
-                for seen, pick in (("seen_lo", np.minimum), ("seen_hi", np.maximum)):
-                    problem[seen][members] = pick(problem[seen][members], block[seen])
-                grows = np.isinf(block["upper"])  # unbounded in a restriction: unbounded
-                problem["upper"][members[grows]] = np.inf
+        _spread(problems, integer, still_open)
+
+    def settled(problem, j) -> bool:
+        """Decided either way, unless exact bounds are wanted for pinned cells."""
+        if decided(problem, j):
+            return True
+        return not exact_pinned and j in problem.get("sure", {})
 
     def max_needed(p, j):
         problem = problems[p]
-        return np.isnan(problem["upper"][j]) and not decided(problem, j)
+        return np.isnan(problem["upper"][j]) and not settled(problem, j)
 
     def min_needed(p, j):
         problem = problems[p]
         if problem["seen_lo"][j] <= problem["lo"][j] + _TOL:  # a solution sits on the floor
             problem["lower"][j] = problem["lo"][j]
-        return np.isnan(problem["lower"][j]) and not decided(problem, j)
+        return np.isnan(problem["lower"][j]) and not settled(problem, j)
 
     for side, needed, sign in (("upper", max_needed, -1.0), ("lower", min_needed, 1.0)):
         instances = [
@@ -979,71 +1013,205 @@ def _solve_components(problems: list[dict], integer: bool, margin: int | None) -
             for j in np.flatnonzero(problem["target"] & np.isnan(problem[side]))
         ]
         _run(problems, instances, integer, needed)
-    for problem in problems:  # decided cells keep the range seen
-        for side, seen in (("lower", "seen_lo"), ("upper", "seen_hi")):
+    for problem in problems:
+        for j, (lo, up) in problem.get("outer", {}).items():  # proven pinned, not solved
+            if np.isnan(problem["lower"][j]) or np.isnan(problem["upper"][j]):
+                problem["lower"][j], problem["upper"][j] = lo, up
+        for side, seen in (("lower", "seen_lo"), ("upper", "seen_hi")):  # decided: range seen
             problem[side] = np.where(np.isnan(problem[side]), problem[seen], problem[side])
 
 
-def _local_blocks(problem: dict) -> list[tuple[np.ndarray, dict]]:
-    """Restrictions of a large component to local blocks of its cells.
+def _spread(problems: list[dict], integer: bool, still_open) -> None:
+    """Push the targets still open apart with random objectives.
+
+    Each round solves, per problem, one programme whose objective gives
+    every open target a random sign (+1: pushed down, -1: pushed up;
+    targets unbounded above are only pushed down): every solution moves
+    many cells towards one end of their range at once, so a few rounds
+    decide most cells that are far from pinned. Stops early when a round
+    decides nothing. The seed is fixed, so results are reproducible.
+    """
+    rng = np.random.default_rng(0)
+    for _ in range(RANDOM_ROUNDS):
+        instances, before = [], 0
+        for p, problem in enumerate(problems):
+            open_ = still_open(problem)
+            before += int(open_.sum())
+            if open_.sum() < 2:
+                continue
+            signs = rng.choice([-1.0, 1.0], size=problem["k"])
+            signs[np.isinf(problem["upper"]) & (signs < 0)] = 1.0
+            instances.append((p, None, np.where(open_, signs, 0.0)))
+        if not instances:
+            return
+        _run(problems, instances, integer)
+        if sum(int(still_open(problem).sum()) for problem in problems) == before:
+            return
+
+
+def _local_phases(problems: list[dict], integer: bool, margin: int, still_open) -> None:
+    """Cheap proofs on large components, before any programme on a whole one.
+
+    1. Restriction to each block (:func:`_local_blocks`): proves cells
+       unpinned.
+    2. Restriction to each open cell's neighbourhood: its block and, for
+       each relation tying it to other blocks, the block with the largest
+       other unknown there (room to trade): proves more cells unpinned.
+    3. Relaxation of each block (tying relations dropped): an interval of
+       at most ``2 * margin`` there proves the cell pinned (``sure``).
+    Restrictions record the points they find. What stays open is solved
+    on the whole component.
+    """
+
+    def large():
+        return [problem for problem in problems if problem["k"] > LOCAL_BLOCKS_FROM]
+
+    def restrict(**options) -> None:
+        blocks = [
+            (problem, members, block)
+            for problem in large()
+            for members, block in _local_blocks(problem, target=still_open(problem), **options)
+        ]
+        if not blocks:
+            return
+        _solve_components([b for _, _, b in blocks], integer, margin, local=False)
+        for problem, members, block in blocks:
+            for seen, pick in (("seen_lo", np.minimum), ("seen_hi", np.maximum)):
+                problem[seen][members] = pick(problem[seen][members], block[seen])
+            grows = np.isinf(block["upper"])  # unbounded in a restriction: unbounded
+            problem["upper"][members[grows]] = np.inf
+
+    restrict()
+    restrict(neighbours=True)
+    relaxed = [
+        (problem, members, block)
+        for problem in large()
+        for members, block in _local_blocks(problem, relax=True, target=still_open(problem))
+    ]
+    if not relaxed:
+        return
+    _solve_components([b for _, _, b in relaxed], integer, None, local=False)
+    for problem, members, block in relaxed:
+        with np.errstate(invalid="ignore"):
+            width = np.floor(block["upper"] + _TOL) - np.ceil(block["lower"] - _TOL)
+        sure = block["target"] & (width <= 2 * margin)
+        problem.setdefault("sure", {})
+        problem.setdefault("outer", {})
+        for j, lo, up in zip(
+            members[sure], block["lower"][sure], block["upper"][sure], strict=True
+        ):
+            problem["sure"][int(j)] = True
+            problem["outer"][int(j)] = (lo, up)
+
+
+def _local_blocks(
+    problem: dict,
+    *,
+    relax: bool = False,
+    neighbours: bool = False,
+    target: np.ndarray | None = None,
+) -> list[tuple[np.ndarray, dict]]:
+    """Local pieces of a large component: restrictions or relaxations.
 
     Relations with more than LOCAL_RELATION_SIZE unknown cells (the
     ``All`` rows that tie every group together) are set aside to cut the
-    component into blocks. Each block keeps its cells free and fixes every
-    other cell at its true value, so the block's relations stay exact: its
-    feasible set is a slice of the component's, and every point found in
-    it is a point the attacker cannot rule out. Returns ``(members,
-    problem)`` for each block holding a target; none if nothing splits.
+    component into blocks. A *restriction* (default) keeps a block's cells
+    free and fixes every other cell at its true value, so all its
+    relations stay exact: its feasible set is a slice of the component's,
+    and every point found in it is a point the attacker cannot rule out.
+    With ``neighbours``, each block is joined by, for each set-aside
+    relation it is in, the block holding that relation's largest other
+    unknown (still a restriction). A *relaxation* (``relax=True``) drops
+    the set-aside relations: its feasible set contains the component's
+    (projected on the block), so an interval found there contains the
+    attacker's. Returns ``(members, problem)`` for each piece holding a
+    target (``target`` overrides the problem's); none if nothing splits.
     """
     k = problem["k"]
+    target = problem["target"] if target is None else target
+    small = {}
     edges_r, edges_c = [], []
     offset = 0
     for name in ("eq", "ub"):
         n_rows, rows, cols, _, _ = problem[name]
-        small = np.bincount(rows, minlength=n_rows) <= LOCAL_RELATION_SIZE
-        keep = small[rows]
+        small[name] = np.bincount(rows, minlength=n_rows) <= LOCAL_RELATION_SIZE
+        keep = small[name][rows]
         edges_r.append(rows[keep] + offset + k)
         edges_c.append(cols[keep])
         offset += n_rows
     size = k + offset
     r, cc = np.concatenate(edges_r), np.concatenate(edges_c)
     graph = sparse.coo_array((np.ones(len(r)), (r, cc)), shape=(size, size))
-    n_blocks, labels = connected_components(graph, directed=False)
+    _, labels = connected_components(graph, directed=False)
     labels = labels[:k]
     if len(np.unique(labels)) < 2:
         return []
     order, _ = _rank_within(labels)
     starts = np.flatnonzero(np.r_[True, np.diff(labels[order]) != 0])
+    blocks = np.split(order, starts[1:])
+    block_of = {int(labels[b[0]]): b for b in blocks}
     out = []
-    for members in np.split(order, starts[1:]):
-        if not problem["target"][members].any():
+    for members in blocks:
+        if not target[members].any():
             continue
-        local = np.full(k, -1)
-        local[members] = np.arange(len(members))
-        block = {"k": len(members)}
-        for name in ("eq", "ub"):
-            n_rows, rows, cols, data, rhs = problem[name]
-            inside = local[cols] >= 0
-            touched = np.unique(rows[inside])
-            row_local = np.full(n_rows, -1)
-            row_local[touched] = np.arange(len(touched))
-            fixed = row_local[rows] >= 0
-            moved = np.bincount(
-                rows[fixed & ~inside],
-                weights=(data * problem["truth"][cols])[fixed & ~inside],
-                minlength=n_rows,
-            )
-            block[name] = (
-                len(touched),
-                row_local[rows[inside]],
-                local[cols[inside]],
-                data[inside],
-                (rhs - moved)[touched],
-            )
-        for key in ("lo", "up", "target", "truth"):
-            block[key] = problem[key][members]
-        out.append((members, block))
+        if neighbours:
+            members = _with_partners(problem, members, labels, small, block_of)
+        out.append((members, _piece(problem, members, target, small if relax else None)))
     return out
+
+
+def _with_partners(problem, members, labels, small, block_of) -> np.ndarray:
+    """``members`` and, per set-aside relation they are in, the block of
+    that relation's largest other unknown."""
+    inside = np.zeros(problem["k"], dtype=bool)
+    inside[members] = True
+    chosen = set()
+    for name in ("eq", "ub"):
+        _, rows, cols, _, _ = problem[name]
+        ties = np.unique(rows[inside[cols] & ~small[name][rows]])
+        for row in ties:
+            others = cols[(rows == row) & ~inside[cols]]
+            if len(others):
+                chosen.add(int(labels[others[np.argmax(problem["truth"][others])]]))
+    if not chosen:
+        return members
+    return np.sort(np.concatenate([members, *(block_of[b] for b in chosen)]))
+
+
+def _piece(problem, members, target, small=None) -> dict:
+    """The problem on ``members`` with every other cell fixed at its true
+    value; with ``small`` (rows to keep, per kind), a relaxation instead:
+    only those rows, the others dropped."""
+    k = problem["k"]
+    local = np.full(k, -1)
+    local[members] = np.arange(len(members))
+    piece = {"k": len(members)}
+    for name in ("eq", "ub"):
+        n_rows, rows, cols, data, rhs = problem[name]
+        inside = local[cols] >= 0
+        touched = np.unique(rows[inside])
+        if small is not None:
+            touched = touched[small[name][touched]]
+        row_local = np.full(n_rows, -1)
+        row_local[touched] = np.arange(len(touched))
+        kept = row_local[rows] >= 0
+        moved = np.bincount(
+            rows[kept & ~inside],
+            weights=(data * problem["truth"][cols])[kept & ~inside],
+            minlength=n_rows,
+        )
+        use = inside & kept
+        piece[name] = (
+            len(touched),
+            row_local[rows[use]],
+            local[cols[use]],
+            data[use],
+            (rhs - moved)[touched],
+        )
+    for key in ("lo", "up", "truth"):
+        piece[key] = problem[key][members]
+    piece["target"] = target[members]
+    return piece
 
 
 def _run(problems, instances, integer: bool, needed=None) -> None:
@@ -1233,10 +1401,14 @@ def audit(
         an attacker who reasons in whole numbers, and slower.
     exact : bool
         True (default): ``lower`` and ``upper`` are the attacker's exact
-        bounds. False: only prove which cells are pinned (much faster on
-        large components); pinned cells still get exact bounds, the others
-        a range the attacker's interval is known to contain, already wider
-        than ``2 * margin``. ``pinned`` is the same either way.
+        bounds. That takes about one linear programme per audited cell on
+        its whole component, and tables tied together by published totals
+        form large components (thousands of cells for a national
+        publication): minutes. False: only prove which cells are pinned,
+        mostly on small local pieces (seconds); pinned cells still get
+        exact bounds, the others a range the attacker's interval is known
+        to contain, already wider than ``2 * margin``. ``pinned`` is the
+        same either way.
 
     Returns
     -------
@@ -1399,9 +1571,13 @@ class Protection:
 
     @cached_property
     def audit(self) -> pd.DataFrame:
-        """The exact :func:`audit` of the published set as protected
-        (computed on first use: the protection rounds only prove that no
-        cell is pinned, which is cheaper than exact bounds)."""
+        """The exact :func:`audit` of the published set as protected.
+
+        Computed on first use: the protection rounds only prove which cells
+        are pinned, which is much cheaper than exact bounds (minutes for
+        thousands of linked cells; ``audit(..., exact=False)`` gives the
+        proof alone). ``protected`` and ``unprotectable`` do not need it.
+        """
         return audit(self.published_set, self.cells["hidden"].to_numpy(), **self.settings)
 
     def table(self, name: str, *, marker: str = HIDDEN) -> pd.DataFrame:
@@ -1461,9 +1637,13 @@ def protect_set(
     3. Audit. For each pinned cell, smallest value first, hide one shown
        count sharing an equation or inequality with it (failing that, with
        any cell of its component of the relation graph); then go back to
-       2. Only components whose cells changed are solved again, and the
-       rounds only prove that no cell is pinned (exact bounds are
-       computed once, by ``Protection.audit``).
+       2. The rounds only prove which cells are pinned (as
+       ``audit(exact=False)``); exact bounds are computed by
+       ``Protection.audit`` when asked for. Hiding a cell only enlarges
+       the attacker's feasible set (the cell can still take its true
+       value), so a cell proven unpinned stays unpinned and every feasible
+       point found stays feasible: later rounds only work on the cells
+       still open.
 
     Which count to hide: a non-zero one (zeros are always shown), the
     smallest, but one larger than ``margin`` before any other (hiding a
@@ -1489,14 +1669,30 @@ def protect_set(
     eq_pattern.data[:] = 1
     cache: dict = {}
     rounds = 0
+    # Hiding a cell only enlarges the attacker's feasible set (the cell can
+    # still take its true value), so a cell proven unpinned stays so and
+    # every value found feasible stays feasible: later rounds only look at
+    # cells still open.
+    proven = np.zeros(c.n, dtype=bool)
+    seen = (c.value.astype(float), c.value.astype(float))
     while True:
         _line_pass(c, hidden, eq_pattern, small, margin)
         unknown = _unknown_mask(c, hidden)
-        target = _targets(c, unknown, threshold)
-        found = _solve_bounds(c, unknown, target, integer=integer, cache=cache, margin=margin)
+        target = _targets(c, unknown, threshold) & ~proven
+        found = _solve_bounds(
+            c,
+            unknown,
+            target,
+            integer=integer,
+            cache=cache,
+            margin=margin,
+            seen=seen,
+            exact_pinned=False,
+        )
         rounds += 1
         ids = found.ids
         pinned = _pinned(found.lower, found.upper, target[ids], margin)
+        proven[ids[target[ids] & ~pinned]] = True
         if not pinned.any():
             break
         shown = c.is_count & c.published & ~hidden & (c.value > 0)
@@ -1520,7 +1716,11 @@ def protect_set(
                 touched[relations.indices[relations.indptr[r] : relations.indptr[r + 1]]] = True
         if not hid_any:
             break
-    final = _audit_frame(c, target, found, margin)
+    still = np.zeros(c.n, dtype=bool)
+    still[ids[pinned]] = True
+    if still.any():  # the rounds proved them pinned; report their exact bounds
+        found = _solve_bounds(c, unknown, still, integer=integer, cache={})
+    final = _audit_frame(c, still, found, margin)
     status = np.full(c.n, "shown", dtype=object)
     status[hidden] = "complementary"
     status[primary] = "primary"
