@@ -777,6 +777,13 @@ def _floors(c: _Compiled, unknown: np.ndarray) -> np.ndarray:
     return np.where(unknown, np.maximum(rule, c.lower), np.nan)
 
 
+def _wider_than_band(lower, upper, margin):
+    """Whole numbers from ``lower`` to ``upper`` (feasible values found or
+    bounds solved) span more than ``2 * margin``: proven unpinned."""
+    with np.errstate(invalid="ignore"):
+        return np.floor(upper + _TOL) - np.ceil(lower - _TOL) > 2 * margin
+
+
 def _pinned(lower, upper, target, margin) -> np.ndarray:
     """The attacker can confine the cell to a band of +/- margin."""
     return target & (upper - lower <= 2 * margin)
@@ -964,7 +971,7 @@ def _solve_components(
             return False
         hi = problem["upper"][j] if not np.isnan(problem["upper"][j]) else problem["seen_hi"][j]
         lo = problem["lower"][j] if not np.isnan(problem["lower"][j]) else problem["seen_lo"][j]
-        return bool(np.floor(hi + _TOL) - np.ceil(lo - _TOL) > 2 * margin)
+        return bool(_wider_than_band(lo, hi, margin))
 
     def still_open(problem) -> np.ndarray:
         """Targets neither proven unpinned nor proven pinned yet."""
@@ -973,9 +980,7 @@ def _solve_components(
         else:
             hi = np.where(np.isnan(problem["upper"]), problem["seen_hi"], problem["upper"])
             lo = np.where(np.isnan(problem["lower"]), problem["seen_lo"], problem["lower"])
-            with np.errstate(invalid="ignore"):
-                wide = np.floor(hi + _TOL) - np.ceil(lo - _TOL) > 2 * margin
-            out = problem["target"] & ~wide
+            out = problem["target"] & ~_wider_than_band(lo, hi, margin)
         out[list(problem.get("sure", {}))] = False
         return out
 
