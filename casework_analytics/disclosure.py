@@ -64,6 +64,7 @@ All       18        50    68
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -1559,6 +1560,8 @@ class Protection:
     rounds : int
         Audit rounds run.
     published_set : PublishedSet
+        A copy of the set as it was protected (later changes to the
+        caller's set, such as :meth:`PublishedSet.withhold`, do not reach it).
     settings : dict
         ``threshold``, ``margin`` and ``integer`` as passed.
     """
@@ -1751,7 +1754,7 @@ def protect_set(
         cells=cells,
         unprotectable=final[final["pinned"]].reset_index(drop=True),
         rounds=rounds,
-        published_set=published_set,
+        published_set=copy.deepcopy(published_set),
         settings={"threshold": threshold, "margin": margin, "integer": integer},
     )
 

@@ -247,6 +247,14 @@ def test_withheld_table_is_still_audited():
     assert not result.audit["published"].any()
 
 
+def test_a_protection_does_not_follow_later_changes_to_the_set():
+    ps = funnel_and_exits()
+    result = protect_set(ps)
+    ps.withhold("exits")  # after protecting: the result still describes what it protected
+    assert result.table("exits")["n_open"].tolist() == [HIDDEN, HIDDEN, 13]
+    assert len(result.audit) == 4
+
+
 def test_derived_values_follow_their_counts():
     table = pd.DataFrame(
         {
