@@ -304,6 +304,48 @@ class PublishedSet:
         self._compiled = None
         return self
 
+    def add_sources(self, terms: pd.DataFrame) -> PublishedSet:
+        """More counts that derived cells rest on, in any row or table.
+
+        ``derived=`` of :meth:`add_table` covers counts of the same row;
+        this covers the rest, e.g. a conversion ``reached_k / reached_{k-1}``
+        that also rests on the previous row's count.
+
+        Parameters
+        ----------
+        terms : DataFrame
+            One row per (derived cell, count) pair: ``table``, ``row``,
+            ``column`` (the derived cell) and ``source_table``,
+            ``source_row``, ``source_column`` (a count it rests on).
+
+        Returns
+        -------
+        PublishedSet
+        """
+        needed = ["table", "row", "column", "source_table", "source_row", "source_column"]
+        missing = [c for c in needed if c not in terms]
+        if missing:
+            raise CaseworkError(f"`terms` needs column(s) {missing}.")
+        ids = {}
+        for side, prefix in (("derived", ""), ("source", "source_")):
+            out = np.empty(len(terms), dtype=np.int64)
+            for name, rows in terms.groupby(prefix + "table", sort=False).indices.items():
+                block = self._block(name)
+                part = terms.iloc[rows]
+                out[rows] = block.ids(
+                    block.positions(part[prefix + "row"]), part[prefix + "column"].to_numpy()
+                )
+            ids[side] = out
+        kinds = self._kinds()
+        if (kinds[ids["derived"]] != "derived").any() or (kinds[ids["source"]] != "count").any():
+            raise CaseworkError(
+                "`add_sources` joins derived cells (first three columns) to count cells "
+                "(source_ columns); some are the other way round."
+            )
+        self._derived_parts.append((ids["derived"], ids["source"]))
+        self._compiled = None
+        return self
+
     # -- relations
 
     def add_relations(

@@ -282,6 +282,47 @@ def test_derived_values_follow_their_counts():
     assert set(result.audit["column"]) == {"n"}
 
 
+def test_derived_values_can_rest_on_counts_of_other_rows():
+    # conversion = reached / reached of the previous stage: hidden when
+    # either count is, like publish.py's funnel rule.
+    funnel = pd.DataFrame(
+        {"reached": [40, 5, 0], "conversion": [1.0, 5 / 40, 0.0]},
+        index=pd.Index(["engagement", "assessment", "planning"], name="stage"),
+    )
+    ps = PublishedSet().add_table(
+        "funnel", funnel, counts=["reached"], derived={"conversion": ["reached"]}
+    )
+    ps.add_sources(
+        pd.DataFrame(
+            {
+                "table": "funnel",
+                "row": ["assessment", "planning"],
+                "column": "conversion",
+                "source_table": "funnel",
+                "source_row": ["engagement", "assessment"],
+                "source_column": "reached",
+            }
+        )
+    )
+    out = protect_set(ps).table("funnel")
+    # 5 is hidden, so its own conversion and the next stage's (0 / 5) are too.
+    assert out["reached"].tolist() == [40, HIDDEN, 0]
+    assert out["conversion"].tolist() == [1.0, HIDDEN, HIDDEN]
+    with pytest.raises(CaseworkError, match="other way round"):
+        ps.add_sources(
+            pd.DataFrame(
+                {
+                    "table": "funnel",
+                    "row": ["planning"],
+                    "column": "reached",
+                    "source_table": "funnel",
+                    "source_row": ["assessment"],
+                    "source_column": "conversion",
+                }
+            )
+        )
+
+
 def test_integer_attacker_gets_tighter_bounds_on_linked_relations():
     # a + 2b = 8 and a + c = 4, every cell hidden (true a=2, b=3, c=2).
     # Linear relaxation: c >= 1 gives a <= 3, so a in [1, 3] and
