@@ -15,8 +15,9 @@ the metrics evaluators report, with the definitions in force:
 ``sustained_abstinence``
     Denominator: monitored cases. Outcome: reached sustained abstinence.
 ``not_relapsed``
-    Denominator: cases that reached sustained abstinence. Outcome: no
-    relapse by ``as_of``.
+    Denominator: cases that reached sustained abstinence at least
+    ``relapse_horizon_days`` (90) before ``as_of``. Outcome: no relapse within
+    that many days of reaching it.
 
 Time-to-event outcomes for the Cox model are those of
 :func:`casework_analytics.timelines.recovery_outcomes` (``dropout``,
@@ -96,7 +97,7 @@ def case_metrics(
         for metric, denominator, numerator in (
             ("retention", "eligible", "retained"),
             ("sustained_abstinence", "monitored", "sustained"),
-            ("not_relapsed", "sustained", "not_relapsed"),
+            ("not_relapsed", "relapse_eligible", "not_relapsed"),
         ):
             inside = flags[denominator].fillna(False).to_numpy(dtype=bool)
             value = flags[numerator].fillna(False).to_numpy(dtype=bool)

@@ -74,10 +74,15 @@ def recovery_headline(
         Share of monitored cases (at least one visit recorded by ``as_of``)
         that reached sustained abstinence by ``as_of``.
     ``not_relapsed``
-        BNN's post-rehabilitation indicator (target at least 50%). Of the
-        clients who reached sustained abstinence by ``as_of``
-        (denominator), the share with no relapse by ``as_of``. A client who
-        never stopped using cannot count as not relapsed.
+        BNN's post-rehabilitation indicator (target at least 50%), on a
+        fixed window so that groups and terms with different follow-up
+        compare fairly. Denominator: clients who reached sustained
+        abstinence at least R days before ``as_of`` (``relapse_eligible``).
+        Numerator: those of them with no relapse within R days of reaching
+        it (a client whose monitoring ended earlier without a relapse
+        counts as not relapsed). A client who never stopped using cannot
+        count as not relapsed; one who reached it less than R days before
+        ``as_of`` is not yet counted (``not_relapsed_km`` uses them).
     ``not_relapsed_km``
         Kaplan–Meier probability of no relapse R days after sustained
         abstinence was reached, among the clients who reached it (censored at
@@ -129,6 +134,7 @@ def recovery_headline(
                 retained=("retained", "sum"),
                 monitored=("monitored", "sum"),
                 sustained=("sustained", "sum"),
+                relapse_eligible=("relapse_eligible", "sum"),
                 not_relapsed=("not_relapsed", "sum"),
             )
             .reset_index()
@@ -139,7 +145,7 @@ def recovery_headline(
     for metric, num, den, horizon in (
         ("retention", "retained", "eligible", d.retention_days),
         ("sustained_abstinence", "sustained", "monitored", np.nan),
-        ("not_relapsed", "not_relapsed", "sustained", np.nan),
+        ("not_relapsed", "not_relapsed", "relapse_eligible", d.relapse_horizon_days),
     ):
         part = counts[cols].copy()
         part["metric"] = metric
@@ -215,8 +221,10 @@ def headline_flags(
     -------
     DataFrame
         ``case_id``, ``eligible`` (intake at least ``retention_days`` before
-        as_of), ``retained``, ``monitored``, ``sustained``, ``not_relapsed``
-        (bool), as defined in :func:`recovery_headline`.
+        as_of), ``retained``, ``monitored``, ``sustained``,
+        ``relapse_eligible`` (sustained at least ``relapse_horizon_days``
+        before as_of), ``not_relapsed`` (bool), as defined in
+        :func:`recovery_headline`.
     """
     d = resolve_definition(definition)
     as_of = as_as_of(as_of)
@@ -225,14 +233,22 @@ def headline_flags(
     eligible = intake <= (as_of - pd.Timedelta(days=d.retention_days)).to_datetime64()
     kept = outcomes["retention_days"].fillna(-1).to_numpy() >= d.retention_days
     completed = outcomes["monitoring_completed"].to_numpy(dtype=bool)
+    followed = (as_of.to_datetime64() - intake) // np.timedelta64(1, "D")
+    sustained = outcomes["sustained"].to_numpy(dtype=bool)
+    sustained_day = outcomes["sustained_day"].to_numpy(dtype="float64", na_value=np.nan)
+    relapse_day = outcomes["relapse_day"].to_numpy(dtype="float64", na_value=np.nan)
+    window = d.relapse_horizon_days
+    relapse_eligible = sustained & (sustained_day + window <= followed)
+    relapsed_within = relapse_day - sustained_day <= window  # False where either is missing
     return pd.DataFrame(
         {
             "case_id": outcomes["case_id"].to_numpy(),
             "eligible": eligible,
             "retained": (kept | completed) & eligible,
             "monitored": outcomes["monitored"].to_numpy(dtype=bool),
-            "sustained": outcomes["sustained"].to_numpy(dtype=bool),
-            "not_relapsed": (outcomes["sustained"] & ~outcomes["relapsed"]).to_numpy(dtype=bool),
+            "sustained": sustained,
+            "relapse_eligible": relapse_eligible,
+            "not_relapsed": relapse_eligible & ~relapsed_within,
         }
     )
 
@@ -435,3 +451,48 @@ def recovery_logrank(
         ],
         ignore_index=True,
     )[["outcome", "group", "chisq", "df", "p_value", "n", "events", "n_groups"]]
+
+
+def retention_by_intake_month(
+    cohort,
+    as_of,
+    *,
+    weeks: int = 26,
+    definition: RecoveryDefinition | None = None,
+    outcomes: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Share of monitored clients still attending, by intake month and week since intake.
+
+    Definition
+    ----------
+    Time origin: intake. End of observation: ``as_of``. For clients
+    monitored by ``as_of`` who came in during a month, the share whose last
+    attended visit before any dropout (``retention_days``) is on or after
+    week ``w`` (day ``7w``). A week that had not elapsed by ``as_of`` for
+    the month's latest intake is missing: it is not yet known.
+
+    Returns
+    -------
+    DataFrame
+        ``intake_month`` (``YYYY-MM``), ``week`` (0 to ``weeks - 1``), ``n``
+        (the month's monitored clients), ``share`` (missing where not yet
+        elapsed).
+    """
+    as_of = as_as_of(as_of)
+    outcomes = _outcomes_for(cohort, as_of, resolve_definition(definition), outcomes)
+    frame = outcomes[outcomes["monitored"]].merge(
+        cohort.cases[["case_id", "intake_date"]], on="case_id"
+    )
+    month = frame["intake_date"].dt.strftime("%Y-%m").to_numpy()
+    grid = np.arange(weeks)
+    kept = frame["retention_days"].astype("float64").fillna(-1).to_numpy()[:, None]
+    retained = pd.DataFrame(kept >= 7 * grid[None, :], columns=grid)
+    share = retained.groupby(month).mean()
+    counts = pd.Series(month).value_counts().reindex(share.index)
+    latest = frame.groupby(month)["intake_date"].max().reindex(share.index)
+    elapsed = ((as_of - latest).dt.days.to_numpy()[:, None] // 7) >= grid[None, :]
+    table = share.where(elapsed)
+    long = table.stack(future_stack=True).rename("share").reset_index()
+    long.columns = ["intake_month", "week", "share"]
+    long["n"] = long["intake_month"].map(counts).astype("int64")
+    return long[["intake_month", "week", "n", "share"]]

@@ -39,6 +39,7 @@ from casework_analytics.recovery import (
     recovery_logrank,
     recovery_sensitivity,
     recovery_survival,
+    retention_by_intake_month,
 )
 from casework_analytics.timelines import RecoveryDefinition, recovery_outcomes
 
@@ -87,6 +88,26 @@ def test_headline_by_hand(cohort):
     assert h.loc["not_relapsed_km", "estimate"] == pytest.approx(0.6)
     assert h.loc["not_relapsed_km", ["denominator", "horizon_days"]].tolist() == [5, 90]
     assert pd.isna(h.loc["not_relapsed_km", "numerator"])
+
+
+def test_not_relapsed_uses_a_fixed_window(cohort):
+    # Sustained abstinence reached on day 23 (H1), 24 (H2), 42 (H3), 22 (H4), 21 (H10);
+    # relapse 8 days after it for H1 (day 31) and 7 days after for H4 (day 29).
+    # A 120-day window needs sustained abstinence by day 151 - 120 = 31: H3 is left out
+    # (not yet followed long enough), H1 and H4 relapsed within it: 2 of 4.
+    h = recovery_headline(
+        cohort, AS_OF, definition=RecoveryDefinition(relapse_horizon_days=120)
+    ).set_index("metric")
+    assert h.loc["not_relapsed", ["numerator", "denominator", "horizon_days"]].tolist() == [
+        2,
+        4,
+        120,
+    ]
+    # A 7-day window: all five are followed long enough; only H4 relapsed within 7 days.
+    h = recovery_headline(
+        cohort, AS_OF, definition=RecoveryDefinition(relapse_horizon_days=7)
+    ).set_index("metric")
+    assert h.loc["not_relapsed", ["numerator", "denominator"]].tolist() == [4, 5]
 
 
 def test_grouped_headline_by_hand(cohort):
@@ -210,3 +231,22 @@ def test_definition_object_flows_through(cohort):
     assert h.loc["sustained_abstinence", ["numerator", "denominator"]].tolist() == [4, 8]
     o = recovery_outcomes(cohort, AS_OF, definition=d).set_index("case_id")
     assert o.loc["H1", "sustained_day"] == 86  # week 12: 37 + 7 * 7 = 86
+
+
+def test_retention_by_intake_month_by_hand(cohort):
+    t = retention_by_intake_month(cohort, AS_OF, weeks=26)
+    wide = t.pivot(index="intake_month", columns="week", values="share")
+    n = t.drop_duplicates("intake_month").set_index("intake_month")["n"]
+    # January: the 7 monitored clients (H7 never came). Last attended visit before
+    # any dropout: H1 149, H2 90, H3 7 (dropout at the missed visits of days 14, 17),
+    # H4 22, H5 145, H10 56; H6 never attended. May: H8 alone, last attended day 8.
+    assert n.to_dict() == {"2024-01": 7, "2024-05": 1}
+    jan = wide.loc["2024-01"]
+    assert jan[[0, 1, 2, 4, 12, 13, 21]].tolist() == pytest.approx(
+        [6 / 7, 6 / 7, 5 / 7, 4 / 7, 3 / 7, 2 / 7, 1 / 7]
+    )
+    # 1 Jan to 31 May is 151 days, 21 whole weeks: weeks 22 to 25 are not yet known.
+    assert jan[list(range(22, 26))].isna().all()
+    # 20 to 31 May is 11 days: weeks 0 and 1 only.
+    may = wide.loc["2024-05"]
+    assert may[[0, 1]].tolist() == [1.0, 1.0] and may[list(range(2, 26))].isna().all()
