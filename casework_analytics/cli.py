@@ -350,10 +350,13 @@ def _summary(args) -> int:
         )
     run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
     tables = run.tables()
+    publication = None
     if args.publish:
-        from .publish import publish_tables
+        from .publish import publish
 
-        tables = publish_tables(tables, run.cols, threshold=args.threshold)
+        say("Auditing what would be published (linear programming) ...")
+        publication = publish(run, threshold=args.threshold)
+        tables = publication.items()
     manifest = {
         "command": "summary",
         "source": cohort.source,
@@ -368,6 +371,7 @@ def _summary(args) -> int:
         "published": bool(args.publish),
         "threshold": args.threshold if args.publish else None,
         "withheld": {},
+        "disclosure": publication.summary() if publication is not None else None,
     }
     with output_folder(args.out, manifest) as folder:
         for name, table in tables:
@@ -566,7 +570,10 @@ def main(argv: list[str] | None = None) -> int:
     """Run the command line; returns the exit code (see the module docstring)."""
     from . import __version__
 
-    args = _parser().parse_args(argv)
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # usage errors (printed by argparse) and --help
+        return stop.code if isinstance(stop.code, int) else EXIT_UNUSABLE
     try:
         return args.func(args)
     except CaseworkError as exc:

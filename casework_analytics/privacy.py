@@ -17,15 +17,14 @@ Pseudonymisation (:func:`pseudonymise`, :func:`pseudonymise_tables`)
     user keeps it by name (never one that looks like a direct identifier).
     Row counts and every analysis result are unchanged.
 
-Disclosure control (:func:`suppress`, :func:`suppress_long`, :func:`fold_small_groups`)
-    Counts from 1 to ``threshold - 1`` are hidden (default threshold 11, so
-    1-10 are hidden and 0 is shown: the US CMS rule), with complementary
-    suppression so that no hidden count can be recovered from a row or
-    column total or from the other cells; shares, rates and intervals
-    computed from a hidden count are hidden too. Hidden cells show
-    :data:`HIDDEN`. Groups with fewer clients than the threshold (a
-    single-client placement identifies its client) are folded into one
-    ``Other`` group before anything is computed.
+Small groups (:func:`fold_small_groups`)
+    Groups with fewer clients than the threshold (a single-client
+    placement identifies its client) are folded into one ``Other`` group
+    before anything is computed for publication. Counts are then hidden by
+    :mod:`casework_analytics.publish`, which audits everything published
+    together; hidden cells show :data:`HIDDEN`. The threshold (default 11,
+    so counts 1-10 are hidden and 0 is shown: the US CMS rule) is checked
+    by :func:`check_threshold`.
 """
 
 from __future__ import annotations
@@ -276,192 +275,7 @@ def pseudonymise(
     return where, dropped
 
 
-# ---------------------------------------------------------------- disclosure control
-
-
-def protect(counts, lines, threshold: int = DEFAULT_THRESHOLD) -> np.ndarray:
-    """Cells to hide among ``counts``, given the additive ``lines`` between them.
-
-    Parameters
-    ----------
-    counts : 1-D array-like
-        Every published count (NaN for cells that are not counts).
-    lines : list of sequences of int
-        Each line lists the positions of cells bound by one published sum
-        (the parts and their total, e.g. a row of a table with its row
-        total): knowing all but one of them gives the last.
-    threshold : int
-        Counts 1 to ``threshold - 1`` are hidden (primary suppression).
-
-    Returns
-    -------
-    ndarray of bool
-
-    Notes
-    -----
-    Complementary suppression: while a line has exactly one hidden cell
-    (recoverable by subtraction), the smallest visible non-zero count of
-    that line (a zero when there is none) is hidden too. Each pass hides at
-    least one more cell, so the loop ends.
-    """
-    values = np.asarray(counts, dtype=float)
-    hidden = (values >= 1) & (values < threshold)
-    lines = [np.asarray(line, dtype=int) for line in lines if len(line) > 1]
-    changed = True
-    while changed:
-        changed = False
-        for line in lines:  # lines of a small published table, not cases
-            inside = hidden[line]
-            if inside.sum() != 1:
-                continue
-            visible = line[~inside & ~np.isnan(values[line])]
-            if not len(visible):
-                continue
-            positive = visible[values[visible] > 0]
-            pool = positive if len(positive) else visible
-            hidden[pool[np.argmin(values[pool])]] = True
-            changed = True
-    return hidden
-
-
-def suppression_mask(
-    counts, threshold: int = DEFAULT_THRESHOLD, *, margins: bool = True
-) -> np.ndarray:
-    """Which cells of a 2-D count table (with its margins) to hide.
-
-    With ``margins=True`` the row totals, column totals and grand total are
-    published too: they are appended as the last column and row of the
-    returned mask. Every row with its total and every column with its total
-    is an additive line for :func:`protect`.
-    """
-    table = np.asarray(counts, dtype=float)
-    if table.ndim == 1:
-        table = table[None, :]
-    if margins:
-        table = np.column_stack([table, table.sum(axis=1)])
-        table = np.vstack([table, table.sum(axis=0)])
-    n_rows, n_cols = table.shape
-    index = np.arange(table.size).reshape(table.shape)
-    lines = [index[i, :] for i in range(n_rows)] + [index[:, j] for j in range(n_cols)]
-    return protect(table.ravel(), lines, threshold).reshape(table.shape)
-
-
-def suppress(
-    table: pd.DataFrame,
-    *,
-    threshold: int = DEFAULT_THRESHOLD,
-    margins: bool = True,
-    marker: str = HIDDEN,
-) -> pd.DataFrame:
-    """Small-cell suppression of a wide count table, with margins.
-
-    Parameters
-    ----------
-    table : DataFrame
-        Counts: one row per group, one column per category (all numeric).
-    threshold : int
-        Counts 1 to ``threshold - 1`` are hidden (default 11: 1-10 hidden,
-        0 shown).
-    margins : bool
-        Add and publish a ``Total`` column and row (suppressed as needed).
-
-    Returns
-    -------
-    DataFrame
-        Object dtype; hidden cells hold ``marker`` (``"*"``).
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"planned": [30, 4], "unplanned": [25, 20]}, index=["A", "B"])
-    >>> suppress(t)
-          planned unplanned Total
-    A           *         *    55
-    B           *         *    24
-    Total      34        45    79
-    """
-    if not all(pd.api.types.is_numeric_dtype(t) for t in table.dtypes):
-        raise CaseworkError("`suppress` needs a table of counts (numeric columns only).")
-    hidden = suppression_mask(table.to_numpy(), threshold, margins=margins)
-    full = table.copy()
-    if margins:
-        full["Total"] = full.sum(axis=1)
-        full.loc["Total"] = full.sum(axis=0)
-    return full.astype(object).mask(hidden, marker)
-
-
-def publish_long(
-    table: pd.DataFrame,
-    *,
-    counts: list[str],
-    derived: dict[str, list[str]] | None = None,
-    group_cols: list[str] = (),
-    lines: list[list[tuple[int, str]]] | None = None,
-    threshold: int = DEFAULT_THRESHOLD,
-    marker: str = HIDDEN,
-) -> pd.DataFrame:
-    """Suppress a tidy result table before it is published.
-
-    Parameters
-    ----------
-    table : DataFrame
-        A result of this package (group columns first, ``All`` rows for the
-        whole cohort).
-    counts : list of str
-        The count columns.
-    derived : dict
-        Each derived column (share, interval, rate, quantile) and the counts
-        it is computed from: it is hidden wherever one of them is.
-    group_cols : list of str
-        The group columns. For every count column, the rows that differ only
-        in their group (the groups and ``All``) form an additive line.
-    lines : list, optional
-        More additive lines, as lists of ``(row position, count column)``.
-
-    Returns
-    -------
-    DataFrame
-        A copy with hidden values replaced by ``marker``.
-    """
-    work = table.reset_index(drop=True)
-    derived = derived or {}
-    cells = [(r, c) for c in counts for r in range(len(work))]
-    position = {cell: k for k, cell in enumerate(cells)}
-    values = (
-        np.concatenate(
-            [pd.to_numeric(work[c], errors="coerce").astype("float64").to_numpy() for c in counts]
-        )
-        if counts
-        else np.array([])
-    )
-    all_lines = list(lines or [])
-    group_cols = list(group_cols)
-    keys = [
-        c
-        for c in work.columns
-        if c not in group_cols
-        and c not in counts
-        and c not in derived
-        and not pd.api.types.is_float_dtype(work[c])
-    ]
-    if group_cols and len(work):
-        key = group_key(work, keys, sep="|")
-        for rows in key.groupby(key).groups.values():
-            for c in counts:
-                all_lines.append([(r, c) for r in rows])
-    hidden = protect(values, [[position[x] for x in line] for line in all_lines], threshold)
-    out = work.astype({c: object for c in [*counts, *derived]})
-    hidden_at = {
-        c: np.array([hidden[position[(r, c)]] for r in range(len(work))], dtype=bool)
-        for c in counts
-    }
-    for c in counts:
-        out.loc[hidden_at[c], c] = marker
-    for column, sources in derived.items():
-        mask = np.zeros(len(work), dtype=bool)
-        for source in sources:
-            mask |= hidden_at[source]
-        out.loc[mask, column] = marker
-    return out
+# ---------------------------------------------------------------- small groups
 
 
 def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):

@@ -1,143 +1,288 @@
-"""Publishing rules: what each summary table may show outside the team.
+"""Publishing: what may leave the team, and the audit that proves no small
+count can be worked out from it.
 
-:func:`publish_tables` takes the named tables of
-:mod:`casework_analytics.summary` and returns what may be published:
+Threat model
+------------
+The attacker holds every file of one published run (all tables and the
+HTML report), knows these rules, and can difference rows, tables and
+sections, and run the Kaplan–Meier recurrences backwards. Nothing published
+may let them determine any count of people from 1 to ``threshold - 1``
+(default 11: counts 1-10), nor pin a hidden count to within ±2 of its true
+value. See ``docs/privacy.md``.
 
-* per-client tables (stage_progress, contacts, recovery, weekly_status) are
-  withheld;
-* groups with fewer clients than the threshold were already folded into
-  ``Other`` (see :func:`casework_analytics.privacy.fold_small_groups`);
-* every count table is suppressed with
-  :func:`casework_analytics.privacy.publish_long`: counts 1 to threshold − 1
-  are hidden, with complementary suppression along each table's additive
-  lines (parts and their total; each group and the ``All`` row), and every
-  share, interval, rate or quantile computed from a hidden count is hidden;
-* survival and cumulative-incidence curves are cut where fewer than
-  threshold subjects remain at risk, and their per-time event and censoring
-  counts are suppressed (the curve values are cumulative and kept).
+How a run is published (:func:`publish`)
+----------------------------------------
+1. Per-client tables (:data:`casework_analytics.summary.PER_CASE_TABLES`)
+   are withheld. Groups with fewer clients than the threshold were folded
+   into ``Other`` before anything was computed
+   (:func:`casework_analytics.privacy.fold_small_groups`).
+2. Survival and cumulative-incidence curves are published on a coarse grid
+   of days (:data:`CURVE_STEP_DAYS`), with the number at risk rounded to a
+   base of 5 and hidden below the threshold, and no per-time events or
+   censorings (:func:`casework_analytics.disclosure.coarsen_curve`).
+3. Every count a published table shows is a count of cases meeting a
+   condition in a group: a sum of one per-case indicator
+   (:func:`case_indicators`). The published counts are checked against
+   those sums, so the audit speaks about the very numbers shown. A count
+   that appears in several tables (``n_cases`` in the funnel and the
+   length-of-stay table, completion in the headline and the exits) is one
+   cell, hidden everywhere or nowhere. Cases with the same indicators form
+   *atoms*; every published count is a sum of atom sizes, so every linear
+   relation between published counts, within or across tables, is known to
+   the audit without being listed.
+4. The complement of a count within its natural total (the cases that did
+   not reach a stage, did not complete it, relapsed among those abstinent,
+   closed but not as planned...) is a count of people too: it is audited
+   as an unpublished cell.
+5. Counts from 1 to ``threshold - 1`` are hidden; then
+   :func:`casework_analytics.disclosure.protect_set` audits everything by
+   linear programming and hides more until no hidden or unpublished small
+   count is pinned. A table that cannot be protected is withheld, and the
+   publication says so.
+6. Shares, intervals, rates and quantiles are hidden wherever a count they
+   rest on is hidden.
 
-Known limit: differencing between nested counts (cases reaching stage k
-minus those reaching stage k + 1) is not protected.
+The rules for every output, those of the summary tables and of the
+dashboard's cards and tables, are in one table, :data:`RULES`.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
 import pandas as pd
 
-from .grouping import group_key
-from .privacy import DEFAULT_THRESHOLD, HIDDEN, publish_long
+from .errors import CaseworkError
+from .grouping import OVERALL
+from .privacy import DEFAULT_THRESHOLD, HIDDEN, check_threshold
 
-PER_CLIENT = ("stage_progress", "contacts", "recovery", "weekly_status")
-SHARE = ["share", "ci_low", "ci_high"]
-
-
-def _exits_lines(table: pd.DataFrame, cols: list[str]) -> list:
-    """Additive lines of the exits table: reasons and types against n_exits,
-    reasons of one type against that type, duplicates of each group's totals."""
-    from .closures import exit_taxonomy
-
-    work = table.reset_index(drop=True)
-    kind = exit_taxonomy().set_index("code")["exit_type"]
-    group = group_key(work, cols, sep="|")
-    lines = []
-    for _, rows in work.groupby(group.to_numpy()).groups.items():
-        block = work.loc[rows]
-        first = rows[0]
-        for total in ("n_exits", "n_open"):
-            lines.append([(r, total) for r in rows])  # the same number repeated
-        for level in ("reason", "type"):
-            part = block.index[block["level"] == level]
-            lines.append([(r, "n") for r in part] + [(first, "n_exits")])
-        reasons = block[block["level"] == "reason"]
-        types = block[block["level"] == "type"]
-        for exit_type, type_rows in types.groupby("category").groups.items():
-            members = reasons.index[reasons["category"].map(kind) == exit_type]
-            lines.append([(r, "n") for r in members] + [(r, "n") for r in type_rows])
-    return lines
+#: Days between the time points of a published curve.
+CURVE_STEP_DAYS = 30
+#: A grouped curve is published only if its grid keeps this many days.
+MIN_CURVE_POINTS = 3
+#: Published numbers at risk are rounded to a multiple of this.
+ROUNDING_BASE = 5
 
 
-def publish_tables(tables, by=None, *, threshold: int = DEFAULT_THRESHOLD):
-    """Apply the publishing rules to ``(name, table)`` pairs.
-
-    Yields ``(name, table_or_reason)``: withheld tables come with the reason.
-    """
-    from .grouping import group_columns
-
-    cols = group_columns(by)
-    for name, table in tables:
-        if isinstance(table, str):
-            yield name, table
-        elif name in PER_CLIENT:
-            yield name, "per-client table, withheld from publication"
-        else:
-            yield name, publish_table(name, table, cols, threshold=threshold)
+def _const(key: str) -> Callable[[pd.DataFrame], pd.Series]:
+    return lambda t: pd.Series(key, index=t.index, dtype=object)
 
 
-def publish_table(
-    name: str, table: pd.DataFrame, cols: list[str], *, threshold: int = DEFAULT_THRESHOLD
-) -> pd.DataFrame:
-    """The publishable version of one named summary table."""
-    protect = lambda **kw: publish_long(table, group_cols=cols, threshold=threshold, **kw)  # noqa: E731
-    if name == "stage_funnel":
-        out = protect(
-            counts=["n_cases", "reached", "completed", "in_stage"],
-            derived={
-                "share_reached": ["reached", "n_cases"],
-                "share_ci_low": ["reached", "n_cases"],
-                "share_ci_high": ["reached", "n_cases"],
-                "conversion": ["reached"],
-                "conversion_ci_low": ["reached"],
-                "conversion_ci_high": ["reached"],
-            },
-        )
-        # A conversion also rests on the previous stage's count.
-        previous_hidden = (
-            (out["reached"] == HIDDEN)
-            .groupby([out[c] for c in cols] if cols else [0] * len(out))
-            .shift(1, fill_value=False)
-        )
-        out.loc[
-            previous_hidden.to_numpy(dtype=bool),
-            ["conversion", "conversion_ci_low", "conversion_ci_high"],
-        ] = HIDDEN
+def _keyed(prefix: str, *columns: str) -> Callable[[pd.DataFrame], pd.Series]:
+    def key(t: pd.DataFrame) -> pd.Series:
+        out = pd.Series(prefix, index=t.index, dtype=object)
+        for column in columns:
+            out = out + "|" + t[column].astype(str)
         return out
-    if name == "exits":
-        return protect(
-            counts=["n", "n_exits", "n_open"],
-            derived={c: ["n", "n_exits"] for c in SHARE},
-            lines=_exits_lines(table, cols),
-        )
-    if name == "exit_stage":
-        key = group_key(table, [*cols, "exit_reason"], sep="|")
-        lines = [
-            [(r, "n") for r in rows]
-            for rows in key.reset_index(drop=True).groupby(key.to_numpy()).groups.values()
-        ]
-        return protect(counts=["n"], lines=lines)
-    if name == "length_of_stay":
-        lines = [[(r, "n_cases"), (r, "n_closed"), (r, "n_open")] for r in range(len(table))]
-        quantiles = ["median_days", "q1_days", "q3_days", "mean_days"]
-        return protect(
-            counts=["n_cases", "n_closed", "n_open", "n_under_90_days"],
-            derived={q: ["n_closed"] for q in quantiles},
-            lines=lines,
-        )
-    if name == "association":
-        rates = {"risk_high": ["n_high", "unplanned_high"], "risk_low": ["n_low", "unplanned_low"]}
-        both = ["n_high", "unplanned_high", "n_low", "unplanned_low"]
-        return protect(
-            counts=both, derived={**rates, "risk_ratio": both, "ci_low": both, "ci_high": both}
-        )
-    if name in ("survival", "cumulative_incidence"):
-        enough = table[table["at_risk"] >= threshold]
-        per_time = [c for c in ("events", "censored") if c in enough]
-        out = enough.astype({c: object for c in per_time})
-        for c in per_time:
-            small = (enough[c] >= 1) & (enough[c] < threshold)
-            out.loc[small, c] = HIDDEN
-        return out.reset_index(drop=True)
-    if name == "survival_summary":
-        derived = {
+
+    return key
+
+
+@dataclass(frozen=True)
+class Rule:
+    """How one output is published.
+
+    Attributes
+    ----------
+    counts : dict
+        Count column → function giving each row's indicator key (see
+        :func:`case_indicators`); a row whose key is missing holds no count
+        in that column.
+    derived : dict
+        Derived column → the count columns it is computed from.
+    parents : dict
+        Count column → the count column holding its natural total; the
+        difference is audited as an unpublished count.
+    previous : dict
+        Derived column → the count column of the previous row of the same
+        group it also rests on (a conversion from the previous stage).
+    whole_only_rows : callable, optional
+        Rows (a mask) published only for the whole cohort: a fine breakdown
+        that per group would be almost all small numbers.
+    whole_only_columns : tuple of str
+        Count columns published only in the whole-cohort rows (left empty,
+        with the values resting on them, in group rows).
+    grouping : {"by", "placement", "term", "none"}
+        Which grouping the table's group columns follow (``"none"``: the
+        whole cohort only).
+    per_case : bool
+        One row per client: never published.
+    curve : bool
+        A survival or cumulative-incidence curve: published coarsened.
+    """
+
+    counts: dict[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
+    derived: dict[str, list[str]] = field(default_factory=dict)
+    parents: dict[str, str] = field(default_factory=dict)
+    grouping: str = "by"
+    previous: dict[str, str] = field(default_factory=dict)
+    whole_only_rows: Callable[[pd.DataFrame], pd.Series] | None = None
+    whole_only_columns: tuple[str, ...] = ()
+    per_case: bool = False
+    curve: bool = False
+
+
+_SHARE = ["share", "ci_low", "ci_high"]
+_ESTIMATE = ["estimate", "ci_low", "ci_high"]
+_NUMERATORS = {
+    "retention": "retained",
+    "sustained_abstinence": "sustained",
+    "not_relapsed": "not_relapsed",
+}
+_DENOMINATORS = {
+    "retention": "eligible",
+    "retention_km": "monitored",
+    "sustained_abstinence": "monitored",
+    "not_relapsed": "relapse_eligible",
+    "not_relapsed_km": "sustained",
+}
+
+
+def _headline_key(mapping):
+    """Keys of recovery counts, which depend on the missing-visit convention."""
+    fixed = {"retained", "eligible", "monitored"}
+
+    def key(t: pd.DataFrame) -> pd.Series:
+        base = t["metric"].map(mapping)
+        convention = "@" + t["missing_as"].astype(str) if "missing_as" in t else ""
+        return base.where(base.isin(fixed) | base.isna(), base + convention)
+
+    return key
+
+
+def _sensitivity_key(convention: str):
+    def key(t: pd.DataFrame) -> pd.Series:
+        base = t["metric"].map(_DENOMINATORS)
+        return base.where(base.isin({"eligible", "monitored"}), base + "@" + convention)
+
+    return key
+
+
+_CARD_NUMERATORS = {
+    "cases": "case",
+    "completion": "exit|type|planned",
+    "retention": "retained",
+    "sustained": "sustained@{c}",
+    "not_relapsed": "not_relapsed@{c}",
+}
+_CARD_DENOMINATORS = {
+    "completion": "closed",
+    "retention": "eligible",
+    "sustained": "monitored",
+    "not_relapsed": "relapse_eligible@{c}",
+}
+_COMPARED_N = {
+    "planned_completion": "closed",
+    "retention": "eligible",
+    "sustained_abstinence": "monitored",
+    "not_relapsed": "relapse_eligible@{c}",
+}
+_COMPARED_OBSERVED = {
+    "planned_completion": "exit|type|planned",
+    "retention": "retained",
+    "sustained_abstinence": "sustained@{c}",
+    "not_relapsed": "not_relapsed@{c}",
+}
+
+
+def _metric_key(mapping: dict[str, str], *, other: bool = False):
+    """Keys by the row's ``metric``, with the row's missing-visit convention filled in
+    (or the other convention's, for ``other``)."""
+    swap = {"positive": "ignore", "ignore": "positive"}
+
+    def key(t: pd.DataFrame) -> pd.Series:
+        conventions = t["missing_as"].astype(str)
+        if other:
+            conventions = conventions.map(swap)
+        templates = t["metric"].map(mapping)
+        keys = [
+            template.replace("{c}", c) if isinstance(template, str) else None
+            for template, c in zip(templates, conventions, strict=True)
+        ]  # one per row of a small published table
+        return pd.Series(keys, index=t.index, dtype=object)
+
+    return key
+
+
+RULES: dict[str, Rule] = {
+    "stage_progress": Rule(per_case=True),
+    "contacts": Rule(per_case=True),
+    "recovery": Rule(per_case=True),
+    "weekly_status": Rule(per_case=True),
+    "stage_funnel": Rule(
+        counts={
+            "n_cases": _const("case"),
+            "reached": _keyed("reached", "stage"),
+            "completed": _keyed("completed", "stage"),
+            "in_stage": _keyed("in_stage", "stage"),
+        },
+        derived={
+            "share_reached": ["reached", "n_cases"],
+            "share_ci_low": ["reached", "n_cases"],
+            "share_ci_high": ["reached", "n_cases"],
+            "conversion": ["reached"],
+            "conversion_ci_low": ["reached"],
+            "conversion_ci_high": ["reached"],
+        },
+        previous={c: "reached" for c in ("conversion", "conversion_ci_low", "conversion_ci_high")},
+        whole_only_columns=("completed", "in_stage"),
+        parents={"reached": "n_cases", "completed": "reached", "in_stage": "reached"},
+    ),
+    "exits": Rule(
+        counts={
+            "n": _keyed("exit", "level", "category"),
+            "n_exits": _const("closed"),
+            "n_open": _const("open"),
+        },
+        derived={c: ["n", "n_exits"] for c in _SHARE},
+        parents={"n": "n_exits"},
+        whole_only_rows=lambda t: t["level"] == "reason",
+    ),
+    "exit_stage": Rule(
+        counts={"n": _keyed("exit_stage", "exit_reason", "stage_at_exit")},
+        whole_only_rows=lambda t: pd.Series(True, index=t.index),
+    ),
+    "length_of_stay": Rule(
+        counts={
+            "n_cases": _const("case"),
+            "n_closed": _const("closed"),
+            "n_open": _const("open"),
+            "n_under_90_days": _const("los_under_90"),
+        },
+        derived={q: ["n_closed"] for q in ("median_days", "q1_days", "q3_days", "mean_days")},
+        parents={"n_under_90_days": "n_closed"},
+        whole_only_columns=("n_under_90_days",),
+    ),
+    "association": Rule(
+        counts={
+            "n_high": _const("n_high"),
+            "unplanned_high": _const("unplanned_high"),
+            "n_low": _const("n_low"),
+            "unplanned_low": _const("unplanned_low"),
+        },
+        derived={
+            "risk_high": ["n_high", "unplanned_high"],
+            "risk_low": ["n_low", "unplanned_low"],
+            **{
+                c: ["n_high", "unplanned_high", "n_low", "unplanned_low"]
+                for c in ("risk_ratio", "ci_low", "ci_high", "corrected")
+            },
+        },
+        parents={"unplanned_high": "n_high", "unplanned_low": "n_low"},
+        whole_only_rows=lambda t: pd.Series(True, index=t.index),
+    ),
+    "exit_type_test": Rule(
+        counts={"n": _const("closed_known"), "n_unknown": _const("exit|type|unknown")},
+        derived={c: ["n"] for c in ("statistic", "p_value", "min_expected")},
+        grouping="none",
+    ),
+    "survival_summary": Rule(
+        counts={"n": _keyed("has_time", "outcome"), "events": _keyed("event", "outcome")},
+        derived={
             c: ["n", "events"]
             for c in (
                 "median_days",
@@ -148,25 +293,944 @@ def publish_table(
                 "rmst_ci_low",
                 "rmst_ci_high",
             )
+        },
+        parents={"events": "n"},
+    ),
+    "logrank": Rule(
+        counts={"n": _keyed("has_time", "outcome"), "events": _keyed("event", "outcome")},
+        derived={c: ["n", "events"] for c in ("chisq", "p_value")},
+        parents={"events": "n"},
+        grouping="none",
+    ),
+    "recovery_headline": Rule(
+        counts={
+            "numerator": _headline_key(_NUMERATORS),
+            "denominator": _headline_key(_DENOMINATORS),
+        },
+        derived={c: ["numerator", "denominator"] for c in _ESTIMATE},
+        parents={"numerator": "denominator"},
+    ),
+    "recovery_sensitivity": Rule(
+        counts={
+            "denominator_positive": _sensitivity_key("positive"),
+            "denominator_ignore": _sensitivity_key("ignore"),
+        },
+        derived={
+            c: ["denominator_positive", "denominator_ignore"]
+            for c in ("estimate_positive", "estimate_ignore", "difference")
+        },
+    ),
+    "survival": Rule(counts={"at_risk": _keyed("at_risk", "outcome", "time_days")}, curve=True),
+    # The dashboard's own outputs.
+    "cards": Rule(
+        counts={
+            "numerator": _metric_key(_CARD_NUMERATORS),
+            "denominator": _metric_key(_CARD_DENOMINATORS),
+            "other_numerator": _metric_key(_CARD_NUMERATORS, other=True),
+            "other_denominator": _metric_key(_CARD_DENOMINATORS, other=True),
+        },
+        derived={
+            **{c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high")},
+            "other_estimate": ["other_numerator", "other_denominator"],
+        },
+        parents={"numerator": "denominator", "other_numerator": "other_denominator"},
+        grouping="none",
+    ),
+    "comparison": Rule(
+        counts={"n": _metric_key(_COMPARED_N), "observed": _metric_key(_COMPARED_OBSERVED)},
+        derived={
+            c: ["n", "observed"]
+            for c in (
+                "expected",
+                "value",
+                "z",
+                "z_adjusted",
+                "lower_95",
+                "upper_95",
+                "lower_998",
+                "upper_998",
+                "flag",
+            )
+        },
+        parents={"observed": "n"},
+    ),
+    "trend": Rule(
+        counts={"n": _metric_key(_COMPARED_N), "successes": _metric_key(_COMPARED_OBSERVED)},
+        derived={
+            c: ["n", "successes"]
+            for c in ("share", "ci_low", "ci_high", "trend_z", "trend_chisq", "trend_p_value")
+        },
+        parents={"successes": "n"},
+        grouping="term",
+    ),
+    "placements": Rule(
+        counts={
+            "n_cases": _const("case"),
+            "n_closed": _const("closed"),
+            "n_planned": _const("exit|type|planned"),
+        },
+        derived={
+            "completion": ["n_planned", "n_closed"],
+            "median_los_days": ["n_closed"],
+            "missed_rate": ["n_cases"],
+        },
+        parents={"n_planned": "n_closed", "n_closed": "n_cases"},
+        grouping="placement",
+    ),
+    "cumulative_incidence": Rule(
+        counts={"at_risk": _keyed("exit_at_risk", "time_days")}, curve=True
+    ),
+}
+
+
+#: Separator of a complement key: ``"reached|assessment minus completed|assessment"``.
+MINUS = " minus "
+
+
+def case_indicators(run, keys) -> pd.DataFrame:
+    """One row per case of the run: the value (0 or 1) of every indicator in ``keys``.
+
+    Parameters
+    ----------
+    run : Summary
+        The analysis run the published tables come from.
+    keys : iterable of str
+        Indicator keys, as the rules of :data:`RULES` give them:
+
+        ``case``, ``closed``, ``open``, ``closed_known`` (closed with a known
+        exit type); ``exit|reason|<code>``, ``exit|type|<type>`` (closed
+        with that reason or type); ``reached|<stage>``,
+        ``completed|<stage>``, ``in_stage|<stage>`` (the funnel's columns);
+        ``exit_stage|<reason>|<stage>`` (closed, with that stage at exit);
+        ``los_under_90`` (closed within 90 days); ``n_high``,
+        ``unplanned_high``, ``n_low``, ``unplanned_low`` (the association
+        table's cells); ``eligible``, ``retained``, ``monitored``,
+        ``sustained@<convention>``, ``relapse_eligible@<convention>``,
+        ``not_relapsed@<convention>`` (the
+        recovery headline); ``has_time|<event>``, ``event|<event>`` (in a
+        survival estimate, and with the event observed);
+        ``at_risk|<event>|<day>`` and ``exit_at_risk|<day>`` (still under
+        observation after that day, as a coarsened curve counts them); and
+        ``A minus B`` (the complement of B within A).
+
+    Returns
+    -------
+    DataFrame
+        Indexed by ``case_id``, one int8 column per key.
+    """
+    from .closures import EXIT_TYPES
+    from .contacts import association_flags
+    from .exits import stages_at_exit
+    from .recovery import headline_flags
+    from .stages import funnel_flags
+
+    exits = run.exits.set_index("case_id")
+    index = exits.index
+    cache: dict[str, pd.DataFrame | dict] = {}
+
+    def once(name, make):
+        if name not in cache:
+            cache[name] = make()
+        return cache[name]
+
+    def flags_of(convention: str) -> pd.DataFrame:
+        return once(
+            f"headline@{convention}",
+            lambda: headline_flags(
+                run.cohort,
+                run.as_of,
+                run.outcomes_by_convention[convention],
+                run.definition.replace(missing_as=convention),
+            ).set_index("case_id"),
+        )
+
+    def funnel(kind: str, stage: str) -> np.ndarray:
+        flags = once("funnel", lambda: funnel_flags(run.progress, run.cohort.stage_model))
+        position = list(run.cohort.stage_model.stages).index(stage)
+        order = pd.Index(run.progress["case_id"]).get_indexer(index)
+        return flags[kind][order, position]
+
+    def event_time(event: str) -> pd.Series:
+        return run.timelines.outcomes.set_index("case_id")[f"{event}_time"].reindex(index)
+
+    closed = exits["closed"].to_numpy(dtype=bool)
+
+    def value(key: str) -> np.ndarray:
+        if MINUS in key:
+            whole, part = key.split(MINUS)
+            return np.asarray(value(whole), dtype=np.int64) - np.asarray(
+                value(part), dtype=np.int64
+            )
+        head, _, rest = key.partition("|")
+        if key == "case":
+            return np.ones(len(index))
+        if key in ("closed", "open"):
+            return closed if key == "closed" else ~closed
+        if key == "closed_known":
+            return closed & exits["exit_type"].isin(EXIT_TYPES).to_numpy()
+        if head == "exit":
+            level, _, category = rest.partition("|")
+            column = "exit_reason" if level == "reason" else "exit_type"
+            return closed & (exits[column] == category).fillna(False).to_numpy(dtype=bool)
+        if head in ("reached", "completed", "in_stage"):
+            return funnel(head, rest)
+        if head == "exit_stage":
+            reason, _, stage = rest.partition("|")
+            at_exit = once(
+                "exit_stage", lambda: stages_at_exit(run.cohort, run.as_of).set_index("case_id")
+            ).reindex(index)
+            match = (at_exit["exit_reason"] == reason) & (at_exit["stage_at_exit"] == stage)
+            return match.fillna(False).to_numpy(dtype=bool)
+        if key == "los_under_90":
+            days = run.stays.set_index("case_id")["los_days"].reindex(index).astype("float64")
+            return closed & (days < 90).to_numpy()
+        if key in ("n_high", "unplanned_high", "n_low", "unplanned_low"):
+            flags = once(
+                "association",
+                lambda: association_flags(
+                    run.cohort, run.as_of, threshold=run.missed_threshold, summary=run.contacts
+                ).set_index("case_id"),
+            )
+            return flags[key].reindex(index).fillna(False).to_numpy(dtype=bool)
+        if key in ("eligible", "retained", "monitored"):
+            flags = flags_of(run.definition.missing_as)
+            return flags[key].reindex(index).fillna(False).to_numpy(dtype=bool)
+        if "@" in key:
+            name, _, convention = key.partition("@")
+            return flags_of(convention)[name].reindex(index).fillna(False).to_numpy(dtype=bool)
+        if head == "has_time":
+            return event_time(rest).notna().to_numpy()
+        if head == "event":
+            observed = run.timelines.outcomes.set_index("case_id")[f"{rest}_observed"]
+            return observed.reindex(index).fillna(False).to_numpy(dtype=bool)
+        if head == "at_risk":
+            event, _, day = rest.partition("|")
+            return (event_time(event).astype("float64") > float(day)).to_numpy()
+        if head == "exit_at_risk":
+            return exit_times(run).reindex(index).to_numpy() > float(rest)
+        raise CaseworkError(f"Internal error: no indicator is defined for {key!r}.")
+
+    keys = list(dict.fromkeys(keys))
+    return pd.DataFrame({key: np.asarray(value(key)).astype(np.int8) for key in keys}, index=index)
+
+
+def exit_times(run) -> pd.Series:
+    """Days from intake to closure, or to ``as_of`` for open cases (by ``case_id``)."""
+    exits = run.exits.set_index("case_id")
+    end = exits["closed_date"].fillna(run.as_of)
+    return (end - exits["intake_date"]).dt.days.astype("float64")
+
+
+# ---------------------------------------------------------------- the publication
+
+
+@dataclass
+class Publication:
+    """What may be published of one run, with the audit's verdict.
+
+    Attributes
+    ----------
+    tables : dict
+        Output name → published table (hidden counts read ``*``), or the
+        reason it is withheld.
+    cells : DataFrame
+        Every audited count: ``cell`` (grouping, group and indicator),
+        ``value``, ``status`` (shown, primary, complementary, rounded,
+        unpublished; see :class:`casework_analytics.disclosure.Protection`).
+        Not for publication: it holds the true values.
+    threshold : int
+    rounds : int
+        Audit rounds run.
+    """
+
+    tables: dict[str, pd.DataFrame | str]
+    cells: pd.DataFrame
+    threshold: int
+    rounds: int = 0
+
+    def items(self):
+        """``(name, table_or_reason)`` pairs in order."""
+        return iter(self.tables.items())
+
+    @property
+    def hidden_count(self) -> int:
+        """Cells shown as hidden across every published table."""
+        return int(
+            sum(
+                (t.astype(object) == HIDDEN).sum().sum()
+                for t in self.tables.values()
+                if isinstance(t, pd.DataFrame)
+            )
+        )
+
+    def summary(self) -> dict:
+        """Counts of audited and hidden cells (safe to publish: no values)."""
+        status = self.cells["status"].value_counts().to_dict() if len(self.cells) else {}
+        return {
+            "threshold": self.threshold,
+            "audited_cells": int(len(self.cells)),
+            "hidden_cells": self.hidden_count,
+            "by_status": {str(k): int(v) for k, v in status.items()},
+            "audit_rounds": self.rounds,
         }
-        return protect(counts=["n", "events"], derived=derived)
-    if name == "recovery_headline":
-        return protect(
-            counts=["numerator", "denominator"],
-            derived={c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high")},
+
+
+def _whole_only(table: pd.DataFrame, rule: Rule, cols: list[str]) -> pd.DataFrame:
+    """Keep the fine breakdowns of ``rule`` for the whole-cohort rows only."""
+    table = table.reset_index(drop=True)
+    if not cols or rule.grouping == "none":
+        return table
+    overall = (table[cols].astype(str) == OVERALL).all(axis=1)
+    if rule.whole_only_rows is not None:
+        table = table[overall | ~rule.whole_only_rows(table).to_numpy(dtype=bool)]
+        overall = overall.loc[table.index]
+        table = table.reset_index(drop=True)
+        overall = overall.reset_index(drop=True)
+    for column in rule.whole_only_columns:
+        resting = [c for c, sources in rule.derived.items() if column in sources]
+        table.loc[~overall, [column, *resting]] = np.nan
+    return table
+
+
+def _row_labels(table: pd.DataFrame, cols: list[str]) -> np.ndarray:
+    """Each row's group label: ``All`` for whole-cohort rows."""
+    if not cols:
+        return np.full(len(table), OVERALL, dtype=object)
+    from .grouping import group_key
+
+    overall = (table[cols].astype(str) == OVERALL).all(axis=1).to_numpy()
+    return np.where(overall, OVERALL, group_key(table, cols).to_numpy(dtype=object))
+
+
+def _cell_rows(name, table, rule, cols) -> pd.DataFrame:
+    """Every count cell of one table: its position, column, grouping, label and key."""
+    grouping = "none" if rule.grouping == "none" else rule.grouping
+    labels = _row_labels(table, [] if grouping == "none" else cols)
+    parts = []
+    for column, key_of in rule.counts.items():
+        if column not in table:
+            continue
+        keys = pd.Series(key_of(table.reset_index(drop=True)), dtype=object)
+        present = keys.notna().to_numpy() & table[column].notna().to_numpy()
+        parts.append(
+            pd.DataFrame(
+                {
+                    "table": name,
+                    "position": np.flatnonzero(present),
+                    "column": column,
+                    "grouping": np.where(labels[present] == OVERALL, "*", grouping),
+                    "label": labels[present],
+                    "key": keys[present].to_numpy(dtype=object),
+                    "shown": pd.to_numeric(table[column], errors="coerce").to_numpy(dtype=float)[
+                        present
+                    ],
+                }
+            )
         )
-    if name == "recovery_sensitivity":
-        return protect(
-            counts=["denominator_positive", "denominator_ignore"],
-            derived={
-                c: ["denominator_positive", "denominator_ignore"]
-                for c in ("estimate_positive", "estimate_ignore", "difference")
-            },
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+
+
+def _complement_rows(name, table, rule, cells) -> pd.DataFrame:
+    """The complements of each count within its parent, as unpublished cells."""
+    out = []
+    for child, parent in rule.parents.items():
+        a = cells[(cells["table"] == name) & (cells["column"] == child)]
+        b = cells[(cells["table"] == name) & (cells["column"] == parent)]
+        joined = a.merge(b[["position", "key"]], on="position", suffixes=("", "_parent"))
+        joined = joined[joined["key"] != joined["key_parent"]]
+        if len(joined):
+            out.append(
+                joined.assign(
+                    key=joined["key_parent"] + MINUS + joined["key"], column=f"{parent}-{child}"
+                ).drop(columns="key_parent")
+            )
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def _coarsen_cumulative_incidence(run, table, cols, threshold, by_group=True):
+    """Cumulative incidence on a grid where no cause's span count is 1 to threshold - 1."""
+    from .disclosure import coarsen_curve
+    from .grouping import attach_groups
+    from .survival import kaplan_meier
+
+    times = exit_times(run).rename("time").reset_index()
+    exits = run.exits[["case_id", "exit_type", "closed"]]
+    frame = attach_groups(times.merge(exits, on="case_id"), run.groups, cols)
+    if not by_group:
+        frame = frame.assign(**{c: OVERALL for c in cols})
+    # A cause with fewer than threshold exits in all is pooled with the smallest other
+    # cause (incidences add up), so no curve of its own can count it.
+    totals = frame.loc[frame["closed"], "exit_type"].fillna("unknown").value_counts()
+    small = sorted(totals[totals < threshold].index)
+    if small:
+        large = totals.drop(small).sort_values()
+        partner = [large.index[0]] if len(large) else []
+        pooled = " + ".join(sorted([*partner, *small]))
+        rename = {c: pooled for c in [*partner, *small]}
+        frame["exit_type"] = frame["exit_type"].fillna("unknown").replace(rename)
+        table = table.assign(cause=table["cause"].replace(rename))
+        keys = [*cols, "time_days", "cause"]
+        table = table.groupby(keys, as_index=False, sort=False).agg(
+            at_risk=("at_risk", "first"),
+            events=("events", "sum"),
+            cumulative_incidence=("cumulative_incidence", "sum"),
         )
-    if name in ("logrank", "exit_type_test"):
-        return publish_long(
-            table,
-            counts=[c for c in ("n", "events", "n_unknown") if c in table],
+    causes = sorted(table["cause"].dropna().unique())
+    curves = []
+    for cause in causes:  # a handful of exit types
+        one = frame.assign(cause=cause, event=frame["closed"] & (frame["exit_type"] == cause))
+        curves.append(
+            kaplan_meier(one, duration="time", event="event", by=[*cols, "cause"], overall=False)
+        )
+    km = pd.concat(curves, ignore_index=True)
+    if cols and by_group:
+        whole = pd.concat(
+            [
+                kaplan_meier(
+                    frame.assign(
+                        cause=c,
+                        event=frame["closed"] & (frame["exit_type"] == c),
+                    ),
+                    duration="time",
+                    event="event",
+                    by="cause",
+                    overall=False,
+                ).assign(**{col: OVERALL for col in cols})
+                for c in causes
+            ],
+            ignore_index=True,
+        )
+        km = pd.concat([km, whole], ignore_index=True)
+    grid = coarsen_curve(km, group=[*cols, "cause"], every=CURVE_STEP_DAYS, threshold=threshold)
+    if cols and by_group and grid["time_days"].nunique() < MIN_CURVE_POINTS:
+        return _coarsen_cumulative_incidence(
+            run, table[(table[cols] == OVERALL).all(axis=1)], cols, threshold, by_group=False
+        )
+    table = table.sort_values([*cols, "cause", "time_days"])
+    keys = [*cols, "cause"]
+    left = grid[[*keys, "time_days", "at_risk"]].astype({k: object for k in keys})
+    right = table[[*keys, "time_days", "cumulative_incidence"]].astype({k: object for k in keys})
+    sampled = pd.merge_asof(
+        left.astype({"time_days": "float64"}).sort_values("time_days"),
+        right.astype({"time_days": "float64"}).sort_values("time_days"),
+        on="time_days",
+        by=keys,
+        direction="backward",
+    )
+    sampled["cumulative_incidence"] = sampled["cumulative_incidence"].fillna(0.0).round(3)
+    return sampled.sort_values([*cols, "time_days", "cause"]).reset_index(drop=True)
+
+
+def _coarsen_survival(table, cols, threshold, by_group=True):
+    """Each outcome's curves on a publishable grid; by group only where the groups'
+    shared grid keeps at least :data:`MIN_CURVE_POINTS` days, else the whole cohort's."""
+    from .disclosure import coarsen_curve
+
+    parts = []
+    for outcome, rows in table.groupby("outcome", sort=False):  # four outcomes
+        rows = rows.drop(columns="outcome")
+        curve = coarsen_curve(rows, group=cols or None, every=CURVE_STEP_DAYS, threshold=threshold)
+        if cols and (not by_group or curve["time_days"].nunique() < MIN_CURVE_POINTS):
+            whole = rows[(rows[cols] == OVERALL).all(axis=1)]
+            curve = coarsen_curve(whole, group=cols, every=CURVE_STEP_DAYS, threshold=threshold)
+        parts.append(curve.assign(outcome=outcome))
+    if not parts:
+        return table.iloc[0:0]
+    out = pd.concat(parts, ignore_index=True)
+    return out[[*cols, "outcome", *[c for c in out.columns if c not in (*cols, "outcome")]]]
+
+
+def _group_labels(run, groupings: dict) -> pd.DataFrame:
+    """Per case of the run (by ``case_id``), its label under each grouping."""
+    from .grouping import group_key
+
+    index = run.exits["case_id"]
+    out = pd.DataFrame(index=pd.Index(index, name="case_id"))
+    for name, (frame, cols) in groupings.items():
+        labels = group_key(frame, cols).to_numpy(dtype=object) if cols else OVERALL
+        out[name] = pd.Series(labels, index=frame["case_id"].to_numpy()).reindex(index).to_numpy()
+    return out
+
+
+def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
+    """Cases with the same labels and indicators, merged: (signatures, sizes)."""
+    codes = (
+        np.column_stack(
+            [pd.factorize(labels[c])[0] for c in labels.columns]
+            + [indicators.to_numpy(dtype=np.int64)]
+        )
+        if len(labels.columns) or indicators.shape[1]
+        else np.zeros((len(labels), 1), int)
+    )
+    unique, first, sizes = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    del unique
+    return first, sizes
+
+
+def _coefficients(cells, labels, indicators, first):
+    """Sparse terms: for every cell, each atom it counts and how many times."""
+    atom_labels = labels.iloc[first].reset_index(drop=True)
+    atom_values = indicators.iloc[first].reset_index(drop=True)
+    parts = []
+    for key, group in cells.groupby("key", sort=False):  # one pass per indicator key
+        values = atom_values[key].to_numpy()
+        atoms = np.flatnonzero(values)
+        if not len(atoms):
+            continue
+        for grouping, rows in group.groupby("grouping", sort=False):
+            if grouping == "*":
+                pairs = rows[["cell"]].merge(pd.DataFrame({"atom": atoms}), how="cross")
+            else:
+                found = pd.DataFrame(
+                    {"atom": atoms, "label": atom_labels[grouping].to_numpy()[atoms]}
+                )
+                pairs = rows[["cell", "label"]].merge(found, on="label")[["cell", "atom"]]
+            parts.append(pairs.assign(coef=values[pairs["atom"].to_numpy()]))
+    return (
+        pd.concat(parts, ignore_index=True)
+        if parts
+        else pd.DataFrame(columns=["cell", "atom", "coef"])
+    )
+
+
+def publish(
+    run,
+    *,
+    threshold: int = DEFAULT_THRESHOLD,
+    names=None,
+    extra: dict | None = None,
+    groupings: dict | None = None,
+    margin: int = 2,
+) -> Publication:
+    """The publishable version of a run: see the module docstring.
+
+    Parameters
+    ----------
+    run : Summary
+        The run, grouped by folded groups (small groups already in ``Other``).
+    threshold : int
+        Counts 1 to ``threshold - 1`` are hidden (default 11; at least 3).
+    names : list of str, optional
+        The run's tables to publish (default all of them).
+    extra : dict, optional
+        More outputs published together with the run's tables:
+        ``{name: (rule, table)}`` (the dashboard's cards and tables).
+    groupings : dict, optional
+        Groupings named by the rules of ``extra`` besides ``"by"``:
+        ``{name: (frame of case_id and group columns, group columns)}``.
+    margin : int
+        A hidden count may not be confined to ±``margin`` (default 2).
+
+    Returns
+    -------
+    Publication
+    """
+    threshold = check_threshold(threshold)
+    all_groupings = {"by": (run.groups, run.cols), **(groupings or {})}
+    raw = dict(run.tables(names))
+    withheld: set[str] = set()
+    sparse_tables: set[str] = set()
+    curves_by_group = bool(run.cols)
+    # Where nothing left to hide can protect a count, withdraw in steps: first the
+    # per-group curves (their rounded numbers at risk bind many small counts; the
+    # whole-cohort curves stay), then the tables holding the count, then every
+    # curve, then whatever else remains.
+    for _ in range(len(raw) + len(extra or {}) + 3):  # each step withdraws more
+        tables, rules = _collect(run, raw, extra, threshold, curves_by_group)
+        for name in withheld:
+            rules.pop(name, None)
+        problem = _problem(run, tables, rules, all_groupings)
+        cells, unique = problem["cells"], problem["unique"]
+        mostly_small = _mostly_small(cells, threshold) - withheld
+        if mostly_small:  # hiding most of a table would hide much else too
+            sparse_tables |= mostly_small
+            withheld |= mostly_small
+            continue
+        result = protect_counts(
+            problem["A"],
+            unique["value"].to_numpy(dtype=float),
+            unique["kind"].to_numpy(),
+            unique["shown"].to_numpy(dtype=float),
             threshold=threshold,
+            margin=margin,
+            spare=unique["grouping"].to_numpy() == "*",
         )
-    raise ValueError(f"No publishing rule for table {name!r}.")
+        if not len(result.stuck):
+            break
+        stuck = unique.index[result.stuck]
+        curve_tables = {n for n, r in rules.items() if r.curve}
+        hit = set(cells.loc[cells["cell"].isin(stuck), "table"]) - curve_tables
+        if curves_by_group:
+            curves_by_group = False
+        elif hit:
+            withheld |= hit
+        elif curve_tables:
+            withheld |= curve_tables
+        else:
+            withheld |= set(rules)
+    hidden = set(unique.index[result.hidden])
+    out: dict[str, pd.DataFrame | str] = {}
+    for name, table in tables.items():
+        if name in sparse_tables:
+            out[name] = WITHHELD_REASONS["sparse"]
+        elif name in withheld:
+            out[name] = WITHHELD_REASONS["unprotectable"]
+        elif name in rules:
+            rule = rules[name]
+            cols = [] if rule.grouping == "none" else all_groupings[rule.grouping][1]
+            out[name] = _apply(table, rule, cells[cells["table"] == name], hidden, cols)
+        else:
+            out[name] = table
+    audited = unique.reset_index()[["cell", "kind", "value"]]
+    audited["status"] = result.status
+    return Publication(out, audited, threshold, result.rounds)
+
+
+#: Why a table is withheld, by code (the dashboard words each in its language).
+WITHHELD_REASONS = {
+    "sparse": (
+        "withheld: most of its counts are below the threshold at this level; "
+        "publish it for larger groups, or use it internally"
+    ),
+    "unprotectable": "withheld: no suppression could protect its small counts",
+}
+
+#: A table whose count cells are more often small than not is not published.
+MOSTLY_SMALL = 0.5
+
+
+def _mostly_small(cells: pd.DataFrame, threshold: int) -> set[str]:
+    """Tables more than :data:`MOSTLY_SMALL` of whose counts are 1 to threshold - 1."""
+    counts = cells[cells["kind"] == "count"]
+    small = (counts["value"] >= 1) & (counts["value"] < threshold)
+    share = small.groupby(counts["table"]).mean()
+    return set(share[share > MOSTLY_SMALL].index)
+
+
+def _collect(run, raw, extra, threshold, curves_by_group):
+    """The candidate tables and their rules: per-case tables withheld, curves coarse."""
+    tables: dict[str, pd.DataFrame | str] = {}
+    rules: dict[str, Rule] = {}
+    cols = run.cols
+    for name, table in raw.items():
+        rule = RULES[name]
+        if isinstance(table, str):
+            tables[name] = table
+        elif rule.per_case:
+            tables[name] = "per-client table, withheld from publication"
+        else:
+            if rule.curve and cols and not curves_by_group:
+                table = table[(table[cols] == OVERALL).all(axis=1)]
+            if name == "survival":
+                table = _coarsen_survival(table, cols, threshold, curves_by_group)
+            elif name == "cumulative_incidence":
+                table = _coarsen_cumulative_incidence(run, table, cols, threshold, curves_by_group)
+            tables[name], rules[name] = _whole_only(table, rule, cols), rule
+    for name, (rule, table) in (extra or {}).items():
+        tables[name], rules[name] = table.reset_index(drop=True), rule
+    return tables, rules
+
+
+def _problem(run, tables, rules, all_groupings) -> dict:
+    """Cells of the published tables, their true values (checked), atoms and the matrix."""
+    from scipy import sparse
+
+    cells = []
+    for name, rule in rules.items():
+        cols = [] if rule.grouping == "none" else all_groupings[rule.grouping][1]
+        found = _cell_rows(name, tables[name], rule, cols)
+        if len(found):
+            cells.append(found.assign(kind="rounded" if rule.curve else "count"))
+    cells = pd.concat(cells, ignore_index=True)
+    complements = pd.concat(
+        [_complement_rows(n, tables[n], r, cells) for n, r in rules.items()], ignore_index=True
+    )
+    if len(complements):
+        cells = pd.concat([cells, complements.assign(kind="complement")], ignore_index=True)
+    cells["cell"] = cells["grouping"] + "|" + cells["label"].astype(str) + "|" + cells["key"]
+
+    indicators = case_indicators(run, cells["key"].unique())
+    labels = _group_labels(
+        run, {g: all_groupings[g] for g in cells["grouping"].unique() if g != "*"}
+    )
+    # The true value of every cell, and the check that the tables show exactly it.
+    values = {}
+    for grouping, rows in cells.groupby("grouping", sort=False):
+        keys = rows["key"].unique()
+        if grouping == "*":
+            sums = indicators[keys].sum()
+            values.update({f"*|{OVERALL}|{k}": sums[k] for k in keys})
+        else:
+            sums = indicators[keys].groupby(labels[grouping].to_numpy()).sum()
+            stacked = sums.stack()
+            values.update({f"{grouping}|{g}|{k}": v for (g, k), v in stacked.items()})
+    cells["value"] = cells["cell"].map(values).fillna(0).astype("int64")
+    shown = cells[cells["kind"] != "complement"]
+    off = np.where(shown["kind"] == "rounded", 2, 0)
+    wrong = (shown["shown"] - shown["value"]).abs() > off
+    if wrong.any():
+        bad = shown[wrong].iloc[0]
+        raise CaseworkError(
+            f"Internal error: {bad['table']}.{bad['column']} row {bad['position']} shows "
+            f"{bad['shown']}, but its cases count {bad['value']} ({bad['cell']}); nothing "
+            "was published."
+        )
+
+    unique = cells.drop_duplicates("cell").set_index("cell")
+    first, sizes = _atoms(labels, indicators)
+    terms = _coefficients(unique.reset_index(), labels, indicators, first)
+    # Counts of exactly the same cases are one number, whatever they are called
+    # (all cases reached the first stage): hidden together or not at all.
+    signature = (
+        terms.sort_values(["cell", "atom"])
+        .assign(term=lambda t: t["atom"].astype(str) + "x" + t["coef"].astype(str))
+        .groupby("cell")["term"]
+        .agg(",".join)
+    )
+    same = (
+        signature.reindex(unique.index).fillna("")
+        + "|"
+        + unique["kind"].where(unique["kind"] == "count", unique.index.to_series())
+    )
+    canonical = same.groupby(same).transform(lambda s: s.index[0])
+    cells["cell"] = cells["cell"].map(canonical)
+    unique = unique[canonical.index == canonical.to_numpy()]
+    terms = terms[terms["cell"].isin(unique.index)]
+    position = pd.Series(np.arange(len(unique)), index=unique.index)
+    A = sparse.csr_array(
+        (
+            terms["coef"].to_numpy(dtype=float),
+            (position[terms["cell"]].to_numpy(), terms["atom"].to_numpy(dtype=int)),
+        ),
+        shape=(len(unique), len(sizes)),
+    )
+    return {"cells": cells, "unique": unique, "A": A}
+
+
+def _apply(table: pd.DataFrame, rule: Rule, cells: pd.DataFrame, hidden: set, cols) -> pd.DataFrame:
+    """``table`` with hidden counts and the derived values resting on them as ``*``."""
+    out = table.astype({c: object for c in [*rule.counts, *rule.derived] if c in table})
+    masks = {}
+    for column in rule.counts:
+        if column not in table:
+            continue
+        rows = cells[(cells["column"] == column) & cells["cell"].isin(hidden)]["position"]
+        mask = np.zeros(len(table), dtype=bool)
+        mask[rows.to_numpy(dtype=int)] = True
+        masks[column] = mask
+        out.loc[mask, column] = HIDDEN
+    for column, sources in rule.derived.items():
+        if column not in table:
+            continue
+        mask = np.zeros(len(table), dtype=bool)
+        for source in sources:
+            mask |= masks.get(source, np.zeros(len(table), dtype=bool))
+        out.loc[mask, column] = HIDDEN
+    # A value resting on the previous row's count (a conversion from the last stage).
+    keys = [table[c].to_numpy() for c in cols] if cols else np.zeros(len(table))
+    for column, source in rule.previous.items():
+        if column in table and source in masks:
+            earlier = pd.Series(masks[source]).groupby(keys).shift(1, fill_value=False)
+            out.loc[earlier.to_numpy(dtype=bool), column] = HIDDEN
+    return out
+
+
+@dataclass
+class Protected:
+    """The outcome of :func:`protect_counts`."""
+
+    hidden: np.ndarray  # bool per cell: shown as hidden
+    status: np.ndarray  # shown, primary, complementary, rounded, unpublished
+    stuck: np.ndarray  # indices of cells still pinned (nothing left to hide)
+    rounds: int
+
+
+def protect_counts(
+    A, value, kind, shown, *, threshold: int, margin: int = 2, spare=None
+) -> Protected:
+    """Hide counts until no hidden or unpublished small count can be pinned.
+
+    Parameters
+    ----------
+    A : sparse matrix (cells × atoms)
+        Each cell as a sum of atom sizes (cases with identical indicators).
+    value : ndarray
+        True value of each cell.
+    kind : ndarray of str
+        ``"count"`` (published exactly unless hidden), ``"rounded"``
+        (published rounded: the attacker knows it to ±2), ``"complement"`` or
+        ``"withheld"`` (never published).
+    shown : ndarray
+        The published value of rounded cells.
+    threshold, margin : int
+    spare : ndarray of bool, optional
+        Counts to hide only when nothing else will do (the whole cohort's
+        totals, which readers need most).
+
+    Returns
+    -------
+    Protected
+
+    Notes
+    -----
+    The attacker knows every shown count exactly, every rounded count to
+    ±2, that every hidden published count is at least 1 (zeros are shown),
+    and that atom sizes are non-negative. For every *target* (a count from 1
+    to ``threshold - 1``, hidden or never published) two linear programmes
+    give the smallest and largest value it can take;
+    bounds are rounded inward, as an attacker reasoning in whole numbers
+    may. (A large count hidden only as a complement may stay narrowly
+    bounded: it protects the small ones, and is no small count itself.) A
+    target is *pinned* when that interval is ``2 * margin`` wide or
+    narrower. Primary suppression hides published counts from 1 to
+    ``threshold - 1``; then, round by round, for each pinned target (the
+    smallest first) one more shown count is hidden (see :func:`_partner`:
+    a sibling in one of its totals first, else a count sharing cases with
+    it; larger than ``margin`` if there is one; the smallest such). A
+    target no longer pinned stays so, since hiding more only widens every
+    interval, so each round re-solves only the pinned targets and the newly
+    hidden counts. A target with nothing left to hide
+    around it is returned in ``stuck``.
+    """
+    from scipy import sparse
+
+    A = sparse.csr_array(A)
+    n = len(value)
+    count = kind == "count"
+    small = (value >= 1) & (value < threshold)
+    hidden = count & small
+    primary = hidden.copy()
+    todo = np.flatnonzero(small & (kind != "rounded"))
+    support = sparse.csr_array((A != 0).astype(float))
+    inter = (support @ support.T).tocsr()  # cases two cells share
+    size = np.asarray(support.sum(axis=1)).ravel()
+    stuck: list[int] = []
+    rounds = 0
+    while len(todo):
+        rounds += 1
+        low, high = _bounds(A, value, kind, shown, hidden, todo)
+        pinned = todo[high - low <= 2 * margin]
+        if not len(pinned):
+            break
+        blocked = np.zeros(n, dtype=bool)
+        newly = []
+        for target in pinned[np.argsort(value[pinned], kind="stable")]:
+            if blocked[target]:
+                continue
+            choice = _partner(target, inter, size, count, hidden, value, spare, margin)
+            if choice is None:
+                stuck.append(int(target))
+                continue
+            hidden[choice] = True
+            newly.append(choice)
+            blocked[inter[[choice]].indices] = True
+        pinned = np.setdiff1d(pinned, stuck)
+        todo = np.union1d(pinned, [c for c in newly if small[c]]).astype(int)
+        if not newly:
+            break
+    status = np.where(
+        kind == "rounded",
+        "rounded",
+        np.where(
+            ~count,
+            "unpublished",
+            np.where(primary, "primary", np.where(hidden, "complementary", "shown")),
+        ),
+    )
+    return Protected(hidden, status, np.array(sorted(set(stuck)), dtype=int), rounds)
+
+
+def _partner(target, inter, size, count, hidden, value, spare, margin):
+    """The shown count to hide next to protect ``target``, or None.
+
+    Siblings come first: counts inside a shown total that also holds the
+    target but sharing no case with it (the other categories of its
+    breakdown, the other groups of its total), since hiding one lets the
+    target move against it. Then counts overlapping the target. Among them,
+    counts other than the ``spare`` ones, larger than ``margin``, smallest.
+    """
+    row = inter[[target]]
+    overlapping = row.indices
+    shown = count & ~hidden & (value > 0)
+    parents = overlapping[(row.data >= size[target]) & (overlapping != target)]
+    siblings = np.array([], dtype=int)
+    if len(parents):
+        inside = inter[parents].tocoo()
+        members = inside.col[inside.data >= size[inside.col]]
+        siblings = np.setdiff1d(members, overlapping)
+    for pool in (siblings, overlapping):
+        pool = pool[shown[pool]]
+        if not len(pool):
+            continue
+        if spare is not None and (~spare[pool]).any():
+            pool = pool[~spare[pool]]
+        roomy = pool[value[pool] > margin]
+        pool = roomy if len(roomy) else pool
+        return int(pool[np.argmin(value[pool])])
+    return None
+
+
+def _highs():
+    """A silent HiGHS instance (the library prints a banner once, on the C side)."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 1)
+        solver = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    solver.setOptionValue("output_flag", False)
+    return solver
+
+
+def _bounds(A, value, kind, shown, hidden, rows):
+    """Inward-rounded smallest and largest value of each cell in ``rows``.
+
+    One linear programme over the atom sizes, built once; each bound only
+    changes its objective, so HiGHS starts from the previous basis.
+    """
+    import highspy
+    from scipy import sparse
+
+    count = kind == "count"
+    exact = count & ~hidden
+    rounded = kind == "rounded"
+    hidden_count = count & hidden
+    rows_used = np.flatnonzero(exact | rounded | hidden_count)
+    lower = np.where(exact, value, np.where(rounded, shown - 2, 1.0))[rows_used]
+    upper = np.where(exact, value, np.where(rounded, shown + 2, np.inf))[rows_used]
+    matrix = sparse.csc_array(A[rows_used])
+    n_atoms = A.shape[1]
+    model = highspy.HighsLp()
+    model.num_col_ = n_atoms
+    model.num_row_ = len(rows_used)
+    model.col_cost_ = np.zeros(n_atoms)
+    model.col_lower_ = np.zeros(n_atoms)
+    model.col_upper_ = np.full(n_atoms, highspy.kHighsInf)
+    model.row_lower_ = lower
+    model.row_upper_ = np.where(np.isinf(upper), highspy.kHighsInf, upper)
+    model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    model.a_matrix_.start_ = matrix.indptr.astype(np.int32)
+    model.a_matrix_.index_ = matrix.indices.astype(np.int32)
+    model.a_matrix_.value_ = matrix.data.astype(float)
+    solver = _highs()
+    solver.passModel(model)
+    everything = np.arange(n_atoms, dtype=np.int32)
+    low = np.empty(len(rows))
+    high = np.empty(len(rows))
+    for i, row in enumerate(rows):  # two warm-started solves per audited count
+        objective = A[[row]].toarray().ravel()
+        for sign, store in ((1.0, low), (-1.0, high)):
+            solver.changeColsCost(n_atoms, everything, sign * objective)
+            solver.run()
+            status = solver.getModelStatus()
+            if status == highspy.HighsModelStatus.kOptimal:
+                store[i] = sign * solver.getInfo().objective_function_value
+            else:  # unbounded: nothing pins it
+                store[i] = -np.inf if sign > 0 else np.inf
+    return np.ceil(low - 1e-6), np.floor(high + 1e-6)

@@ -24,8 +24,7 @@ from casework_analytics.disclosure import (
     coarsen_curve,
     protect_set,
 )
-from casework_analytics.privacy import HIDDEN, publish_long, suppression_mask
-from casework_analytics.publish import publish_table
+from casework_analytics.privacy import HIDDEN
 from casework_analytics.survival import kaplan_meier
 
 SITES = pd.Index(["A", "B", "All"], name="site")
@@ -70,10 +69,9 @@ def test_two_by_two_with_margins_line_suppression_is_enough():
         ("B", "planned"): (1, 17),
         ("B", "unplanned"): (28, 44),
     }
-    # The same cells as the table-by-table method: here it was enough.
-    old = suppression_mask([[3, 20], [15, 30]])
+    # The four interior cells are hidden and every margin is shown.
     hidden = result.cells["hidden"].to_numpy().reshape(3, 3)
-    assert (hidden == old).all()
+    assert hidden.tolist() == [[True, True, False], [True, True, False], [False, False, False]]
     assert result.cells.loc[result.cells["hidden"], "status"].tolist() == [
         "primary",
         "complementary",
@@ -97,12 +95,8 @@ def funnel_and_exits() -> PublishedSet:
 
 def test_two_tables_sharing_a_total_line_method_leaks_audit_catches_it():
     ps = funnel_and_exits()
-    # Table by table (privacy.publish_long): n_open 5 and 8 are hidden, and
-    # their column has two hidden cells, so the exits table looks safe.
-    exits = pd.DataFrame({"site": ["A", "B", "All"], "n_exits": [35, 52, 87], "n_open": [5, 8, 13]})
-    alone = publish_long(exits, counts=["n_exits", "n_open"], group_cols=["site"])
-    assert alone["n_open"].tolist() == [HIDDEN, HIDDEN, 13]
-    assert alone["n_exits"].tolist() == [35, 52, 87]
+    # Table by table, n_open 5 and 8 would be hidden, and their column has two
+    # hidden cells, so the exits table alone looks safe.
     cells = ps.cells
     hidden = ((cells["table"] == "exits") & (cells["column"] == "n_open")).to_numpy()
     hidden = hidden & (cells["row"] != "All").to_numpy()
@@ -717,9 +711,13 @@ def back_calculate(curve: pd.DataFrame, at_risk_after: bool) -> pd.DataFrame:
 
 
 def test_naive_published_curve_gives_hidden_counts_back(km):
-    # As publish.py publishes curves today: every time, exact numbers at
-    # risk, small per-time events and censorings hidden.
-    published = publish_table("survival", km, ["group"], threshold=11)
+    # The naive way to publish a curve: every time with 11 or more at risk,
+    # exact numbers at risk, small per-time events and censorings hidden.
+    published = km[km["at_risk"] >= 11].reset_index(drop=True)
+    published = published.astype({"events": object, "censored": object})
+    for column in ("events", "censored"):
+        small = published[column].astype(int).between(1, 10)
+        published.loc[small, column] = HIDDEN
     hidden_events = published["events"] == HIDDEN
     hidden_censored = published["censored"] == HIDDEN
     assert hidden_events.sum() > 20 and hidden_censored.sum() > 20

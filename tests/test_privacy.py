@@ -4,83 +4,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from pages import downloads, readable
 
 from casework_analytics import CaseworkError, load, synthetic
 from casework_analytics.cli import main
 from casework_analytics.exits import exit_reasons
 from casework_analytics.privacy import (
-    HIDDEN,
     fold_small_groups,
     make_key,
     pseudonymise,
-    publish_long,
-    suppress,
-    suppression_mask,
 )
 from casework_analytics.recovery import recovery_headline
 from casework_analytics.stages import stage_funnel
 
 AS_OF = "2025-04-15"
-
-count_tables = st.integers(2, 5).flatmap(
-    lambda r: st.integers(2, 5).flatmap(
-        lambda c: st.lists(
-            st.lists(st.integers(0, 40), min_size=c, max_size=c), min_size=r, max_size=r
-        )
-    )
-)
-
-
-@settings(max_examples=200, deadline=None)
-@given(count_tables, st.integers(2, 15))
-def test_no_small_cell_shown_and_no_hidden_cell_recoverable(rows, threshold):
-    counts = np.array(rows)
-    hidden = suppression_mask(counts, threshold)
-    full = np.column_stack([counts, counts.sum(axis=1)])
-    full = np.vstack([full, full.sum(axis=0)])
-    shown = full[~hidden]
-    assert not ((shown >= 1) & (shown < threshold)).any()
-    # Every row and column with its total is an additive line: a line with
-    # exactly one hidden cell would give it away by subtraction.
-    for line in [*hidden, *hidden.T]:
-        assert line.sum() != 1
-
-
-def test_suppress_marks_hidden_cells_and_keeps_zeros():
-    table = pd.DataFrame({"planned": [30, 4, 0], "unplanned": [25, 20, 12]}, index=["A", "B", "C"])
-    out = suppress(table)
-    assert out.loc["B", "planned"] == HIDDEN
-    assert out.loc["C", "planned"] == 0  # 0 is allowed
-    assert (out == HIDDEN).sum().sum() >= 4  # the 4 and its complements
-    assert not out.isna().any().any()
-
-
-def test_shares_from_hidden_counts_are_hidden():
-    table = pd.DataFrame(
-        {
-            "site": ["A", "B", "All"],
-            "n": [3, 30, 33],
-            "total": [40, 50, 90],
-            "share": [3 / 40, 30 / 50, 33 / 90],
-        }
-    )
-    out = publish_long(
-        table, counts=["n", "total"], derived={"share": ["n", "total"]}, group_cols=["site"]
-    )
-    assert out.loc[0, "n"] == HIDDEN and out.loc[0, "share"] == HIDDEN
-    # A alone would be recoverable as All - B, so another cell of the line is hidden too.
-    assert (out["n"] == HIDDEN).sum() >= 2
-
-
-def test_threshold_is_a_parameter():
-    table = pd.DataFrame({"x": [5, 30], "y": [30, 30]})
-    assert suppress(table, threshold=5).loc[0, "x"] == 5
-    assert suppress(table, threshold=6).loc[0, "x"] == HIDDEN
 
 
 def _cohort_with_single_client_placement():
@@ -129,9 +68,11 @@ def test_single_client_placement_is_never_published_alone(tmp_path):
         )
         == 0
     )
-    html = report.read_text()
-    assert lonely not in html and case not in html
-    assert "Privacy note" in html and "Weekly monitoring" not in html
+    text = readable(report.read_text())
+    assert downloads(report.read_text())  # the downloads are searched too
+    assert lonely not in text and case not in text
+    assert "Privacy: counts from 1 to 10 are hidden" in text
+    assert "Supervisors' view" not in text
 
 
 def test_folding_keeps_every_case_and_folds_exactly_the_small_groups():
@@ -155,9 +96,9 @@ def test_internal_report_is_marked(tmp_path):
         main(["report", "data/example", "--as-of", "2024-10-31", "--internal", "--out", str(out)])
         == 0
     )
-    html = out.read_text()
-    assert "Internal, not for distribution" in html and "position:fixed" in html
-    assert "Weekly monitoring" in html
+    text = readable(out.read_text())
+    assert "Internal, not for distribution" in text and ".banner.internal" in text
+    assert "Supervisors' view" in text
 
 
 # ------------------------------------------------------------------ pseudonymisation

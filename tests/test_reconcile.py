@@ -25,6 +25,8 @@ def _corrupt(tables, edits):
     out = {name: frame.astype(object).copy() for name, frame in tables.items()}
     for table, row, col, kind, value in edits:
         frame = out[table]
+        if frame.empty:  # every row already dropped: nothing left to edit
+            continue
         i = frame.index[row % len(frame)]
         if kind == "cell":
             frame.loc[i, frame.columns[col % len(frame.columns)]] = value or None
