@@ -19,7 +19,7 @@ demo: $(STAMP)
 	$(BIN)/casework-analytics report data/sample --as-of 2025-04-15 --by site --out build/report.html
 
 test: $(STAMP)
-	$(BIN)/ruff check casework_analytics tests benchmarks
+	$(BIN)/ruff check casework_analytics tests benchmarks notebooks/build.py
 	$(BIN)/python -m pytest
 
 # The oldest supported pandas (2.2), in its own environment; not part of CI.

@@ -1,224 +1,122 @@
-"""Building blocks of the cohort dashboard: headline numbers and cards,
-the per-placement table, the data-quality summary, and translated
-section headings. The dashboard notebook calls these; the numbers come from
-the analysis functions, never from the notebook."""
+"""The supervisors' and evaluators' dashboard: every section of the report,
+built from one analysis run, published through the audit, in English or
+Indonesian.
+
+:class:`Dashboard` computes everything once (the run, the comparisons, the
+placement table, the data-quality summary), publishes it jointly when
+``publish=True`` (see :mod:`casework_analytics.publish`), and renders each
+section as self-contained HTML: no script, figures embedded as PNG data
+URIs, the numbers behind every chart as a CSV link, every piece of text
+from the data escaped. The report notebook calls one method per section.
+"""
 
 from __future__ import annotations
 
+import base64
 import html
+import io
 
 import numpy as np
 import pandas as pd
 
-from .closures import case_exits
-from .grouping import as_as_of
-from .intervals import wilson_interval
-from .privacy import HIDDEN
+from .errors import CaseworkError
+from .grouping import OVERALL, attach_groups, case_groups
+from .labels import catalogue
+from .privacy import DEFAULT_THRESHOLD, HIDDEN, OTHER_GROUP, check_threshold
 
-SECTIONS = {
-    "en": {
-        "title": "Cohort dashboard",
-        "headline": "Headline",
-        "funnel": "How far cases get",
-        "exits": "Why cases end",
-        "curves": "Staying in monitoring and staying abstinent",
-        "competing": "Competing exits over time",
-        "heatmap": "Weekly monitoring",
-        "placements": "Placements",
-        "quality": "Data quality",
-        "cases": "Cases",
-        "placement_count": "Placements",
-        "sites": "Sites",
-        "completion": "Planned completion",
-        "retention": "90-day retention",
-        "not_relapsed": "Not relapsed (BNN)",
-        "as_of": "Observed up to",
-    },
-    "id": {
-        "title": "Dasbor kohort",
-        "headline": "Ringkasan",
-        "funnel": "Sejauh mana kasus berjalan",
-        "exits": "Alasan penutupan kasus",
-        "curves": "Bertahan dalam pemantauan dan tetap pulih",
-        "competing": "Penutupan bersaing dari waktu ke waktu",
-        "heatmap": "Pemantauan mingguan",
-        "placements": "Penempatan PKL",
-        "quality": "Kualitas data",
-        "cases": "Kasus",
-        "placement_count": "Penempatan",
-        "sites": "Lokasi",
-        "completion": "Selesai terencana",
-        "retention": "Retensi 90 hari",
-        "not_relapsed": "Tidak kambuh (BNN)",
-        "as_of": "Diamati sampai",
-    },
-}
+CARD_METRICS = (
+    "cases",
+    "placements",
+    "sites",
+    "completion",
+    "retention",
+    "sustained",
+    "not_relapsed",
+)
+#: Figures are drawn for this many pixels per inch on screen, and stored at twice it.
+SCREEN_DPI = 96
+#: The comparison metrics shown in the report, in order.
+COMPARED = ("planned_completion", "retention", "not_relapsed")
 
 
-def section(key: str, lang: str = "en") -> str:
-    """A translated section title."""
-    return SECTIONS["id" if lang == "id" else "en"][key]
+def placement_table(cohort, as_of, by="placement_id", *, run=None) -> pd.DataFrame:
+    """One row per placement: its cases, exits, length of stay and missed sessions.
 
+    Composed from the analyses, so each number has one definition:
+    ``n_cases``, ``n_closed`` and ``median_los_days`` from
+    :func:`casework_analytics.length_of_stay.length_of_stay_summary`,
+    ``n_planned`` from :func:`casework_analytics.exits.exit_reasons` (exit
+    type planned), and ``missed_rate`` pooled from
+    :func:`casework_analytics.contacts.session_summary` (all the
+    placement's missed sessions over its held and missed sessions).
 
-def headline_numbers(cohort, as_of, *, confidence: float = 0.95) -> pd.DataFrame:
-    """The dashboard's headline numbers, one row each.
-
-    Definition
+    Parameters
     ----------
-    ``cases``, ``placements``, ``sites``: counts with intake (cases) on or
-    before ``as_of``. ``completion``: share of cases closed by ``as_of``
-    whose exit type is planned (denominator: closed cases). ``retention``
-    and ``not_relapsed``: as in
-    :func:`casework_analytics.recovery.recovery_headline` (missing visits
-    counted positive); missing without a visits table.
+    cohort : Cohort
+    as_of : date
+        End of observation.
+    by : str or DataFrame
+        ``"placement_id"``, or the folded placement labels of
+        :func:`casework_analytics.privacy.fold_small_groups` (placements
+        folded into ``Other`` are then one row).
+    run : Summary, optional
+        A run of the same cohort and ``as_of`` whose per-case tables to reuse.
 
     Returns
     -------
     DataFrame
-        ``metric, numerator, denominator, estimate, ci_low, ci_high``.
+        ``placement_id, site, term`` (if present), ``caseworker_id``,
+        ``n_cases, n_closed, n_planned, completion`` (n_planned /
+        n_closed), ``median_los_days`` (TEDS-D, closed cases),
+        ``missed_rate`` (missing without sessions).
     """
     from .errors import MissingTableError
-    from .recovery import recovery_headline
+    from .exits import exit_reasons
+    from .length_of_stay import length_of_stay_summary
 
-    as_of = as_as_of(as_of)
-    exits = case_exits(cohort, as_of)
-    attrs = cohort.case_attributes()
-    attrs = attrs[attrs["case_id"].isin(exits["case_id"])]
-    closed = int(exits["closed"].sum())
-    planned = int((exits["exit_type"] == "planned").sum())
-    low, high = wilson_interval([planned], [closed], confidence)
-    rows = [
-        ("cases", len(exits), np.nan, float(len(exits)), np.nan, np.nan),
-        (
-            "placements",
-            attrs["placement_id"].nunique(),
-            np.nan,
-            float(attrs["placement_id"].nunique()),
-            np.nan,
-            np.nan,
-        ),
-        ("sites", attrs["site"].nunique(), np.nan, float(attrs["site"].nunique()), np.nan, np.nan),
-        ("completion", planned, closed, planned / closed if closed else np.nan, low[0], high[0]),
-    ]
-    try:
-        rec = recovery_headline(cohort, as_of).set_index("metric")
-        for metric in ("retention", "not_relapsed"):
-            r = rec.loc[metric]
-            rows.append(
-                (metric, r["numerator"], r["denominator"], r["estimate"], r["ci_low"], r["ci_high"])
-            )
-    except MissingTableError:
-        rows += [(m, np.nan, np.nan, np.nan, np.nan, np.nan) for m in ("retention", "not_relapsed")]
-    return pd.DataFrame(
-        rows, columns=["metric", "numerator", "denominator", "estimate", "ci_low", "ci_high"]
-    )
-
-
-def format_share(estimate, low, high) -> str:
-    """``"45% (38-52%)"``; ``"–"`` when missing. Formatting happens only here, at the edge."""
-    if pd.isna(estimate):
-        return "–"
-    if pd.isna(low):
-        return f"{estimate:.0%}"
-    return f"{estimate:.0%} ({low:.0%}–{high:.0%})"
-
-
-def headline_cards(numbers: pd.DataFrame, *, as_of, lang: str = "en") -> str:
-    """The headline numbers as HTML cards (self-contained inline styles)."""
-    names = {
-        "cases": "cases",
-        "placements": "placement_count",
-        "sites": "sites",
-        "completion": "completion",
-        "retention": "retention",
-        "not_relapsed": "not_relapsed",
-    }
-    cards = []
-    for row in numbers.itertuples(index=False):  # six headline numbers
-        if row.metric in ("cases", "placements", "sites"):
-            value = f"{int(row.estimate):,}" if pd.notna(row.estimate) else "–"
-            detail = ""
-        else:
-            value = format_share(row.estimate, row.ci_low, row.ci_high)
-            detail = (
-                f"{int(row.numerator):,} / {int(row.denominator):,}"
-                if pd.notna(row.denominator)
-                else ""
-            )
-        label = html.escape(section(names[row.metric], lang))
-        cards.append(
-            f'<div class="card" data-metric="{row.metric}">'
-            f'<div class="value">{html.escape(value)}</div>'
-            f'<div class="label">{label}</div>'
-            f'<div class="detail">{html.escape(detail)}</div></div>'
-        )
-    style = (
-        "<style>.cards{display:flex;flex-wrap:wrap;gap:12px}.card{border:1px solid #ccc;"
-        "border-radius:6px;padding:10px 14px;min-width:150px}.card .value{font-size:1.5em;"
-        "font-weight:bold}.card .label{color:#333}.card .detail{color:#777;font-size:.8em}"
-        "</style>"
-    )
-    stamp = f"<p>{html.escape(section('as_of', lang))}: {as_as_of(as_of).date()}</p>"
-    return style + stamp + '<div class="cards">' + "".join(cards) + "</div>"
-
-
-def placement_table(cohort, as_of, by="placement_id") -> pd.DataFrame:
-    """One row per placement: its cases, exits and contacts by ``as_of``.
-
-    ``by`` may be the folded placement labels of
-    :func:`casework_analytics.privacy.fold_small_groups`: placements folded
-    into ``Other`` are then one row.
-
-    Returns
-    -------
-    DataFrame
-        ``placement_id, site, term`` (if present), ``caseworker_id,
-        n_cases, n_closed, n_planned, completion`` (n_planned / n_closed),
-        ``median_los_days`` (TEDS-D, closed cases), ``missed_rate`` (missed
-        ÷ (held + missed) sessions, pooled; missing without sessions).
-    """
-    from .errors import MissingTableError
-    from .grouping import attach_groups, case_groups
-    from .length_of_stay import length_of_stay
-
-    as_of = as_as_of(as_of)
     groups, _ = case_groups(cohort, by)
-    exits = case_exits(cohort, as_of).merge(
-        length_of_stay(cohort, as_of)[["case_id", "los_days"]], on="case_id"
+    stays = length_of_stay_summary(cohort, as_of, groups, overall=False)
+    exits = exit_reasons(cohort, as_of, groups, overall=False)
+    planned = exits[(exits["level"] == "type") & (exits["category"] == "planned")]
+    out = stays[["placement_id", "n_cases", "n_closed", "median_days"]].merge(
+        planned[["placement_id", "n"]].rename(columns={"n": "n_planned"}), on="placement_id"
     )
-    exits = attach_groups(exits, groups, ["placement_id"])
-    exits["planned"] = exits["exit_type"] == "planned"
-    exits["los"] = exits["los_days"].astype("float64")
-    per = exits.groupby("placement_id").agg(
-        n_cases=("case_id", "size"),
-        n_closed=("closed", "sum"),
-        n_planned=("planned", "sum"),
-        median_los_days=("los", "median"),
-    )
-    per["completion"] = per["n_planned"] / per["n_closed"].where(per["n_closed"] > 0)
+    out["completion"] = out["n_planned"] / out["n_closed"].where(out["n_closed"] > 0)
     try:
-        sessions = cohort.require("sessions")
-        sessions = sessions[sessions["session_date"] <= as_of].merge(groups, on="case_id")
-        status = sessions["status"]
-        missed = (
-            status.isin(["missed_client", "missed_worker"]).groupby(sessions["placement_id"]).sum()
-        )
-        base = (
-            status.isin(["held", "missed_client", "missed_worker"])
-            .groupby(sessions["placement_id"])
+        from .contacts import session_summary
+
+        sessions = session_summary(cohort, as_of) if run is None else run.contacts
+        per = attach_groups(sessions, groups, ["placement_id"])
+        missed = per["missed_client"] + per["missed_worker"]
+        pooled = (
+            pd.DataFrame(
+                {
+                    "placement_id": per["placement_id"],
+                    "missed": missed,
+                    "base": missed + per["held"],
+                }
+            )
+            .groupby("placement_id")[["missed", "base"]]
             .sum()
         )
-        per["missed_rate"] = (missed / base.where(base > 0)).reindex(per.index)
+        rate = pooled["missed"] / pooled["base"].where(pooled["base"] > 0)
+        out["missed_rate"] = out["placement_id"].map(rate).astype("float64")
     except MissingTableError:
-        per["missed_rate"] = np.nan
-    info = [
-        c
-        for c in ("placement_id", "site", "term", "caseworker_id")
-        if c in cohort.placements.columns
-    ]
-    out = cohort.placements[info].merge(per.reset_index(), on="placement_id", how="right")
+        out["missed_rate"] = np.nan
+    info = [c for c in ("site", "term", "caseworker_id") if c in cohort.placements]
+    out = out.merge(cohort.placements[["placement_id", *info]], on="placement_id", how="left")
+    out = out.rename(columns={"median_days": "median_los_days"})
     return out[
-        [*info, "n_cases", "n_closed", "n_planned", "completion", "median_los_days", "missed_rate"]
+        [
+            "placement_id",
+            *info,
+            "n_cases",
+            "n_closed",
+            "n_planned",
+            "completion",
+            "median_los_days",
+            "missed_rate",
+        ]
     ]
 
 
@@ -284,59 +182,52 @@ def quality_summary(cohort) -> dict[str, pd.DataFrame]:
     }
 
 
-def prepare(cohort, by, *, publish: bool, threshold: int):
-    """The grouping the dashboard uses: small groups folded when publishing.
-
-    Returns ``(groups, folded)``: ``groups`` is ``by`` itself, or the folded
-    labels to pass as ``by=``; ``folded`` lists the groups merged into
-    ``Other`` (empty when not publishing).
-    """
-    from .privacy import fold_small_groups
-
-    if not publish or not by:
-        return by or None, pd.DataFrame(columns=["group", "clients"])
-    return fold_small_groups(cohort, by, threshold=threshold)
+# ---------------------------------------------------------------- rendering helpers
 
 
-def publishable(name: str, table: pd.DataFrame, by, *, publish: bool, threshold: int):
-    """``table`` as it may be shown: suppressed when publishing (see :mod:`.publish`)."""
-    from .grouping import group_columns
-    from .privacy import publish_long
-    from .publish import publish_table
+def _png(fig, alt: str) -> str:
+    """A figure as an embedded PNG at twice the screen resolution, sized to fit."""
+    import matplotlib.pyplot as plt
 
-    if not publish:
-        return table
-    if name == "placements":
-        return publish_long(
-            table,
-            counts=["n_cases", "n_closed", "n_planned"],
-            derived={
-                "completion": ["n_planned", "n_closed"],
-                "median_los_days": ["n_closed"],
-                "missed_rate": ["n_cases"],
-            },
-            group_cols=["placement_id", "site", "term", "caseworker_id"],
-            threshold=threshold,
-        )
-    if name in ("quality_tables", "quality_rules"):
-        counts = ["rejected", "errors", "warnings"] if name == "quality_tables" else ["n"]
-        return publish_long(table, counts=counts, threshold=threshold)
-    if name == "headline":
-        people = ~table["metric"].isin(["placements", "sites"])
-        out = publish_long(
-            table.assign(numerator=table["numerator"].where(people)),
-            counts=["numerator", "denominator"],
-            derived={c: ["numerator", "denominator"] for c in ("estimate", "ci_low", "ci_high")},
-            threshold=threshold,
-        )
-        cases_hidden = (table["metric"] == "cases") & (table["estimate"] < threshold)
-        out.loc[cases_hidden.to_numpy(), "estimate"] = HIDDEN
-        return out.assign(numerator=out["numerator"].where(people, table["numerator"]))
-    return publish_table(name, table, group_columns(by), threshold=threshold)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=2 * SCREEN_DPI, bbox_inches="tight")
+    plt.close(fig)
+    png = buffer.getvalue()
+    width = int.from_bytes(png[16:20], "big") // 2  # drawn at 2x: shown at half its pixels
+    data = base64.b64encode(png).decode("ascii")
+    alt = html.escape(alt, quote=True)
+    return f'<img class="figure" alt="{alt}" width="{width}" src="data:image/png;base64,{data}">'
+
+
+def _panels(figures) -> str:
+    """Small multiples as separate images that wrap: side by side on a wide
+    screen, one under the other on a phone, each readable at its own size."""
+    return '<div class="panels">' + "".join(_png(fig, alt) for fig, alt in figures) + "</div>"
+
+
+def _csv_link(name: str, table: pd.DataFrame, label: str) -> str:
+    """A link that downloads ``table`` as CSV, embedded as a data URI."""
+    from .outputs import neutralise
+
+    data = base64.b64encode(neutralise(table).to_csv(index=False).encode("utf-8")).decode("ascii")
+    return (
+        f'<p class="download"><a download="{html.escape(name)}.csv" '
+        f'href="data:text/csv;charset=utf-8;base64,{data}">{html.escape(label)}</a></p>'
+    )
+
+
+def _share(value) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{number:.0%}"
+
+
+def _whole(value) -> str:
+    number = pd.to_numeric(pd.Series([value]), errors="coerce").iloc[0]
+    return "" if pd.isna(number) else f"{number:,.0f}"
 
 
 def plottable(table: pd.DataFrame) -> pd.DataFrame:
-    """Hidden cells (``*``) as missing numbers, so suppressed tables can be drawn."""
+    """Hidden cells (``*``) as missing numbers, so published tables can be drawn."""
     out = table.copy()
     for column in out.columns:
         if out[column].dtype == object and (out[column] == HIDDEN).any():
@@ -344,55 +235,817 @@ def plottable(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def suppression_note(
-    tables: dict, folded: pd.DataFrame, *, threshold: int, lang: str = "en"
-) -> str:
-    """The footnote of a published report: what was suppressed and why (HTML)."""
-    hidden = sum(int((t.astype(object) == HIDDEN).sum().sum()) for t in tables.values())
-    if lang == "id":
-        text = (
-            f"Catatan privasi: angka 1 sampai {threshold - 1} disembunyikan (*), beserta sel "
-            f"pelengkap agar tidak dapat dihitung ulang dari total ({hidden} sel). "
-            f"{len(folded)} kelompok dengan kurang dari {threshold} klien digabung menjadi "
-            "'Other'. Grafik per klien (peta panas pemantauan) tidak ditampilkan."
+class Dashboard:
+    """Everything the report shows, computed once.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, optional
+        The group column of the per-group panels (e.g. ``"site"``).
+    lang : {"en", "id"}
+    publish : bool
+        Apply the publishing rules (default): small groups folded, counts
+        audited and hidden, per-client sections left out. ``False`` makes an
+        internal report with the supervisors' view.
+    threshold : int
+        Smallest count shown when publishing (11).
+    definition : RecoveryDefinition, optional
+    source_name : str
+        How the footer names the source.
+
+    Examples
+    --------
+    >>> import casework_analytics as ca
+    >>> board = Dashboard(ca.load("data/example"), "2024-10-31", publish=False)
+    >>> "Planned completion" in board.headline()
+    True
+    """
+
+    def __init__(
+        self,
+        cohort,
+        as_of,
+        *,
+        by: str | None = None,
+        lang: str = "en",
+        publish: bool = True,
+        threshold: int = DEFAULT_THRESHOLD,
+        definition=None,
+        source_name: str = "",
+    ) -> None:
+        from .evaluation import compare_groups, term_trend
+        from .grouping import as_as_of
+        from .privacy import fold_small_groups
+        from .summary import Summary
+
+        self.t = catalogue(lang)
+        self.lang = lang
+        self.publish = publish
+        self.threshold = check_threshold(threshold)
+        self.cohort = cohort
+        self.as_of = as_as_of(as_of)
+        self.by = by or None
+        self.source_name = source_name or cohort.source
+        empty = pd.DataFrame(columns=["group", "clients"])
+        if publish and self.by:
+            groups, self.folded = fold_small_groups(cohort, self.by, threshold=threshold)
+        else:
+            groups, self.folded = self.by, empty
+        placements, folded_placements = (
+            fold_small_groups(cohort, "placement_id", threshold=threshold)
+            if publish
+            else ("placement_id", empty)
         )
-    else:
-        text = (
-            f"Privacy note: counts from 1 to {threshold - 1} are hidden (*), together with "
-            f"complementary cells so that none can be worked back from a total ({hidden} "
-            f"cells). {len(folded)} group(s) with fewer than {threshold} clients were "
-            "folded into 'Other'. Per-client charts (the monitoring heatmap) are left out."
+        self.folded_placements = folded_placements
+        self.run = Summary(cohort, self.as_of, groups, definition=definition)
+        self.cols = self.run.cols
+        self.has_visits = cohort.visits is not None
+        self.has_sessions = cohort.sessions is not None
+        names = ["stage_funnel", "exits", "cumulative_incidence"]
+        if self.has_visits:
+            names += ["survival", "recovery_headline", "recovery_sensitivity"]
+        convention = self.run.definition.missing_as
+        extra = {"cards": self._cards()}
+        if self.cols:
+            metrics = [m for m in COMPARED if self.has_visits or m == "planned_completion"]
+            funnel, _ = compare_groups(cohort, self.as_of, groups, metrics=metrics, run=self.run)
+            extra["comparison"] = funnel.assign(missing_as=convention)
+        self.terms = None
+        term_groups = None
+        if "term" in cohort.placements and cohort.placements["term"].nunique() > 1:
+            term_groups, _ = (
+                fold_small_groups(cohort, "term", threshold=threshold)
+                if publish
+                else case_groups(cohort, "term")
+            )
+            trends = [
+                term_trend(cohort, self.as_of, m, run=self.run)
+                for m in COMPARED
+                if self.has_visits or m == "planned_completion"
+            ]
+            extra["trend"] = pd.concat(trends, ignore_index=True).assign(missing_as=convention)
+        extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
+        if publish:
+            from .publish import RULES
+            from .publish import publish as publish_run
+
+            groupings = {"placement": (placements, ["placement_id"])}
+            if term_groups is not None:
+                groupings["term"] = (term_groups, ["term"])
+            self.publication = publish_run(
+                self.run,
+                threshold=threshold,
+                names=names,
+                extra={name: (RULES[name], table) for name, table in extra.items()},
+                groupings=groupings,
+            )
+            self.tables = dict(self.publication.items())
+        else:
+            self.publication = None
+            self.tables = {**dict(self.run.tables(names)), **extra}
+        self.quality_tables = self._quality()
+
+    # -------------------------------------------------------------- numbers
+
+    def _cards(self) -> pd.DataFrame:
+        """The headline numbers as a table (see :meth:`headline`)."""
+        from .intervals import wilson_interval
+
+        exits = self.run.exits
+        attrs = self.cohort.case_attributes()
+        attrs = attrs[attrs["case_id"].isin(exits["case_id"])]
+        closed = int(exits["closed"].sum())
+        planned = int((exits["exit_type"] == "planned").sum())
+        rows = [
+            ("cases", len(exits), np.nan, np.nan, np.nan),
+            ("placements", attrs["placement_id"].nunique(), np.nan, np.nan, np.nan),
+            ("sites", attrs["site"].nunique(), np.nan, np.nan, np.nan),
+            ("completion", planned, closed, np.nan, np.nan),
+        ]
+        if self.has_visits:
+            headline, other = (
+                self._whole_cohort(self.run.table(name)).set_index("metric")
+                for name in ("recovery_headline", "recovery_sensitivity")
+            )
+            for card, metric in (
+                ("retention", "retention"),
+                ("sustained", "sustained_abstinence"),
+                ("not_relapsed", "not_relapsed"),
+            ):
+                row = headline.loc[metric]
+                numerator_other = (
+                    other.loc[metric, "estimate_ignore"] * other.loc[metric, "denominator_ignore"]
+                    if self.run.definition.missing_as == "positive"
+                    else other.loc[metric, "estimate_positive"]
+                    * other.loc[metric, "denominator_positive"]
+                )
+                denominator_other = (
+                    other.loc[metric, "denominator_ignore"]
+                    if self.run.definition.missing_as == "positive"
+                    else other.loc[metric, "denominator_positive"]
+                )
+                rows.append(
+                    (card, row["numerator"], row["denominator"], numerator_other, denominator_other)
+                )
+        table = pd.DataFrame(
+            rows,
+            columns=["metric", "numerator", "denominator", "other_numerator", "other_denominator"],
         )
-    return f'<p class="privacy-note"><small>{html.escape(text)}</small></p>'
+        for column in ("numerator", "denominator", "other_numerator", "other_denominator"):
+            values = [np.nan if pd.isna(v) else float(v) for v in table[column]]  # seven cards
+            table[column] = pd.array(np.round(values), dtype="Float64").astype("Int64")
+        share = table["numerator"] / table["denominator"].where(table["denominator"] > 0)
+        table["estimate"] = share.astype("Float64").where(
+            table["denominator"].notna(), table["numerator"].astype("Float64")
+        )
+        table["ci_low"], table["ci_high"] = wilson_interval(
+            table["numerator"].astype("float64"), table["denominator"].astype("float64")
+        )
+        table["other_estimate"] = (
+            table["other_numerator"]
+            / table["other_denominator"].where(table["other_denominator"] > 0)
+        ).astype("Float64")
+        table["missing_as"] = self.run.definition.missing_as
+        return table
+
+    def _whole_cohort(self, table: pd.DataFrame) -> pd.DataFrame:
+        """The rows of the whole cohort (group columns ``All``)."""
+        if not self.cols:
+            return table
+        return table[(table[self.cols] == OVERALL).all(axis=1)]
+
+    def _quality(self) -> dict[str, pd.DataFrame]:
+        summary = quality_summary(self.cohort)
+        by_table = summary["by_table"][["table", "read", "accepted", "rejected"]]
+        by_rule = summary["by_rule"][["rule", "severity", "table", "n"]]
+        if not self.publish:
+            return {"by_table": by_table, "by_rule": by_rule}
+        from .disclosure import PublishedSet, protect_set
+
+        published = (
+            PublishedSet()
+            .add_table(
+                "by_table", by_table.set_index("table"), counts=["read", "accepted", "rejected"]
+            )
+            .add_column_sums(table="by_table", total="read", parts=["accepted", "rejected"])
+            .add_table("by_rule", by_rule.set_index(["rule", "severity", "table"]), counts=["n"])
+        )
+        protection = protect_set(published, threshold=self.threshold)
+        out = {}
+        for name in ("by_table", "by_rule"):
+            try:
+                out[name] = protection.table(name).reset_index()
+            except CaseworkError:  # withheld: every count in it is small
+                out[name] = self._text("all_small", small=self.threshold)
+        return out
+
+    # -------------------------------------------------------------- sections
+
+    def _text(self, key: str, **values) -> str:
+        return self.t[key].format(**values) if values else self.t[key]
+
+    def _heading(self, key: str, note: str | None = None, anchor: str | None = None) -> str:
+        anchor = f' id="{anchor}"' if anchor else ""
+        out = f"<h2{anchor}>{html.escape(self._text(key))}</h2>"
+        if note:
+            out += f'<p class="note">{html.escape(note)}</p>'
+        return out
+
+    def _withheld(self, name: str) -> str | None:
+        table = self.tables.get(name)
+        if isinstance(table, str):
+            from .publish import WITHHELD_REASONS
+
+            code = next((k for k, v in WITHHELD_REASONS.items() if v == table), None)
+            reason = self.t[f"withheld_{code}"] if code else table
+            return f'<p class="withheld">{html.escape(self._text("withheld", reason=reason))}</p>'
+        return None
+
+    def _group(self, name) -> str:
+        if name == OVERALL:
+            return self.t["all_group"]
+        if name == OTHER_GROUP:
+            return self.t["other_group"]
+        return str(name)
+
+    def _visible_groups(self, drawn: pd.DataFrame, column: str):
+        """``drawn`` without the groups whose every value in ``column`` is hidden, and a
+        note naming them."""
+        if not self.cols:
+            return drawn, ""
+        group = drawn[self.cols[0]]
+        seen = drawn[column].notna().groupby(group).any()
+        gone = [g for g in seen.index if not seen[g]]
+        if not gone:
+            return drawn, ""
+        names = ", ".join(self._group(g) for g in gone)
+        note = f'<p class="note">{html.escape(self._text("hidden_groups", groups=names))}</p>'
+        return drawn[~group.isin(gone)], note
+
+    def header(self) -> str:
+        """The title, the banners and the panel on how to read the report."""
+        parts = []
+        if self.publish:
+            parts.append(
+                '<div class="banner published">'
+                + html.escape(self._text("published_banner", small=self.threshold - 1))
+                + "</div>"
+            )
+        else:
+            parts.append(
+                f'<div class="banner internal">{html.escape(self.t["internal_banner"])}</div>'
+            )
+        subtitle = self._text("subtitle", source=self.source_name, as_of=str(self.as_of.date()))
+        if self.by:
+            subtitle += " · " + self._text("grouped_by", by=self.by)
+        parts.append(f"<h1>{html.escape(self.t['title'])}</h1>")
+        parts.append(f'<p class="subtitle">{html.escape(subtitle)}</p>')
+        clients = self.cohort.cases["client_id"].nunique()
+        if self.publish and (clients < 5 * self.threshold or len(self.folded)):
+            parts.append(
+                '<div class="banner small">'
+                + html.escape(self._text("small_cohort_banner", n=clients))
+                + "</div>"
+            )
+        if self.publish and len(self.folded):
+            parts.append(
+                '<p class="note">'
+                + html.escape(
+                    self._text(
+                        "folded_note",
+                        n=len(self.folded),
+                        threshold=self.threshold,
+                        other=self.t["other_group"],
+                    )
+                )
+                + "</p>"
+            )
+        if not self.publish:
+            parts.append(self._placement_index())
+        how = self._text("how_to_read_text", as_of=str(self.as_of.date()), marker=HIDDEN)
+        parts.append(
+            f'<details class="how" open><summary>{html.escape(self.t["how_to_read"])}</summary>'
+            f"<p>{html.escape(how)}</p></details>"
+        )
+        return "".join(parts)
+
+    def headline(self) -> str:
+        """The headline cards: value, interval in words, what was counted, definition."""
+        d = self.run.definition
+        cards = self.tables["cards"]
+        definitions = {
+            "cases": self._text("cases_def", as_of=str(self.as_of.date())),
+            "placements": self.t["placements_def"],
+            "sites": self.t["sites_def"],
+            "completion": self.t["completion_def"],
+            "retention": self._text(
+                "retention_def",
+                days=d.retention_days,
+                as_of=str(self.as_of.date()),
+                missed=d.dropout_missed,
+                gap=d.dropout_gap_days,
+            ),
+            "sustained": self._text("sustained_def", weeks=d.sustained_weeks),
+            "not_relapsed": self._text(
+                "not_relapsed_def", days=d.relapse_horizon_days, as_of=str(self.as_of.date())
+            ),
+        }
+        titles = {
+            "cases": self.t["cases_card"],
+            "placements": self.t["placements_card"],
+            "sites": self.t["sites_card"],
+            "completion": self.t["completion_card"],
+            "retention": self._text("retention_card", days=d.retention_days),
+            "sustained": self.t["sustained_card"],
+            "not_relapsed": self.t["not_relapsed_card"],
+        }
+        if (withheld := self._withheld("cards")) is not None:
+            return self._heading("headline") + withheld
+        out = [self._heading("headline"), '<div class="cards">']
+        for row in cards.itertuples(index=False):  # seven cards
+            count_card = row.metric in ("cases", "placements", "sites")
+            if _hidden(row.estimate) or _hidden(row.numerator) and count_card:
+                value = self.t["hidden_value"]
+            elif pd.isna(row.estimate):
+                value = self.t["no_value"]
+            else:
+                value = _whole(row.numerator) if count_card else _share(row.estimate)
+            detail = []
+            if not count_card:
+                if _hidden(row.numerator, row.denominator):
+                    detail.append(
+                        self._text("count_of", num=_mark(row.numerator), den=_mark(row.denominator))
+                    )
+                elif pd.notna(row.denominator):
+                    detail.append(
+                        self._text(
+                            "count_of", num=_whole(row.numerator), den=_whole(row.denominator)
+                        )
+                    )
+                if not _hidden(row.ci_low, row.ci_high) and pd.notna(row.ci_low):
+                    detail.append(
+                        self._text("interval", low=_share(row.ci_low), high=_share(row.ci_high))
+                    )
+                elif not pd.isna(row.estimate):
+                    detail.append(self.t["no_interval"])
+                if row.metric in ("sustained", "not_relapsed") and not _hidden(row.other_estimate):
+                    if pd.notna(row.other_estimate):
+                        detail.append(
+                            self._text("convention_note", other=_share(row.other_estimate))
+                        )
+            out.append(
+                f'<div class="card" data-metric="{row.metric}">'
+                f'<div class="label">{html.escape(titles[row.metric])}</div>'
+                f'<div class="value">{html.escape(value)}</div>'
+                + "".join(f'<div class="detail">{html.escape(x)}</div>' for x in detail)
+                + f'<div class="definition">{html.escape(definitions[row.metric])}</div></div>'
+            )
+        out.append("</div>")
+        out.append(_csv_link("cards", cards, self.t["download"]))
+        return "".join(out)
+
+    def funnel(self) -> str:
+        """The stage funnel, by group (shares of each group's cases)."""
+        from . import plots
+
+        head = self._heading("funnel_section", self.t["funnel_note"])
+        if (withheld := self._withheld("stage_funnel")) is not None:
+            return head + withheld
+        table = self.tables["stage_funnel"]
+        drawn, note = self._visible_groups(plottable(table), "share_reached")
+        labels = (
+            self.cohort.stage_model.labels_id
+            if self.lang == "id"
+            else self.cohort.stage_model.labels_en
+        )
+        import matplotlib.pyplot as plt
+
+        figures = []
+        groups = list(dict.fromkeys(drawn[self.cols[0]])) if self.cols else [None]
+        for name in groups:
+            rows = drawn if name is None else drawn[drawn[self.cols[0]] == name]
+            fig = plt.figure(figsize=(4.2, 2.2 + 0.25 * len(rows)), layout="constrained")
+            ax = plots.stage_funnel_plot(rows, ax=fig.gca(), lang=self.lang, stage_labels=labels)
+            title = self.t["funnel"] if name is None else self._group(name)
+            ax.set_title(title)
+            figures.append((fig, f"{self.t['funnel']}: {title}"))
+        return head + _panels(figures) + note + _csv_link("stage_funnel", table, self.t["download"])
+
+    def exits(self) -> str:
+        """Why cases end: the reasons (whole cohort) and the exit types by group."""
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        head = self._heading("exits_section", self.t["exits_note"])
+        if (withheld := self._withheld("exits")) is not None:
+            return head + withheld
+        table = self.tables["exits"]
+        drawn = plottable(table)
+        fig = plt.figure(figsize=(7.5, 4.2), layout="constrained")
+        plots.exit_reason_bars(drawn, ax=fig.gca(), lang=self.lang)
+        out = head + _png(fig, self.t["reasons_title"])
+        if self.cols:
+            types, note = self._visible_groups(drawn[drawn["level"] == "type"], "share")
+            groups = types[self.cols[0]].nunique()
+            fig = plt.figure(figsize=(7.5, 1.6 + 0.45 * groups), layout="constrained")
+            plots.exit_reasons_plot(types, group=self.cols[0], ax=fig.gca(), lang=self.lang)
+            out += _png(fig, self.t["types_title"]) + note
+        return out + _csv_link("exits", table, self.t["download"])
+
+    def comparisons(self) -> str:
+        """Funnel plots of completion, retention and not relapsed by group."""
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        if not self.cols:
+            return ""
+        head = self._heading("comparisons_section", self.t["comparisons_note"])
+        if (withheld := self._withheld("comparison")) is not None:
+            return head + withheld
+        table = self.tables["comparison"]
+        drawn = plottable(table).dropna(subset=["value"])
+        if drawn.empty:
+            return head + f'<p class="withheld">{html.escape(self.t["all_hidden"])}</p>'
+        figures = []
+        for metric in dict.fromkeys(drawn["metric"]):
+            fig = plt.figure(figsize=(4.6, 4.0), layout="constrained")
+            plots.funnel_plot(drawn[drawn["metric"] == metric], ax=fig.gca(), lang=self.lang)
+            figures.append((fig, self.t.get(metric, metric)))
+        outside = table[table["flag"].isin(["above", "below"])]
+        names = ", ".join(
+            f"{self._group(g)} ({self.t.get(m, m)})"
+            for g, m in zip(outside[self.cols[0]], outside["metric"], strict=True)
+        )
+        verdict = (
+            self._text("outside_limits", groups=names) if len(outside) else self.t["none_outside"]
+        )
+        return (
+            head
+            + _panels(figures)
+            + f'<p class="verdict">{html.escape(verdict)}</p>'
+            + _csv_link("comparison", table, self.t["download"])
+        )
+
+    def trends(self) -> str:
+        """Each metric by term with its interval and the trend test."""
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        if "trend" not in self.tables:
+            return ""
+        head = self._heading("trends_section", self.t["trends_note"])
+        if (withheld := self._withheld("trend")) is not None:
+            return head + withheld
+        table = self.tables["trend"]
+        drawn = plottable(table)
+        shown = drawn.groupby("metric")["share"].apply(lambda s: s.notna().any())
+        drawn = drawn[drawn["metric"].isin(shown[shown].index)]
+        if drawn.empty:
+            return head + f'<p class="withheld">{html.escape(self.t["all_hidden"])}</p>'
+        figures = []
+        for metric in dict.fromkeys(drawn["metric"]):
+            fig = plt.figure(figsize=(4.2, 3.4), layout="constrained")
+            plots.trend_plot(drawn[drawn["metric"] == metric], ax=fig.gca(), lang=self.lang)
+            figures.append((fig, self.t.get(metric, metric)))
+        return head + _panels(figures) + _csv_link("trend", table, self.t["download"])
+
+    def curve_end(self) -> float:
+        """Last day of every time axis, so the curves and the exits line up."""
+        ends = []
+        for name in ("survival", "cumulative_incidence"):
+            table = self.tables.get(name)
+            if isinstance(table, pd.DataFrame) and len(table):
+                ends.append(float(table["time_days"].max()))
+        return max(ends) if ends else 1.0
+
+    def curves(self) -> str:
+        """Kaplan–Meier curves of staying in monitoring and of staying abstinent."""
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        note = self.t["curves_note"]
+        if self.publish:
+            from .publish import CURVE_STEP_DAYS
+
+            note += " " + self._text(
+                "curves_published_note", step=CURVE_STEP_DAYS, threshold=self.threshold
+            )
+        head = self._heading("curves_section", note)
+        if not self.has_visits:
+            return head + f'<p class="withheld">{html.escape(self.t["no_visits"])}</p>'
+        if (withheld := self._withheld("survival")) is not None:
+            return head + withheld
+        table = self.tables["survival"]
+        drawn = plottable(table)
+        end = self.curve_end()
+        group = self.cols[0] if self.cols and drawn[self.cols[0]].nunique() > 1 else None
+        out = head
+        for outcome in ("dropout", "relapse"):
+            rows = drawn[drawn["outcome"] == outcome]
+            title = self.t[outcome]
+            if group and rows[group].nunique() > plots.MAX_OVERLAID + 1:
+                figures = []
+                for name in dict.fromkeys(rows.loc[rows[group] != OVERALL, group]):
+                    fig = plt.figure(figsize=(4.4, 3.9), layout="constrained")
+                    pair = rows[rows[group].isin([name, OVERALL])]
+                    plots.km_plot(
+                        pair,
+                        group=group,
+                        ax=fig.gca(),
+                        lang=self.lang,
+                        title=self._group(name),
+                        end=end,
+                        rounded=self.publish,
+                    )
+                    figures.append((fig, f"{title}: {self._group(name)}"))
+                out += f"<h3>{html.escape(title)}</h3>" + _panels(figures)
+                continue
+            else:
+                fig = plt.figure(
+                    figsize=(6.5, 4.2 + 0.15 * (rows[group].nunique() if group else 1)),
+                    layout="constrained",
+                )
+                plots.km_plot(
+                    rows,
+                    group=group,
+                    ax=fig.gca(),
+                    lang=self.lang,
+                    title=title,
+                    end=end,
+                    rounded=self.publish,
+                )
+            out += _png(fig, title)
+        return out + _csv_link("survival", table, self.t["download"])
+
+    def competing(self) -> str:
+        """Cumulative incidence of the competing exits, on the curves' time range."""
+        import matplotlib.pyplot as plt
+
+        from . import plots
+
+        head = self._heading("competing_section", self.t["competing_note"])
+        if (withheld := self._withheld("cumulative_incidence")) is not None:
+            return head + withheld
+        table = self.tables["cumulative_incidence"]
+        drawn = plottable(table)
+        if self.cols:
+            drawn = drawn[(drawn[self.cols] == OVERALL).all(axis=1)]
+        fig = plt.figure(figsize=(6.5, 3.8), layout="constrained")
+        plots.cumulative_incidence_plot(
+            drawn, ax=fig.gca(), lang=self.lang, end=self.curve_end(), coarse=self.publish
+        )
+        return (
+            head
+            + _png(fig, self.t["competing_section"])
+            + _csv_link("cumulative_incidence", table, self.t["download"])
+        )
+
+    def placements(self) -> str:
+        """The placement table."""
+        head = self._heading("placements_section", self.t["placements_note"])
+        if (withheld := self._withheld("placements")) is not None:
+            return head + withheld
+        table = self.tables["placements"].copy()
+        table["placement_id"] = table["placement_id"].map(self._group)
+        return (
+            head
+            + self._table(
+                table,
+                shares=("completion", "missed_rate"),
+                wholes=("n_cases", "n_closed", "n_planned", "median_los_days"),
+            )
+            + _csv_link("placements", self.tables["placements"], self.t["download"])
+        )
+
+    def quality(self) -> str:
+        """Rows read, accepted and rejected, and the problems by rule."""
+        head = self._heading("quality_section", self.t["quality_note"])
+        out = head
+        for name, wholes in (("by_table", ("read", "accepted", "rejected")), ("by_rule", ("n",))):
+            table = self.quality_tables[name]
+            if isinstance(table, str):  # withheld, with the reason
+                reason = html.escape(self._text("withheld", reason=table))
+                out += f'<p class="withheld">{reason}</p>'
+                continue
+            if not len(table):
+                continue
+            table = table.assign(table=table["table"].map(lambda n: self.t.get(f"table_{n}", n)))
+            if "severity" in table:
+                table["severity"] = table["severity"].map(lambda s: self.t.get(s, s))
+            out += self._table(table, wholes=wholes)
+        return out
+
+    def footer(self) -> str:
+        """The privacy note (published reports) and the colophon."""
+        from . import __version__
+
+        out = ""
+        if self.publication is not None:
+            hidden = self.publication.hidden_count
+            out += (
+                '<p class="privacy-note">'
+                + html.escape(self._text("privacy_note", small=self.threshold - 1, hidden=hidden))
+                + "</p>"
+            )
+        return out + (
+            '<p class="footer">'
+            + html.escape(
+                self._text(
+                    "footer",
+                    version=__version__,
+                    source=self.source_name,
+                    as_of=str(self.as_of.date()),
+                )
+            )
+            + "</p>"
+        )
+
+    # -------------------------------------------------------------- supervisors
+
+    def _placement_index(self) -> str:
+        ids = sorted(self.cohort.placements["placement_id"].astype(str))
+        links = " ".join(f'<a href="#placement-{_anchor(p)}">{html.escape(p)}</a>' for p in ids)
+        title = html.escape(self.t["placement_index"])
+        return f'<nav class="index"><strong>{title}:</strong> {links}</nav>'
+
+    def supervision(self) -> str:
+        """Internal reports only: one short section per placement."""
+        from .attention import needs_attention
+
+        if self.publish:
+            return ""
+        d = 2
+        head = self._heading(
+            "supervision_section", self._text("supervision_note", missed=d, silence=21)
+        )
+        attention = needs_attention(
+            self.cohort,
+            self.as_of,
+            outcomes=self.run.timelines.outcomes if self.has_visits else None,
+        )
+        from .exits import exit_reasons
+        from .stages import stage_funnel
+
+        table = self.tables["placements"].set_index("placement_id")
+        site_rates = self._site_missed_rates()
+        funnels = stage_funnel(self.cohort, self.as_of, "placement_id", overall=False)
+        reasons = exit_reasons(self.cohort, self.as_of, "placement_id", overall=False)
+        reasons = reasons[(reasons["level"] == "reason") & (reasons["n"] > 0)]
+        stage_names = (
+            self.cohort.stage_model.labels_id
+            if self.lang == "id"
+            else self.cohort.stage_model.labels_en
+        )
+        label = "label_id" if self.lang == "id" else "label_en"
+        reached_text = (
+            (
+                funnels["stage"].map(lambda s: stage_names.get(s, s))
+                + " "
+                + funnels["reached"].astype("int64").astype(str)
+            )
+            .groupby(funnels["placement_id"].astype(str))
+            .agg(" · ".join)
+        )
+        reason_text = (
+            (
+                reasons[label].astype(str)
+                + " "
+                + reasons["n"].astype("int64").astype(str)
+                + " ("
+                + reasons["exit_type"].map(lambda k: self.t.get(k, k).lower())
+                + ")"
+            )
+            .groupby(reasons["placement_id"].astype(str))
+            .agg(" · ".join)
+        )
+        weekly = self.run.timelines.weekly if self.has_visits else None
+        out = [head]
+        for placement in sorted(self.cohort.placements["placement_id"].astype(str)):
+            row = table.loc[placement] if placement in table.index else None
+            out.append(f'<section class="placement" id="placement-{_anchor(placement)}">')
+            out.append(f"<h3>{html.escape(placement)}</h3>")
+            if row is not None:
+                site = str(row.get("site", ""))
+                out.append(
+                    "<p>"
+                    + html.escape(
+                        f"{site} · {self.t['col_n_cases']}: {_whole(row['n_cases'])} · "
+                        f"{self.t['col_completion']}: {_share(row['completion'])} · "
+                        + self._text(
+                            "missed_vs_site",
+                            rate=_share(row["missed_rate"]) or "–",
+                            site_rate=_share(site_rates.get(site)) or "–",
+                        )
+                    )
+                    + "</p>"
+                )
+            out.append(
+                '<p class="note">'
+                + html.escape(
+                    f"{self.t['stages_reached']}: {reached_text.get(placement, '–')}. "
+                    f"{self.t['closed_because']}: "
+                    f"{reason_text.get(placement, self.t['none_closed'])}."
+                )
+                + "</p>"
+            )
+            mine = attention[
+                (attention["placement_id"] == placement) & attention["needs_attention"]
+            ]
+            if len(mine):
+                mine = mine.assign(
+                    reasons=mine["reasons"].map(
+                        lambda r: ", ".join(self.t[x] for x in str(r).split(", ") if x)
+                    )
+                )
+                out.append(f"<h4>{html.escape(self.t['needs_attention'])}</h4>")
+                out.append(
+                    self._table(
+                        mine[["case_id", "missed_recently", "days_since_contact", "reasons"]],
+                        wholes=("missed_recently", "days_since_contact"),
+                    )
+                )
+            else:
+                out.append(f'<p class="note">{html.escape(self.t["nobody_needs_attention"])}</p>')
+            if weekly is not None:
+                out.append(self._lanes(weekly, placement))
+            out.append("</section>")
+        return "".join(out)
+
+    def _site_missed_rates(self) -> dict:
+        if not self.has_sessions:
+            return {}
+        per = attach_groups(self.run.contacts, *case_groups(self.cohort, "site"))
+        missed = per["missed_client"] + per["missed_worker"]
+        pooled = pd.DataFrame({"site": per["site"], "m": missed, "b": missed + per["held"]})
+        sums = pooled.groupby("site")[["m", "b"]].sum()
+        return (sums["m"] / sums["b"].where(sums["b"] > 0)).to_dict()
+
+    def _lanes(self, weekly: pd.DataFrame, placement: str, weeks: int = 12) -> str:
+        """The last weeks of monitoring of a placement's clients, as coloured cells."""
+        from .plots import COLORS
+
+        cases = self.cohort.cases.loc[self.cohort.cases["placement_id"] == placement, "case_id"]
+        rows = weekly[weekly["case_id"].isin(cases)]
+        if rows.empty:
+            return ""
+        last = rows.groupby("case_id")["week"].transform("max")
+        rows = rows[rows["week"] > last - weeks]
+        cells = []
+        for case, lane in rows.groupby("case_id", sort=True):  # the placement's few clients
+            spans = "".join(
+                f'<span class="cell" style="background:{COLORS[str(s)]}" '
+                f'title="{html.escape(self.t[str(s)])}"></span>'
+                for s in lane["status"]
+            )
+            cells.append(
+                f'<div class="lane"><span class="who">{html.escape(str(case))}</span>{spans}</div>'
+            )
+        legend = "".join(
+            f'<span class="key"><span class="cell" style="background:{COLORS[s]}"></span>'
+            f"{html.escape(self.t[s])}</span>"
+            for s in ("negative", "positive", "missed", "no_result", "unrecorded", "not_scheduled")
+        )
+        return f'<div class="lanes">{"".join(cells)}<div class="legend">{legend}</div></div>'
+
+    def _table(self, table: pd.DataFrame, *, shares=(), wholes=()) -> str:
+        """A table as escaped HTML with translated headers, in a scrolling box."""
+        head = "".join(f"<th>{html.escape(self.t.get(f'col_{c}', c))}</th>" for c in table.columns)
+        body = []
+        for row in table.itertuples(index=False):  # the rows of a small display table
+            cells = []
+            for column, value in zip(table.columns, row, strict=True):
+                if isinstance(value, str) and value == HIDDEN:
+                    shown = HIDDEN
+                elif column in shares:
+                    shown = _share(value)
+                elif column in wholes:
+                    shown = _whole(value)
+                else:
+                    shown = "" if pd.isna(value) else str(value)
+                cells.append(f"<td>{html.escape(shown)}</td>")
+            body.append("<tr>" + "".join(cells) + "</tr>")
+        return (
+            f'<div class="scroll"><table><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>"
+        )
 
 
-def internal_banner(lang: str = "en") -> str:
-    """A banner repeated at the top of every printed page of an internal report."""
-    text = (
-        "Internal, not for distribution"
-        if lang != "id"
-        else "Internal, not for distribution (internal, tidak untuk disebarkan)"
-    )
-    return (
-        '<div class="internal-banner" style="position:fixed;top:0;left:0;right:0;'
-        "background:#b00;color:#fff;text-align:center;font-weight:bold;padding:4px;"
-        f'z-index:10">{html.escape(text)}</div><div style="height:2em"></div>'
-    )
+def _anchor(value: str) -> str:
+    """A safe HTML id from any placement id."""
+    return "".join(c if c.isalnum() else "-" for c in str(value))
 
 
-def styled(table: pd.DataFrame, *, percent=(), whole=(), missing: str = "–"):
-    """A Styler showing shares as percentages and hidden cells as they are (``*``)."""
+def _mark(value) -> str:
+    return HIDDEN if _hidden(value) else _whole(value)
 
-    def fmt(kind):
-        def inner(value):
-            if isinstance(value, str):
-                return value
-            if pd.isna(value):
-                return missing
-            return f"{value:.0%}" if kind == "percent" else f"{value:.0f}"
 
-        return inner
-
-    formats = {c: fmt("percent") for c in percent if c in table}
-    formats.update({c: fmt("whole") for c in whole if c in table})
-    return table.style.format(formats).hide(axis="index")
+def _hidden(*values) -> bool:
+    """Whether any value is the hidden marker (missing values are not)."""
+    return any(isinstance(v, str) and v == HIDDEN for v in values)

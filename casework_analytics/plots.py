@@ -13,10 +13,13 @@ matplotlib is imported only here, so importing the package stays light.
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
+from .labels import catalogue
 from .survival import at_risk_table
 
 #: One colour per weekly status, exit type and stage position (Okabe–Ito).
@@ -35,152 +38,9 @@ COLORS = {
 #: Stages are ordered, so a sequential grey ramp that no status or exit colour uses.
 STAGE_COLORS = ("#D9D9D9", "#BDBDBD", "#969696", "#737373", "#525252", "#3A3A3A", "#252525")
 
-LABELS = {
-    "en": {
-        "negative": "Negative",
-        "positive": "Positive",
-        "missed": "Missed",
-        "no_result": "No result",
-        "unrecorded": "Not recorded (lost to follow-up)",
-        "not_scheduled": "Not scheduled",
-        "planned": "Planned",
-        "unplanned": "Unplanned",
-        "administrative": "Administrative",
-        "unknown": "Unknown",
-        "cases": "Cases",
-        "share": "Share of exits",
-        "reached": "Cases that reached the stage",
-        "conversion": "from previous",
-        "days": "Days since intake",
-        "weeks": "Weeks since intake",
-        "survival": "Probability",
-        "at_risk": "At risk",
-        "cumulative": "Cumulative incidence",
-        "dropout": "Still in monitoring (no dropout)",
-        "first_positive": "No positive screen yet",
-        "relapse": "Not relapsed (since sustained abstinence)",
-        "sustained": "Not yet sustained abstinence",
-        "client": "Client",
-        "intake_month": "Intake month",
-        "retained": "Share still attending",
-        "exit": "Exit",
-        "in_care": "still in care",
-        "funnel": "Stage funnel",
-        "exits": "Why cases end",
-        "swimmer": "Client timelines",
-        "heatmap": "Weekly monitoring",
-        "triangle": "Retention by intake month",
-        "showing": "showing {n} of {total} clients, {how}",
-        "longest": "longest follow-up first",
-        "empty": "Nothing to show (no data, or too few clients to publish)",
-        "hidden": "Hidden (small numbers)",
-        "sensitivity": "Missed screens counted as positive, or ignored",
-        "planned_completion": "Planned completion (of closed cases)",
-        "term": "Term",
-        "trend_test": "trend over terms: Cochran–Armitage p = {p}",
-        "missing_positive": "Counted as positive",
-        "missing_ignore": "Ignored",
-        "estimate": "Estimate",
-        "retention": "90-day retention",
-        "retention_km": "90-day retention (Kaplan–Meier)",
-        "sustained_abstinence": "Sustained abstinence",
-        "not_relapsed": "Not relapsed (of those abstinent)",
-        "not_relapsed_km": "No relapse 90 days after abstinence (Kaplan–Meier)",
-        "target": "Target",
-        "limits": "{level} limits",
-        "outside": "Outside {level} limits",
-        "inside": "Within limits",
-        "n_cases": "Cases (n)",
-        "expected_count": "Expected count (E)",
-        "proportion": "Proportion",
-        "oe_ratio": "Observed / expected",
-        "unadjusted": "Unadjusted proportions",
-        "adjusted": "Adjusted for case mix (observed / expected)",
-        "widened": "limits widened for overdispersion ({method}; φ = {phi}, p = {p})",
-        "not_widened": "exact limits, not widened (φ = {phi}, p = {p})",
-        "multiplicative": "multiplicative",
-        "additive": "additive random effect",
-        "hazard_ratio": "Hazard ratio",
-        "odds_ratio": "Odds ratio",
-        "log_scale": "log scale",
-    },
-    "id": {
-        "negative": "Negatif",
-        "positive": "Positif",
-        "missed": "Tidak hadir",
-        "no_result": "Tanpa hasil",
-        "unrecorded": "Tidak tercatat (putus pantau)",
-        "not_scheduled": "Tidak dijadwalkan",
-        "planned": "Terencana",
-        "unplanned": "Tidak terencana",
-        "administrative": "Administratif",
-        "unknown": "Tidak diketahui",
-        "cases": "Kasus",
-        "share": "Proporsi penutupan",
-        "reached": "Kasus yang mencapai tahap",
-        "conversion": "dari tahap sebelumnya",
-        "days": "Hari sejak intake",
-        "weeks": "Minggu sejak intake",
-        "survival": "Probabilitas",
-        "at_risk": "Berisiko",
-        "cumulative": "Insiden kumulatif",
-        "dropout": "Masih dalam pemantauan",
-        "first_positive": "Belum ada tes positif",
-        "relapse": "Tidak kambuh (sejak pulih berkelanjutan)",
-        "sustained": "Belum pulih berkelanjutan",
-        "client": "Klien",
-        "intake_month": "Bulan intake",
-        "retained": "Proporsi yang masih hadir",
-        "exit": "Penutupan",
-        "in_care": "masih dalam layanan",
-        "funnel": "Corong tahapan",
-        "exits": "Alasan penutupan kasus",
-        "swimmer": "Lini masa klien",
-        "heatmap": "Pemantauan mingguan",
-        "triangle": "Retensi menurut bulan intake",
-        "showing": "menampilkan {n} dari {total} klien, {how}",
-        "longest": "tindak lanjut terlama lebih dulu",
-        "empty": "Tidak ada yang ditampilkan (tidak ada data, atau klien terlalu sedikit)",
-        "hidden": "Disembunyikan (angka kecil)",
-        "sensitivity": "Tes yang terlewat dihitung positif, atau diabaikan",
-        "planned_completion": "Selesai terencana (dari kasus ditutup)",
-        "term": "Semester",
-        "trend_test": "tren antar semester: Cochran–Armitage p = {p}",
-        "missing_positive": "Dihitung positif",
-        "missing_ignore": "Diabaikan",
-        "estimate": "Perkiraan",
-        "retention": "Retensi 90 hari",
-        "retention_km": "Retensi 90 hari (Kaplan–Meier)",
-        "sustained_abstinence": "Pulih berkelanjutan",
-        "not_relapsed": "Tidak kambuh (dari yang pulih)",
-        "not_relapsed_km": "Tidak kambuh 90 hari setelah pulih (Kaplan–Meier)",
-        "target": "Target",
-        "limits": "Batas {level}",
-        "outside": "Di luar batas {level}",
-        "inside": "Di dalam batas",
-        "n_cases": "Kasus (n)",
-        "expected_count": "Jumlah harapan (E)",
-        "proportion": "Proporsi",
-        "oe_ratio": "Teramati / harapan",
-        "unadjusted": "Proporsi tanpa penyesuaian",
-        "adjusted": "Disesuaikan dengan bauran kasus (teramati / harapan)",
-        "widened": "batas diperlebar karena overdispersi ({method}; φ = {phi}, p = {p})",
-        "not_widened": "batas eksak, tidak diperlebar (φ = {phi}, p = {p})",
-        "multiplicative": "multiplikatif",
-        "additive": "efek acak aditif",
-        "hazard_ratio": "Rasio hazard",
-        "odds_ratio": "Rasio odds",
-        "log_scale": "skala log",
-    },
-}
-
 
 def _text(lang: str) -> dict[str, str]:
-    if lang not in LABELS:
-        raise CaseworkError(
-            f"The value for `lang` must be one of ['en', 'id'], but {lang!r} was passed."
-        )
-    return LABELS[lang]
+    return catalogue(lang)
 
 
 def _axes(ax):
@@ -206,6 +66,66 @@ def _require(table: pd.DataFrame, columns: list[str], what: str) -> None:
         )
 
 
+#: The whole cohort is drawn in this colour in every chart; groups take the palette.
+ALL_COLOR = "#444444"
+GROUP_PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9")
+HATCH = {"facecolor": "#FFFFFF", "edgecolor": "#777777", "hatch": "///"}
+#: Curves of more groups than this are drawn as small multiples.
+MAX_OVERLAID = 4
+
+
+def _percent_axis(axis) -> None:
+    from matplotlib.ticker import MultipleLocator, PercentFormatter
+
+    axis.set_major_locator(MultipleLocator(0.25))
+    axis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+
+
+def _day_ticks(ax, end: float) -> None:
+    """Ticks at whole weeks, months or quarters, whatever fits ``end`` days."""
+    from matplotlib.ticker import MultipleLocator
+
+    step = next(s for s in (7, 14, 30, 60, 90, 180, 365, 730) if end / s <= 8)
+    ax.xaxis.set_major_locator(MultipleLocator(step))
+    ax.set_xlim(0, max(end, step))
+
+
+def _legend_below(ax, **options):
+    """The legend under the axis label, a fixed distance below the axis whatever its height."""
+    from matplotlib.transforms import offset_copy
+
+    below = offset_copy(ax.transAxes, fig=ax.figure, y=-34, units="points")
+    return ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, 0),
+        bbox_transform=below,
+        fontsize=8,
+        frameon=False,
+        **options,
+    )
+
+
+def _group_label(name, t) -> str:
+    if name == "All":
+        return t["all_group"]
+    if name == "Other":
+        return t["other_group"]
+    return str(name)
+
+
+def _group_colors(groups) -> dict:
+    """``All`` in :data:`ALL_COLOR`, the other groups in palette order."""
+    others = [g for g in groups if g != "All"]
+    colors = {g: GROUP_PALETTE[i % len(GROUP_PALETTE)] for i, g in enumerate(others)}
+    colors["All"] = ALL_COLOR
+    return colors
+
+
+def _numeric(values) -> np.ndarray:
+    """Values as floats; hidden markers and missing values become NaN."""
+    return pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=float)
+
+
 def stage_funnel_plot(
     funnel: pd.DataFrame,
     *,
@@ -215,27 +135,33 @@ def stage_funnel_plot(
     lang: str = "en",
     stage_labels: dict[str, str] | None = None,
 ):
-    """Bars of cases reaching each stage, with the conversion annotated.
+    """Bars of the share of cases reaching each stage, with the conversion annotated.
 
     Parameters
     ----------
     funnel : DataFrame
-        From :func:`casework_analytics.stages.stage_funnel`.
+        From :func:`casework_analytics.stages.stage_funnel` (published or
+        not: hidden values are drawn as hatched bars).
     group : str, optional
-        A group column of ``funnel``: one panel per group (small multiples,
-        shared y scale) on ``fig``; the ``All`` rows are drawn last.
+        A group column of ``funnel``: one panel per group (small multiples
+        on one percent scale, so groups of any size compare) on ``fig``.
     ax, fig : matplotlib Axes or Figure, optional
         Where to draw: ``ax`` for one panel, ``fig`` for small multiples.
+    lang : {"en", "id"}
     stage_labels : dict, optional
         Display label per stage code (e.g. ``model.labels_id``).
 
     Returns
     -------
-    Axes (one panel) or Figure (small multiples).
+    Axes (one panel) or Figure (small multiples)
+        Bars are the share of the group's cases that reached each stage
+        (``share_reached``, horizontal, first stage on top); the label
+        beside a bar ("→ 77%") is the conversion from the previous stage.
+        A hidden share is a hatched bar over the whole axis marked hidden.
     """
     import matplotlib.pyplot as plt
 
-    _require(funnel, ["stage", "reached", "conversion"], "stage_funnel_plot")
+    _require(funnel, ["stage", "share_reached", "conversion"], "stage_funnel_plot")
     t = _text(lang)
     names = stage_labels or {}
     if group is None:
@@ -244,13 +170,13 @@ def stage_funnel_plot(
         ax.set_title(t["funnel"])
         return ax
     groups = list(dict.fromkeys(funnel[group]))
-    fig = fig or plt.figure(
-        figsize=(3.4 * min(len(groups), 4), 3.6 * -(-len(groups) // 4)), layout="constrained"
-    )
-    axes = fig.subplots(-(-len(groups) // 4), min(len(groups), 4), sharey=True, squeeze=False)
+    columns = min(len(groups), 4)
+    rows = -(-len(groups) // 4)
+    fig = fig or plt.figure(figsize=(3.2 * columns, 3.3 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, sharey=True, squeeze=False)
     for panel, name in zip(axes.ravel(), groups, strict=False):
         _funnel_panel(panel, funnel[funnel[group] == name], names, t)
-        panel.set_title(str(name))
+        panel.set_title(_group_label(name, t), fontsize=9)
     for panel in axes.ravel()[len(groups) :]:
         panel.set_visible(False)
     fig.suptitle(t["funnel"])
@@ -258,20 +184,33 @@ def stage_funnel_plot(
 
 
 def _funnel_panel(ax, rows, names, t):
-    labels = [names.get(s, s) for s in rows["stage"]]
-    x = np.arange(len(rows))
-    bars = ax.bar(x, rows["reached"], color=STAGE_COLORS[: len(rows)] if len(rows) <= 7 else None)
-    for bar, conv, i in zip(bars, rows["conversion"], range(len(rows)), strict=True):
-        if i > 0 and pd.notna(conv):
-            ax.annotate(
-                f"{conv:.0%}",
-                (bar.get_x() + bar.get_width() / 2, bar.get_height()),
-                ha="center",
-                va="bottom",
-                fontsize=8,
-            )
-    ax.set_xticks(x, labels, rotation=35, ha="right", fontsize=8)
-    ax.set_ylabel(t["reached"])
+    labels = [textwrap.fill(str(names.get(s, s)), 18) for s in rows["stage"]]
+    y = np.arange(len(rows))
+    share = _numeric(rows["share_reached"])
+    conversion = _numeric(rows["conversion"])
+    shown = ~np.isnan(share)
+    colors = np.array(STAGE_COLORS[: len(rows)] if len(rows) <= 7 else ["#969696"] * len(rows))
+    ax.barh(y[shown], share[shown], color=colors[shown], gid="reached")
+    if (~shown).any():
+        ax.barh(y[~shown], np.ones((~shown).sum()), gid="hidden", **HATCH, label=t["hidden"])
+    for i in np.flatnonzero(shown & ~np.isnan(conversion)):
+        if i == 0:
+            continue
+        ax.annotate(
+            t["of_previous"].format(share=f"{conversion[i]:.0%}"),
+            (share[i], i),
+            ha="left",
+            va="center",
+            fontsize=8,
+            xytext=(3, 0),
+            textcoords="offset points",
+        )
+    ax.set_xlim(0, 1.3)  # room for the conversion labels
+    _percent_axis(ax.xaxis)
+    ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlabel(t["reached"])
 
 
 def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None, lang: str = "en"):
@@ -284,10 +223,13 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
         ``level == "type"`` rows are drawn.
     group : str, optional
         The group column; one bar per group (a single bar without).
+    lang : {"en", "id"}
 
     Returns
     -------
     Axes
+        Shares hidden by disclosure control are the hatched rest of a bar.
+        The legend sits below the axis, clear of bars and titles.
     """
     _require(exits, ["level", "category", "share", "n_exits"], "exit_reasons_plot")
     t = _text(lang)
@@ -297,45 +239,94 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
     left = np.zeros(len(labels))
     for kind in ("planned", "unplanned", "administrative", "unknown"):
         rows = types[types["category"] == kind]
-        share = (
-            (rows.set_index(group)["share"].reindex(labels) if group else rows["share"])
-            .fillna(0)
-            .to_numpy(dtype=float)
-        )
+        share = _numeric(rows.set_index(group)["share"].reindex(labels) if group else rows["share"])
+        share = np.nan_to_num(share)
         ax.barh(np.arange(len(labels)), share, left=left, color=COLORS[kind], label=t[kind])
         left += share
-    # Shares hidden by disclosure control: the rest of the bar, hatched.
-    shares = pd.to_numeric(types["share"], errors="coerce")
+    shares = _numeric(types["share"])
     if group:
-        has_hidden = shares.isna().groupby(types[group].to_numpy()).any().reindex(labels)
-        has_hidden = has_hidden.fillna(False).to_numpy(dtype=bool)
+        has_hidden = pd.Series(np.isnan(shares)).groupby(types[group].to_numpy()).any()
+        has_hidden = has_hidden.reindex(labels).fillna(False).to_numpy(dtype=bool)
     else:
-        has_hidden = np.array([bool(shares.isna().any())])
+        has_hidden = np.array([bool(np.isnan(shares).any())])
     rest = np.where(has_hidden, np.clip(1 - left, 0, 1), 0)
     if rest.any():
-        ax.barh(
-            np.arange(len(labels)),
-            rest,
-            left=left,
-            color="#FFFFFF",
-            edgecolor="#999999",
-            hatch="///",
-            label=t["hidden"],
-        )
+        ax.barh(np.arange(len(labels)), rest, left=left, label=t["hidden"], **HATCH)
     n = (
         types.drop_duplicates(group).set_index(group)["n_exits"].reindex(labels)
         if group
         else types["n_exits"].iloc[:1]
     )
+    n = _numeric(n)
     ax.set_yticks(
         np.arange(len(labels)),
-        [f"{name} (n={int(k) if pd.notna(k) else '*'})" for name, k in zip(labels, n, strict=True)],
+        [
+            f"{_group_label(name, t)} (n={int(k) if not np.isnan(k) else t['hidden_value']})"
+            for name, k in zip(labels, n, strict=True)
+        ],
     )
     ax.invert_yaxis()
     ax.set_xlim(0, 1)
-    ax.set_xlabel(t["share"])
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=5, fontsize=8)
-    ax.set_title(t["exits"])
+    _percent_axis(ax.xaxis)
+    ax.set_xlabel(t["share_of_closed"])
+    _legend_below(ax, ncols=5)
+    ax.set_title(t["types_title"])
+    return ax
+
+
+def exit_reason_bars(exits: pd.DataFrame, *, ax=None, lang: str = "en"):
+    """One bar per exit reason of the whole cohort, coloured by its exit type.
+
+    Parameters
+    ----------
+    exits : DataFrame
+        From :func:`casework_analytics.exits.exit_reasons`; the
+        ``level == "reason"`` rows of the whole cohort (``All``, or the only
+        group) are drawn, largest first; reasons with no exit are left out.
+    lang : {"en", "id"}
+        Reasons are labelled with the taxonomy's English or Indonesian label.
+
+    Returns
+    -------
+    Axes
+        Hidden shares are hatched bars marked hidden.
+    """
+    _require(exits, ["level", "category", "share", "exit_type"], "exit_reason_bars")
+    t = _text(lang)
+    ax = _axes(ax)
+    reasons = exits[exits["level"] == "reason"]
+    first_cols = [c for c in exits.columns[: list(exits.columns).index("level")]]
+    if first_cols:
+        reasons = reasons[(reasons[first_cols] == "All").all(axis=1)]
+    share = _numeric(reasons["share"])
+    keep = np.isnan(share) | (share > 0)
+    reasons, share = reasons[keep], share[keep]
+    order = np.argsort(-np.nan_to_num(share, nan=-1), kind="stable")
+    reasons, share = reasons.iloc[order], share[order]
+    label = "label_id" if lang == "id" else "label_en"
+    y = np.arange(len(reasons))
+    hidden = np.isnan(share)
+    colors = [COLORS.get(k, "#999999") for k in reasons["exit_type"]]
+    ax.barh(y[~hidden], share[~hidden], color=np.array(colors, dtype=object)[~hidden])
+    if hidden.any():
+        top = np.nanmax(share) if (~hidden).any() else 1
+        ax.barh(y[hidden], np.full(hidden.sum(), top), label=t["hidden"], **HATCH)
+    ax.set_yticks(y, reasons[label].astype(str).tolist(), fontsize=8)
+    ax.invert_yaxis()
+    ax.set_xlim(0, max(0.05, np.nanmax(share) * 1.1) if (~hidden).any() else 1)
+    from matplotlib.ticker import PercentFormatter
+
+    ax.xaxis.set_major_formatter(PercentFormatter(1.0, decimals=0))
+    ax.set_xlabel(t["share_of_closed"])
+    from matplotlib.patches import Patch
+
+    handles = [
+        Patch(color=COLORS[k], label=t[k]) for k in ("planned", "unplanned", "administrative")
+    ]
+    if hidden.any():
+        handles.append(Patch(label=t["hidden"], **HATCH))
+    _legend_below(ax, handles=handles, ncols=4)
+    ax.set_title(t["reasons_title"])
     return ax
 
 
@@ -345,89 +336,231 @@ def km_plot(
     group: str | None = None,
     ax=None,
     lang: str = "en",
-    at_risk_ticks: int = 5,
+    at_risk_times=None,
     title: str | None = None,
+    end: float | None = None,
+    rounded: bool = False,
 ):
-    """Kaplan–Meier curves with confidence bands and a number-at-risk table.
+    """Kaplan–Meier curves with confidence bands and the numbers still followed.
 
     Parameters
     ----------
     survival : DataFrame
-        From :func:`casework_analytics.survival.kaplan_meier` (or the rows
-        of one outcome of :func:`casework_analytics.recovery.recovery_survival`).
+        One outcome's curve(s): from
+        :func:`casework_analytics.survival.kaplan_meier`, the rows of one
+        outcome of :func:`casework_analytics.recovery.recovery_survival`, or
+        a published (coarsened) curve.
     group : str, optional
-        Group column; one curve per group.
-    at_risk_ticks : int
-        Number of x ticks at which the number at risk is shown, aligned
-        under the axis.
+        Group column; one curve per group, ``All`` always in the same dark
+        grey. For more than :data:`MAX_OVERLAID` groups use
+        :func:`km_panels`.
+    at_risk_times : sequence of float, optional
+        Days at which the number at risk is printed under the axis, one row
+        per curve labelled with its group (default: about five round days).
+    title : str, optional
+    end : float, optional
+        Last day of the axis (default: the last time of the table).
+    rounded : bool
+        A published (coarsened) curve: the estimate and its interval are
+        drawn as points at the grid days, joined by a dotted line, and the
+        rounded numbers at risk are printed with ``≈``.
 
     Returns
     -------
     Axes
-        The at-risk numbers are text artists under the axis, in
-        ``ax.at_risk_`` as ``{group: [numbers]}``, with ``ax.at_risk_times_``.
+        The survival axis is in percent. Numbers at risk are text artists
+        with ``gid`` ``"at_risk"``; each curve's line has its group as label.
+
+    Raises
+    ------
+    CaseworkError
+        If the table holds several outcomes (filter on ``outcome`` first).
     """
+
     _require(survival, ["time_days", "at_risk", "survival", "ci_low", "ci_high"], "km_plot")
+    if "outcome" in survival and survival["outcome"].nunique() > 1:
+        raise CaseworkError(
+            "km_plot draws one outcome, but the table's `outcome` column holds "
+            f"{sorted(survival['outcome'].unique())}; filter it first, e.g. "
+            "survival[survival['outcome'] == 'dropout']."
+        )
     t = _text(lang)
     ax = _axes(ax)
     if survival.empty:
-        ax.at_risk_, ax.at_risk_times_ = {}, np.array([])
         return _empty(ax, t, title)
     groups = list(dict.fromkeys(survival[group])) if group else [None]
-    end = float(survival["time_days"].max()) if len(survival) else 1.0
-    ticks = np.linspace(0, end, at_risk_ticks)
-    ax.at_risk_, ax.at_risk_times_ = {}, ticks
-    palette = ["#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000"]
+    if len(groups) > MAX_OVERLAID:
+        raise CaseworkError(
+            f"km_plot overlays at most {MAX_OVERLAID} curves; the table has {len(groups)} "
+            "groups. Draw them with km_panels (small multiples)."
+        )
+    end = float(survival["time_days"].max()) if end is None else float(end)
+    _day_ticks(ax, end)
+    ticks = ax.get_xticks()
+    if rounded and at_risk_times is None:  # only the published grid days are known
+        at_risk_times = np.unique(survival["time_days"].to_numpy(dtype=float))
+        if len(at_risk_times) <= 12:
+            ax.set_xticks(at_risk_times, [f"{d:.0f}" for d in at_risk_times])
+    times = np.asarray(
+        at_risk_times if at_risk_times is not None else ticks[(ticks >= 0) & (ticks <= end)],
+        dtype=float,
+    )
+    colors = _group_colors([g for g in groups if g is not None])
     for i, name in enumerate(groups):
         rows = survival if name is None else survival[survival[group] == name]
-        time = np.concatenate([[0.0], rows["time_days"].to_numpy(dtype=float)])
-        surv = np.concatenate([[1.0], rows["survival"].to_numpy(dtype=float)])
-        low = np.concatenate([[1.0], rows["ci_low"].to_numpy(dtype=float)])
-        high = np.concatenate([[1.0], rows["ci_high"].to_numpy(dtype=float)])
-        color = palette[i % len(palette)]
-        ax.step(time, surv, where="post", color=color, label=None if name is None else str(name))
-        ax.fill_between(time, low, high, step="post", color=color, alpha=0.15, linewidth=0)
-        numbers = at_risk_table(rows, ticks)["at_risk"].tolist()
-        ax.at_risk_[name if name is not None else "All"] = numbers
-        for tick, number in zip(ticks, numbers, strict=True):
+        color = ALL_COLOR if name is None else colors[name]
+        label = _group_label(name, t) if name is not None else None
+        if rounded:
+            _draw_points(ax, rows, color, label)
+        else:
+            _draw_curve(ax, rows, color, label)
+        if rounded:  # the published number still followed after each grid day
+            numbers = rows.groupby("time_days")["at_risk"].last().reindex(times)
+            numbers = [0 if pd.isna(n) else int(n) for n in numbers]
+        else:
+            numbers = at_risk_table(rows.assign(events=0, censored=0), times)["at_risk"]
+        prefix = "≈" if rounded else ""
+        for tick, number in zip(times, numbers, strict=True):
             ax.annotate(
-                str(number),
+                f"{prefix}{number}" if number else "",
                 (tick, 0),
                 xycoords=("data", "axes fraction"),
-                xytext=(0, -32 - 11 * i),
+                xytext=(0, -30 - 11 * i),
                 textcoords="offset points",
                 ha="center",
                 fontsize=7,
                 color=color,
+                gid="at_risk",
             )
-    ax.annotate(
-        t["at_risk"],
-        (0, 0),
-        xycoords="axes fraction",
-        xytext=(-10, -32),
-        textcoords="offset points",
-        ha="right",
-        fontsize=7,
-    )
-    ax.set_xticks(ticks, [f"{x:.0f}" for x in ticks])
+        ax.annotate(
+            _group_label(name, t) if name is not None else t["at_risk"],
+            (0, 0),
+            xycoords="axes fraction",
+            xytext=(-8, -30 - 11 * i),
+            textcoords="offset points",
+            ha="right",
+            fontsize=7,
+            color=color,
+        )
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(t["days"], labelpad=8 + 11 * len(groups))
+    _percent_axis(ax.yaxis)
+    ax.set_xlabel(
+        t["days"] + (f" · {t['at_risk_rounded']}" if rounded else ""),
+        labelpad=10 + 11 * len(groups),
+    )
     ax.set_ylabel(t["survival"])
     if title:
         ax.set_title(title)
     if group:
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="lower left", frameon=False)
     return ax
 
 
-def cumulative_incidence_plot(cif: pd.DataFrame, *, ax=None, lang: str = "en"):
+def _draw_curve(ax, rows, color, label, *, band: bool = True, **style):
+    time = np.concatenate([[0.0], rows["time_days"].to_numpy(dtype=float)])
+    surv = np.concatenate([[1.0], _numeric(rows["survival"])])
+    ax.step(time, surv, where="post", color=color, label=label, **style)
+    if band:
+        low = np.concatenate([[1.0], _numeric(rows["ci_low"])])
+        high = np.concatenate([[1.0], _numeric(rows["ci_high"])])
+        ax.fill_between(time, low, high, step="post", color=color, alpha=0.15, linewidth=0)
+
+
+def _draw_points(ax, rows, color, label):
+    """A published (coarsened) curve: its estimate and interval at the grid days only,
+    joined by a thin line, since nothing is known about the steps in between."""
+    time = np.concatenate([[0.0], rows["time_days"].to_numpy(dtype=float)])
+    surv = np.concatenate([[1.0], _numeric(rows["survival"])])
+    low = np.concatenate([[1.0], _numeric(rows["ci_low"])])
+    high = np.concatenate([[1.0], _numeric(rows["ci_high"])])
+    ax.plot(time, surv, color=color, linewidth=0.8, linestyle=":")
+    ax.errorbar(
+        time,
+        surv,
+        yerr=[surv - low, high - surv],
+        fmt="o",
+        color=color,
+        markersize=4,
+        capsize=2,
+        label=label,
+    )
+
+
+def km_panels(
+    survival: pd.DataFrame,
+    *,
+    group: str,
+    fig=None,
+    lang: str = "en",
+    title: str | None = None,
+    end: float | None = None,
+    rounded: bool = False,
+):
+    """Small multiples: one panel per group, the whole cohort's curve in grey behind.
+
+    Parameters
+    ----------
+    survival : DataFrame
+        One outcome's curves by group, including the ``All`` rows.
+    group : str
+        The group column.
+    fig : Figure, optional
+    title, end, rounded
+        As in :func:`km_plot`.
+
+    Returns
+    -------
+    Figure
+    """
+    import matplotlib.pyplot as plt
+
+    _require(survival, ["time_days", "survival", "ci_low", "ci_high", group], "km_panels")
+    t = _text(lang)
+    groups = [g for g in dict.fromkeys(survival[group]) if g != "All"]
+    whole = survival[survival[group] == "All"]
+    columns = min(max(len(groups), 1), 4)
+    rows = max(-(-len(groups) // 4), 1)
+    fig = fig or plt.figure(figsize=(3.2 * columns, 2.8 * rows), layout="constrained")
+    axes = fig.subplots(rows, columns, sharex=True, sharey=True, squeeze=False)
+    end = float(survival["time_days"].max()) if end is None else float(end)
+    colors = _group_colors(groups)
+    for panel, name in zip(axes.ravel(), groups, strict=False):
+        if len(whole):
+            _draw_curve(panel, whole, "#BBBBBB", t["all_group"], band=False)
+        _draw_curve(panel, survival[survival[group] == name], colors[name], _group_label(name, t))
+        panel.set_title(_group_label(name, t), fontsize=9)
+        panel.set_ylim(0, 1.02)
+        _percent_axis(panel.yaxis)
+        _day_ticks(panel, end)
+    for panel in axes.ravel()[len(groups) :]:
+        panel.set_visible(False)
+    fig.supxlabel(t["days"], fontsize=9)
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def cumulative_incidence_plot(
+    cif: pd.DataFrame,
+    *,
+    ax=None,
+    lang: str = "en",
+    end: float | None = None,
+    coarse: bool = False,
+):
     """Stacked cumulative incidence of competing exits over time.
 
     Parameters
     ----------
     cif : DataFrame
         One group's rows of
-        :func:`casework_analytics.exits.exit_cumulative_incidence`.
+        :func:`casework_analytics.exits.exit_cumulative_incidence`
+        (published or not).
+    end : float, optional
+        Last day of the axis, to match other curves (default: the last time).
+    coarse : bool
+        A published (coarsened) table: stacked bars at its grid days
+        ("ended by day t"), since nothing is known between them.
 
     Returns
     -------
@@ -443,19 +576,51 @@ def cumulative_incidence_plot(cif: pd.DataFrame, *, ax=None, lang: str = "en"):
     )
     order = [c for c in ("planned", "administrative", "unplanned", "unknown") if c in wide]
     order += [c for c in wide.columns if c not in order]
-    time = np.concatenate([[0.0], wide.index.to_numpy(dtype=float)])
-    values = [np.concatenate([[0.0], wide[c].ffill().fillna(0).to_numpy()]) for c in order]
+    last = float(wide.index.max())
+    end = last if end is None else float(end)
+    labels = [" + ".join(t.get(part, part) for part in str(c).split(" + ")) for c in order]
+    if coarse:
+        days = wide.index.to_numpy(dtype=float)
+        step = np.diff(np.concatenate([[0.0], days])).min() if len(days) else 1.0
+        width = min(0.6 * step, 0.06 * max(end, last))
+        bottom = np.zeros(len(days))
+        for cause, label in zip(order, labels, strict=True):
+            height = np.nan_to_num(wide[cause].ffill().to_numpy(dtype=float))
+            ax.bar(
+                days,
+                height,
+                width=width,
+                bottom=bottom,
+                label=label,
+                color=COLORS.get(cause, "#BBBBBB"),
+            )
+            bottom += height
+        ax.set_xlim(0, max(end, last) + width)
+        ax.set_ylim(0, 1)
+        _percent_axis(ax.yaxis)
+        ax.set_xticks(days, [f"{d:.0f}" for d in days])
+        ax.set_xlabel(t["days"])
+        ax.set_ylabel(t["cumulative"])
+        _legend_below(ax, ncols=3)
+        return ax
+    time = np.concatenate([[0.0], wide.index.to_numpy(dtype=float), [max(end, last)]])
+    values = [
+        np.concatenate([[0.0], wide[c].ffill().fillna(0).to_numpy(), [wide[c].ffill().iloc[-1]]])
+        for c in order
+    ]
     ax.stackplot(
         time,
-        values,
+        np.nan_to_num(values),
         step="post",
-        labels=[t.get(c, c) for c in order],
-        colors=[COLORS.get(c, "#999999") for c in order],
+        labels=labels,
+        colors=[COLORS.get(c, "#BBBBBB") for c in order],
     )
     ax.set_ylim(0, 1)
+    _percent_axis(ax.yaxis)
+    _day_ticks(ax, end)
     ax.set_xlabel(t["days"])
     ax.set_ylabel(t["cumulative"])
-    ax.legend(loc="upper left", fontsize=8)
+    ax.legend(loc="upper left", fontsize=8, frameon=False)
     return ax
 
 
@@ -484,7 +649,8 @@ def swimmer_plot(
     Returns
     -------
     Axes
-        ``ax.lanes_`` lists the case_ids drawn, top to bottom.
+        One lane per client drawn, labelled with its ``case_id`` (top to
+        bottom: the longest follow-up first).
     """
     _require(progress, ["case_id", "status", "exit_reason", "intake_date"], "swimmer_plot")
     t = _text(lang)
@@ -556,7 +722,6 @@ def swimmer_plot(
         )
     ax.set_title(title)
     ax.legend(fontsize=6, loc="lower right", ncols=2)
-    ax.lanes_ = shown["case_id"].tolist()
     return ax
 
 
@@ -583,7 +748,8 @@ def monitoring_heatmap(
     Returns
     -------
     Axes
-        ``ax.matrix_`` holds the status codes drawn (rows = clients).
+        The image's cells are the status codes (rows = clients, columns =
+        weeks), in the order of the legend.
     """
     from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
@@ -622,55 +788,30 @@ def monitoring_heatmap(
         loc="upper left",
         bbox_to_anchor=(1.0, 1.0),
     )
-    ax.matrix_ = matrix.to_numpy()
     return ax
 
 
-def retention_triangle(
-    outcomes: pd.DataFrame,
-    cases: pd.DataFrame,
-    as_of,
-    *,
-    ax=None,
-    lang: str = "en",
-    weeks: int = 26,
-):
-    """Share of clients still attending, by intake month × weeks since intake.
-
-    A cell is the share of the month's monitored clients whose last
-    attended visit (before any dropout) is at or after that week; cells
-    whose week had not yet elapsed at ``as_of`` for every client of the
-    month are masked. Row labels give the denominators.
+def retention_triangle(triangle: pd.DataFrame, *, ax=None, lang: str = "en"):
+    """Heat map of the share still attending, by intake month × weeks since intake.
 
     Parameters
     ----------
-    outcomes : DataFrame
-        From :func:`casework_analytics.recovery.recovery_outcomes`.
-    cases : DataFrame
-        ``cohort.cases`` (for intake dates).
+    triangle : DataFrame
+        From :func:`casework_analytics.recovery.retention_by_intake_month`.
 
     Returns
     -------
     Axes
-        ``ax.table_`` holds the shares drawn (NaN = masked).
+        Masked (not yet elapsed) cells are blank; row labels give the
+        denominators.
     """
-    from .grouping import as_as_of
-
+    _require(triangle, ["intake_month", "week", "n", "share"], "retention_triangle")
     t = _text(lang)
     ax = _axes(ax)
-    as_of = as_as_of(as_of)
-    frame = outcomes[outcomes["monitored"]].merge(cases[["case_id", "intake_date"]], on="case_id")
-    month = frame["intake_date"].dt.to_period("M")
-    week_grid = np.arange(weeks)
-    kept = frame["retention_days"].astype("float64").fillna(-1).to_numpy()[:, None]
-    retained = pd.DataFrame(kept >= 7 * week_grid[None, :], columns=week_grid)
-    share = retained.groupby(month.to_numpy()).mean()
-    counts = month.value_counts().reindex(share.index)
-    latest = frame.groupby(month.to_numpy())["intake_date"].max().reindex(share.index)
-    elapsed = ((as_of - latest).dt.days.to_numpy()[:, None] // 7) >= week_grid[None, :]
-    table = share.where(elapsed)
+    wide = triangle.pivot(index="intake_month", columns="week", values="share")
+    n = triangle.drop_duplicates("intake_month").set_index("intake_month")["n"].reindex(wide.index)
     image = ax.imshow(
-        table.to_numpy(dtype=float),
+        wide.to_numpy(dtype=float),
         aspect="auto",
         cmap="viridis",
         vmin=0,
@@ -678,15 +819,14 @@ def retention_triangle(
         interpolation="nearest",
     )
     ax.set_yticks(
-        np.arange(len(table)),
-        [f"{p} (n={n})" for p, n in zip(table.index, counts, strict=True)],
+        np.arange(len(wide)),
+        [f"{p} (n={k})" for p, k in zip(wide.index, n, strict=True)],
         fontsize=7,
     )
     ax.set_xlabel(t["weeks"])
     ax.set_ylabel(t["intake_month"])
     ax.set_title(t["triangle"])
     ax.figure.colorbar(image, ax=ax, label=t["retained"])
-    ax.table_ = table
     return ax
 
 
@@ -798,7 +938,7 @@ def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True
     )
     adjusted = t["adjusted"] if kind == "ratio" else t["unadjusted"]
     metric = t.get(first["metric"], first["metric"])
-    ax.set_title(f"{metric}\n{adjusted}; {limits_note}", fontsize=9)
+    ax.set_title(metric + "\n" + textwrap.fill(f"{adjusted}; {limits_note}", 58), fontsize=9)
     ax.set_xlabel(t["n_cases"] if kind == "proportion" else t["expected_count"])
     ax.set_ylabel(t["proportion"] if kind == "proportion" else t["oe_ratio"])
     if kind == "proportion":

@@ -3,8 +3,9 @@
 :func:`build_report` runs the dashboard notebook shipped in
 ``casework_analytics/templates/dashboard.ipynb`` with the given parameters
 (injected after its ``parameters`` cell, as papermill does), then writes
-the outputs only (no code) with every figure embedded as a data URI, no
-scripts and no links to fetch, so the file opens anywhere without a network.
+the HTML the sections rendered (no code, no logs) into one page with every
+figure and table embedded as a data URI, no scripts and no links to fetch,
+so the file opens anywhere without a network.
 """
 
 from __future__ import annotations
@@ -22,13 +23,56 @@ from .grouping import as_as_of
 from .outputs import write_file_atomically
 
 STYLE = """
-body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:2em auto;
-max-width:1100px;color:#222;padding:0 1em}
-img{max-width:100%}table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
-td,th{border-bottom:1px solid #ddd;padding:3px 8px;text-align:right}
-th{background:#f4f4f4}.footer{color:#666;font-size:.8em;border-top:1px solid #ccc;margin-top:2em}
-pre{white-space:pre-wrap}
+:root{--ink:#222;--muted:#555;--line:#ddd}
+*{box-sizing:border-box}
+body{font-family:-apple-system,Segoe UI,Roboto,Helvetica,Arial,sans-serif;margin:0 auto;
+max-width:1100px;color:var(--ink);padding:0 16px 24px;line-height:1.45}
+h1{margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid var(--line);
+padding-bottom:.2em}.subtitle,.note{color:var(--muted)}
+img.figure{display:block;max-width:100%;height:auto;margin:.6em 0}
+.panels{display:flex;flex-wrap:wrap;gap:0 14px;align-items:flex-start}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(210px,1fr));gap:12px}
+.card{border:1px solid var(--line);border-radius:6px;padding:10px 12px}
+.card .label{font-weight:600}.card .value{font-size:1.6em;font-weight:700}
+.card .detail{color:var(--muted);font-size:.85em}
+.card .definition{font-size:.8em;margin-top:.4em;color:var(--muted)}
+.banner{padding:6px 10px;border-radius:4px;margin:8px 0;font-weight:600}
+.banner.internal{background:#b00;color:#fff;text-align:center;position:sticky;top:0;z-index:5}
+.banner.published{background:#eef4fa;color:#123}.banner.small{background:#fff4d6;color:#5a3b00}
+.scroll{overflow-x:auto;max-width:100%}
+table{border-collapse:collapse;font-size:.85em;margin:.5em 0}
+td,th{border-bottom:1px solid var(--line);padding:3px 8px;text-align:right;white-space:nowrap}
+th{background:#f4f4f4}td:first-child,th:first-child{text-align:left}
+.download{font-size:.85em}.withheld{color:#8a4b00}.verdict{font-weight:600}
+details.how{background:#f7f7f7;border-radius:6px;padding:6px 12px}
+nav.index a{margin-right:.6em}
+.lanes{font-size:.75em;margin:.5em 0}.lane{white-space:nowrap}
+.lane .who{display:inline-block;width:7em;overflow:hidden;text-overflow:ellipsis;
+vertical-align:middle}
+.cell{display:inline-block;width:12px;height:12px;margin-right:1px;vertical-align:middle;
+border:1px solid #ccc}.legend .key{margin-right:.8em;white-space:nowrap}
+.footer,.privacy-note{color:#666;font-size:.8em;border-top:1px solid #ccc;margin-top:2em}
+@media (max-width:600px){body{padding:0 10px}.card .value{font-size:1.3em}}
+@media print{.banner.internal{position:static}h2,h3{break-after:avoid}
+img.figure,.card,tr{break-inside:avoid}thead{display:table-header-group}
+details.how{display:block}a{color:inherit;text-decoration:none}.download{display:none}}
 """
+
+#: Which section each report cell draws, for the progress lines.
+_SECTIONS = {
+    "header": "title",
+    "headline": "headline",
+    "funnel": "funnel_section",
+    "exits": "exits_section",
+    "comparisons": "comparisons_section",
+    "trends": "trends_section",
+    "curves": "curves_section",
+    "competing": "competing_section",
+    "placements": "placements_section",
+    "supervision": "supervision_section",
+    "quality": "quality_section",
+    "footer": "footer_step",
+}
 
 
 def dashboard_template():
@@ -103,12 +147,10 @@ def build_report(
     """
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
-    from nbconvert import HTMLExporter
 
-    if lang not in ("en", "id"):
-        raise CaseworkError(
-            f"The value for `lang` must be one of ['en', 'id'], but {lang!r} was passed."
-        )
+    from .labels import catalogue
+
+    words = catalogue(lang)
     as_of = as_as_of(as_of)
     source = str(Path(source).resolve()) if Path(str(source)).exists() else str(source)
     nb = _inject(
@@ -140,8 +182,12 @@ def build_report(
         for step, index in enumerate(code_cells, start=1):
             cell = nb.cells[index]
             say(
-                f"[{step}/{len(code_cells)}] {_describe(cell.source)} "
-                f"({time.perf_counter() - started:.0f} s)"
+                words["progress"].format(
+                    step=step,
+                    total=len(code_cells),
+                    what=_describe(cell.source, lang),
+                    seconds=f"{time.perf_counter() - started:.0f}",
+                )
             )
             try:
                 client.execute_cell(cell, index)
@@ -153,54 +199,38 @@ def build_report(
                     else f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
                 )
                 raise CaseworkError(
-                    f"The dashboard failed at step {step} ({_describe(cell.source)}): {detail}"
+                    f"The dashboard failed at step {step} ({_describe(cell.source, lang)}): "
+                    f"{detail}"
                 ) from None
     workdir.cleanup()
-    exporter = HTMLExporter(
-        template_name="basic",
-        exclude_input=True,
-        exclude_input_prompt=True,
-        exclude_output_prompt=True,
-        anchor_link_text="",
-    )
-    for cell in nb.cells:  # warnings and logs are for developers, not for the report
-        if "outputs" in cell:
-            cell.outputs = [
-                o
-                for o in cell.outputs
-                if not (o.get("output_type") == "stream" and o.get("name") == "stderr")
-            ]
-    body, _ = exporter.from_notebook_node(nb)
-    body = _describe_figures(body)
-    title = html.escape(f"Cohort dashboard {as_of.date()}")
-    footer = (
-        f'<div class="footer">Generated by casework_analytics from {html.escape(Path(source).name)}'
-        f", observed up to {as_of.date()}.</div>"
-    )
+    body = "".join(_html_outputs(nb))
+    title = html.escape(f"{words['title']} {as_of.date()}")
     page = (
         f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
-        f"<title>{title}</title><style>{STYLE}</style></head><body>{body}{footer}"
-        "</body></html>"
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
     write_file_atomically(out, lambda path: path.write_text(page, encoding="utf-8"))
-    say(f"Report written to {out.resolve()} ({time.perf_counter() - started:.0f} s)")
+    say(words["written"].format(path=out.resolve(), seconds=f"{time.perf_counter() - started:.0f}"))
     return out
 
 
-def _describe_figures(body: str) -> str:
-    """Give every figure the title of the section it is in as its alt text."""
-    parts = re.split(r"(<h2[^>]*>.*?</h2>)", body, flags=re.S)
-    heading = "Figure"
-    for i, part in enumerate(parts):
-        if part.startswith("<h2"):
-            heading = html.escape(re.sub(r"<[^>]+>", "", part).strip(), quote=True)
-        else:
-            parts[i] = re.sub(r'<img alt="[^"]*"', f'<img alt="{heading}"', part)
-    return "".join(parts)
+def _html_outputs(nb):
+    """The HTML each section displayed, in order. Only what the package rendered
+    (``text/html`` outputs, escaped at the source) reaches the page: no code, no
+    prompts, and no warnings or logs, which are for developers."""
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            if output.get("output_type") in ("display_data", "execute_result"):
+                yield output.get("data", {}).get("text/html", "")
 
 
-def _describe(source: str) -> str:
-    for line in source.splitlines():
-        if "section(" in line:
-            return line.split("section(", 1)[1].split(",")[0].strip("'\" )")
-    return "setup" if "import" in source else "parameters"
+def _describe(source: str, lang: str) -> str:
+    """What a report cell draws, in the report's language."""
+    from .labels import catalogue
+
+    words = catalogue(lang)
+    found = re.findall(r"board\.(\w+)\(", source)
+    if found:
+        return words[_SECTIONS.get(found[-1], "setup")]
+    return words["parameters"] if "source =" in source else words["setup"]

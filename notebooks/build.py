@@ -62,7 +62,7 @@ progress[["furthest_stage", "stages_started", "stages_completed", "exit_reason",
     code(CHECK + """from casework_analytics.contacts import session_summary
 
 session_summary(cohort, AS_OF)"""),
-    code('cohort.sessions.query("status != \'held\'")[["session_date", "status", "missed_reason"]]'),
+    code('cohort.sessions.query("status != \'held\'")[["session_date", "status", "missed_reason"]]'),  # noqa: E501
     md("""## Closure
 The free-text reason is normalised to a taxonomy code, with its TEDS-D code."""),
     code(CHECK + """from casework_analytics.closures import case_exits
@@ -88,75 +88,19 @@ fig.tight_layout()"""),
 DASHBOARD = [
     code('source = "../data/sample"\nas_of = "2025-04-15"\nby = "site"\nlang = "en"\n'
          "publish = True\nthreshold = 11", tags=["parameters"]),
-    code(SETUP + """
-from IPython.display import HTML, Markdown, display
+    code("""from pathlib import Path
 
-from casework_analytics.exits import exit_cumulative_incidence, exit_reasons
-from casework_analytics.recovery import recovery_survival
-from casework_analytics.timelines import weekly_status
-from casework_analytics.stages import stage_funnel
+from IPython.display import HTML, display
 
-cohort = ca.load(source)
-group = by or None
-groups, folded = dashboard.prepare(cohort, group, publish=publish, threshold=threshold)
-shown = {}
+import casework_analytics as ca
+from casework_analytics.dashboard import Dashboard
 
-
-def show(name, table):
-    shown[name] = dashboard.publishable(name, table, group, publish=publish, threshold=threshold)
-    return shown[name]
-
-
-labels = cohort.stage_model.labels_id if lang == "id" else cohort.stage_model.labels_en
-if not publish:
-    display(HTML(dashboard.internal_banner(lang)))
-display(Markdown(f"# {dashboard.section('title', lang)}"))"""),
-    code("""display(Markdown(f"## {dashboard.section('headline', lang)}"))
-numbers = show("headline", dashboard.headline_numbers(cohort, as_of))
-display(HTML(dashboard.headline_cards(dashboard.plottable(numbers), as_of=as_of, lang=lang)))"""),
-    code("""display(Markdown(f"## {dashboard.section('funnel', lang)}"))
-funnel = dashboard.plottable(show("stage_funnel", stage_funnel(cohort, as_of, groups)))
-if group:
-    plots.stage_funnel_plot(funnel, group=group, lang=lang, stage_labels=labels)
-else:
-    plots.stage_funnel_plot(funnel, ax=plt.figure(figsize=(6, 4)).gca(), lang=lang,
-                            stage_labels=labels)
-plt.show()"""),
-    code("""display(Markdown(f"## {dashboard.section('exits', lang)}"))
-exits = dashboard.plottable(show("exits", exit_reasons(cohort, as_of, groups)))
-fig, ax = plt.subplots(figsize=(9, 1.5 + 0.5 * (exits[group].nunique() if group else 1)))
-plots.exit_reasons_plot(exits, group=group, ax=ax, lang=lang)
-plt.show()"""),
-    code("""display(Markdown(f"## {dashboard.section('curves', lang)}"))
-survival = dashboard.plottable(show("survival", recovery_survival(cohort, as_of, groups)))
-fig, axes = plt.subplots(1, 2, figsize=(12, 4.5))
-for ax, outcome in zip(axes, ["dropout", "relapse"], strict=True):
-    plots.km_plot(survival[survival["outcome"] == outcome], group=group, ax=ax, lang=lang,
-                  title=plots.LABELS[lang][outcome])
-fig.tight_layout()
-plt.show()"""),
-    code("""display(Markdown(f"## {dashboard.section('competing', lang)}"))
-cif = dashboard.plottable(show("cumulative_incidence", exit_cumulative_incidence(cohort, as_of)))
-plots.cumulative_incidence_plot(cif, ax=plt.figure(figsize=(7, 4)).gca(), lang=lang)
-plt.show()"""),
-    code("""if not publish:  # a per-client chart: never in a published report
-    display(Markdown(f"## {dashboard.section('heatmap', lang)}"))
-    plots.monitoring_heatmap(weekly_status(cohort, as_of), ax=plt.figure(figsize=(9, 5)).gca(),
-                             lang=lang)
-    plt.show()"""),
-    code("""display(Markdown(f"## {dashboard.section('placements', lang)}"))
-by_placement, small = dashboard.prepare(cohort, "placement_id", publish=publish,
-                                        threshold=threshold)
-folded = pd.concat([folded, small], ignore_index=True)
-placements = show("placements", dashboard.placement_table(cohort, as_of, by_placement))
-display(dashboard.styled(placements, percent=["completion", "missed_rate"],
-                         whole=["median_los_days"]))"""),
-    code("""display(Markdown(f"## {dashboard.section('quality', lang)}"))
-quality = dashboard.quality_summary(cohort)
-display(dashboard.styled(show("quality_tables", quality["by_table"])))
-display(dashboard.styled(show("quality_rules", quality["by_rule"])))
-if publish:
-    display(HTML(dashboard.suppression_note(shown, folded, threshold=threshold, lang=lang)))"""),
+board = Dashboard(ca.load(source), as_of, by=by or None, lang=lang, publish=publish,
+                  threshold=threshold, source_name=Path(source).name)
+display(HTML(board.header()))"""),
+    *[code(f"display(HTML(board.{name}()))") for name in (
+        "headline", "funnel", "exits", "comparisons", "trends", "curves", "competing",
+        "placements", "supervision", "quality", "footer")],
 ]
 
 EVALUATION = [
@@ -188,7 +132,7 @@ for row, metric in zip(axes, ["planned_completion", "retention"], strict=True):
         rows = funnel[(funnel["metric"] == metric) & (funnel["adjusted"] == adjusted)]
         plots.funnel_plot(rows, ax=ax)
 plt.show()"""),
-    code(CHECK + """funnel.loc[funnel["flag"] != "within", ["metric", "adjusted", "site", "n", "flag"]]"""),
+    code(CHECK + """funnel.loc[funnel["flag"] != "within", ["metric", "adjusted", "site", "n", "flag"]]"""),  # noqa: E501
     md("""BNNK Sibolga completes far fewer closed cases as planned than the program as a
 whole, below the 99.8% limit, and it stays below once case mix is accounted for:
 its clients are not older, more often high-risk or more often court-referred in a
@@ -265,7 +209,7 @@ positive (the conservative convention) and ignored."""),
     code("""sensitivity = recovery_sensitivity(cohort, AS_OF)
 plots.sensitivity_plot(sensitivity, ax=plt.figure(figsize=(8, 3.5)).gca())
 plt.show()"""),
-    code(CHECK + """sensitivity[["metric", "estimate_positive", "estimate_ignore", "difference"]].round(3)"""),
+    code(CHECK + """sensitivity[["metric", "estimate_positive", "estimate_ignore", "difference"]].round(3)"""),  # noqa: E501
     md("""Retention does not depend on the convention (dropout is defined from visits,
 not results). Sustained abstinence changes a little; "not relapsed" changes a
 lot, because one missed screen after abstinence counts as a relapse under the
@@ -299,6 +243,14 @@ cohort = ca.load(folder)"""),
 ]
 
 
+NOTEBOOKS = {
+    "01_single_case.ipynb": SINGLE_CASE,
+    "02_cohort_dashboard.ipynb": DASHBOARD,
+    "03_program_evaluation.ipynb": EVALUATION,
+    "04_data_quality.ipynb": QUALITY,
+}
+
+
 def _stable_ids(cells: list) -> list:
     """Cell ids from position, so rebuilding changes nothing that did not change."""
     for i, cell in enumerate(cells):
@@ -322,10 +274,7 @@ def main() -> None:
     template.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                        "language": "python"}
     nbformat.write(template, HERE.parent / "casework_analytics" / "templates" / "dashboard.ipynb")
-    for name, cells in [("01_single_case.ipynb", SINGLE_CASE),
-                        ("02_cohort_dashboard.ipynb", DASHBOARD),
-                        ("03_program_evaluation.ipynb", EVALUATION),
-                        ("04_data_quality.ipynb", QUALITY)]:
+    for name, cells in NOTEBOOKS.items():
         print(f"running {name}")
         build(name, [nbformat.from_dict(c) for c in cells])
 
