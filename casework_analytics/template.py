@@ -285,22 +285,32 @@ def drop_down(key: str, lang: str = "id") -> list[tuple[str, str]]:
     is what the list shows in ``lang``.
     """
     _check_lang(lang)
+    return list(_drop_down(key, lang))
+
+
+@cache
+def _drop_down(key: str, lang: str) -> tuple[tuple[str, str], ...]:
     if key == "stage":
         model = get_stage_model()
-        return [(stage, model.label(stage, lang)) for stage in model.stages]
+        return tuple((stage, model.label(stage, lang)) for stage in model.stages)
     if key == "closure_reason":
         from .closures import exit_taxonomy
 
         reasons = exit_taxonomy()
         reasons = reasons[reasons["code"] != "unclassified"]
-        return list(zip(reasons["code"], reasons[f"label_{lang}"], strict=True))
+        return tuple(zip(reasons["code"], reasons[f"label_{lang}"], strict=True))
     labels = _value_labels()
     rows = labels[labels["field"] == key]
     if rows.empty:
         raise CaseworkError(f"No drop-down list is called {key!r}.")
-    return list(zip(rows["value"], rows[f"label_{lang}"], strict=True))
+    return tuple(zip(rows["value"], rows[f"label_{lang}"], strict=True))
 
 
+def _form(key: str, lang: str, value: str) -> str:
+    return dict(_drop_down(key, lang))[value]
+
+
+@cache
 def number_range(table: str, column: str) -> tuple[float | None, float | None]:
     """The lowest and highest value the data contract accepts in a number column."""
     low = high = None
@@ -351,7 +361,7 @@ def _display(value: str, table: str, column: str, lang: str) -> str:
         return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
     key = list_key(table, column)
     if key is not None and kind != "text":
-        return dict(drop_down(key, lang))[value]
+        return _form(key, lang, value)
     return value
 
 
@@ -621,9 +631,9 @@ def _cell_value(value, table: str, column: str, lang: str):
     if kind == "date":
         return pd.Timestamp(value).date()
     if kind == "bool":
-        return dict(drop_down("boolean", lang))[str(bool(value)).lower()]
+        return _form("boolean", lang, str(bool(value)).lower())
     if kind in ("vocab", "stage"):
-        return dict(drop_down(key, lang))[value]
+        return _form(key, lang, value)
     if kind == "number":
         return _number(value)
     return str(value)
@@ -669,7 +679,7 @@ def _example_sheet(sheet, lang: str) -> None:
 
 
 #: Widths of the Instructions sheet's columns (the data dictionary's), in characters.
-_DICTIONARY_WIDTHS = (13, 24, 21, 7, 10, 32, 32, 45, 26)
+_DICTIONARY_WIDTHS = (13, 24, 21, 9, 10, 32, 32, 45, 26)
 _LINE_HEIGHT = 15
 
 
