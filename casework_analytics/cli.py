@@ -9,6 +9,7 @@ Commands
 ``pseudonymise SOURCE OUT``    write a pseudonymised copy of a source.
 ``keygen KEY_FILE``            write a new pseudonymisation key.
 ``generate OUT_DIR``           write a synthetic cohort.
+``template OUT.xlsx``          write the blank workbook caseworkers fill in.
 
 Every argument is checked before any work starts; a bad one exits with
 code 2 and one line that says what was wrong and what would be right, and
@@ -283,6 +284,19 @@ def _parser() -> argparse.ArgumentParser:
         "--overwrite", action="store_true", help="Replace a folder that already holds files"
     )
     generate.set_defaults(func=_generate)
+
+    template = commands.add_parser(
+        "template", help="Write the blank workbook caseworkers fill in (.xlsx)."
+    )
+    template.add_argument("out", type=Path, help="The workbook to write, ending in .xlsx")
+    template.add_argument(
+        "--lang",
+        choices=["id", "en"],
+        default="id",
+        help="Language of the sheets, headers, messages and drop-down lists (id)",
+    )
+    template.add_argument("--overwrite", action="store_true", help="Replace an existing file")
+    template.set_defaults(func=_template)
     return parser
 
 
@@ -548,6 +562,23 @@ def _generate(args) -> int:
     )
     sizes = ", ".join(f"{len(frame):,} {name}" for name, frame in tables.items())
     say(f"Wrote {sizes} to {where}")
+    return EXIT_OK
+
+
+def _template(args) -> int:
+    from .outputs import check_output_file
+    from .template import write_template
+
+    path = check_output_file(args.out, suffixes=(".xlsx",))
+    if path.exists() and not args.overwrite:
+        raise CaseworkError(
+            f"{path} already exists; give a new file name, or --overwrite to replace it."
+        )
+    write_template(path, lang=args.lang)
+    say(
+        f"Template written to {path}. Fill it in, then check it with: "
+        f"casework-analytics validate {path}"
+    )
     return EXIT_OK
 
 
