@@ -228,6 +228,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     _add_stage_model(compare)
     _add_definitions(compare)
+    compare.add_argument(
+        "--publish",
+        action="store_true",
+        help="Apply the publishing rules: fold small groups, hide small counts (funnel and "
+        "trend tables audited together), withhold the model tables",
+    )
+    _add_threshold(compare)
     compare.set_defaults(func=_compare)
 
     report = commands.add_parser("report", help="Build the HTML cohort dashboard.")
@@ -415,6 +422,13 @@ def _definition(args):
     )
 
 
+#: Why ``compare --publish`` leaves the model tables out.
+MODELS_WITHHELD = (
+    "withheld when publishing: a group's hazard or odds ratio and its interval "
+    "reveal roughly how many events the group had, however few"
+)
+
+
 def _compare(args) -> int:
     import pandas as pd
 
@@ -429,18 +443,27 @@ def _compare(args) -> int:
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
-    run = Summary(cohort, as_of, definition=definition)
+    by, term_groups = args.by, None
+    if args.publish:
+        from .privacy import fold_small_groups
+
+        by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
+        say(
+            f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
+            f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; model tables "
+            "withheld."
+        )
+    run = Summary(cohort, as_of, by, definition=definition)
     adjust = None if args.adjust is None else (args.adjust or "default")
     tables: list[tuple[str, object]] = []
     say("Comparing groups (funnel limits, case-mix model) ...")
-    funnel, models = compare_groups(
-        cohort, as_of, args.by, metrics=args.metric, adjust=adjust, run=run
-    )
+    funnel, models = compare_groups(cohort, as_of, by, metrics=args.metric, adjust=adjust, run=run)
+    funnel = funnel.assign(missing_as=definition.missing_as)
     tables.append(("funnel", funnel))
     if adjust is not None:
         tables.append(("case_mix_model", models))
     cox, checks = [], []
-    for outcome in args.outcome:  # a few outcomes
+    for outcome in args.outcome if not args.publish else []:  # a few outcomes
         say(f"Cox model of {outcome} ...")
         try:
             model, check = hazard_ratios(cohort, as_of, outcome=outcome, by=args.by, run=run)
@@ -453,15 +476,34 @@ def _compare(args) -> int:
         tables.append(("cox", pd.concat(cox, ignore_index=True)))
         tables.append(("proportional_hazards", pd.concat(checks, ignore_index=True)))
     if "term" in cohort.placements and cohort.placements["term"].notna().any():
-        tables.append(
-            (
-                "trend",
-                pd.concat(
-                    [term_trend(cohort, as_of, m, run=run) for m in args.metric],
-                    ignore_index=True,
-                ),
-            )
+        if args.publish:
+            term_groups, _ = fold_small_groups(cohort, "term", threshold=args.threshold)
+        trend = pd.concat(
+            [term_trend(cohort, as_of, m, run=run) for m in args.metric],
+            ignore_index=True,
         )
+        tables.append(("trend", trend.assign(missing_as=definition.missing_as)))
+    withheld: dict[str, str] = {}
+    publication = None
+    if args.publish:
+        from .publish import RULES, publish
+
+        for name in ("case_mix_model", "cox", "proportional_hazards"):
+            if name == "case_mix_model" and adjust is None:
+                continue
+            if name != "case_mix_model" and not args.outcome:
+                continue
+            withheld[name] = MODELS_WITHHELD
+        rules = {"funnel": "comparison", "trend": "trend"}
+        extra = {name: (RULES[rules[name]], t) for name, t in tables if name in rules}
+        groupings = {}
+        if "trend" in extra:
+            groupings["term"] = (term_groups, ["term"])
+        say("Auditing what would be published (linear programming) ...")
+        publication = publish(
+            run, threshold=args.threshold, names=[], extra=extra, groupings=groupings
+        )
+        tables = list(publication.items())
     manifest = {
         "command": "compare",
         "source": cohort.source,
@@ -474,17 +516,29 @@ def _compare(args) -> int:
             "format": args.format,
             **definition.as_dict(),
         },
-        "published": False,
-        "threshold": None,
+        "published": bool(args.publish),
+        "threshold": args.threshold if args.publish else None,
+        "withheld": withheld,
+        "disclosure": publication.summary() if publication is not None else None,
     }
     with output_folder(args.out, manifest) as folder:
         for name, table in tables:
+            if isinstance(table, str):
+                manifest["withheld"][name] = table
+                say(f"  skipped {name}: {table}")
+                continue
             folder.write_table(name, table, format=args.format)
             say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
-    flagged = funnel[funnel["flag"] != "within"] if len(funnel) else funnel
-    for row in flagged.itertuples(index=False):
-        kind = "adjusted" if row.adjusted else "unadjusted"
-        say(f"  {getattr(row, args.by)}: {row.flag} the 99.8% limits on {row.metric} ({kind})")
+    for name, reason in withheld.items():
+        say(f"  {name}: {reason}")
+    published = dict(tables).get("funnel")
+    if isinstance(published, pd.DataFrame) and len(published):
+        column = run.cols[0]
+        flagged = published[published["flag"].isin(["above", "below"])]
+        for row in flagged.itertuples(index=False):
+            kind = "adjusted" if row.adjusted else "unadjusted"
+            group = getattr(row, column)
+            say(f"  {group}: {row.flag} the 99.8% limits on {row.metric} ({kind})")
     say(f"Tables written to {args.out}")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 

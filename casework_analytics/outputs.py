@@ -54,8 +54,10 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
 
     Examples
     --------
-    >>> neutralise(pd.DataFrame({"x": ["=1+1", "ok", None], "n": [-1, 2, 3]}))["x"].tolist()
-    ["'=1+1", 'ok', None]
+    >>> neutralise(pd.DataFrame({"x": ["=1+1", "ok"], "n": [-1, 2]}))["x"].tolist()
+    ["'=1+1", 'ok']
+    >>> neutralise(pd.DataFrame({"z": [-0.5, "*"]}))["z"].tolist()  # a number among hidden marks
+    [-0.5, '*']
     """
     out = frame.copy()
     for column in out.columns:
@@ -64,6 +66,8 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
             continue
         text = values.astype("string")
         risky = text.str.startswith(FORMULA_TRIGGERS).fillna(False).to_numpy(dtype=bool)
+        if risky.any() and pd.api.types.is_object_dtype(values):  # numbers among text stay
+            risky &= values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
         if risky.any():
             out[column] = values.astype(object).where(~risky, "'" + text.astype(object))
     return out

@@ -113,6 +113,19 @@ class Rule:
         One row per client: never published.
     curve : bool
         A survival or cumulative-incidence curve: published coarsened.
+    pooled_by : tuple of str
+        Columns naming a pool of rows (the groups compared on one metric).
+    pooled : dict
+        Column resting on every row of its pool (an overdispersion estimate,
+        a test for trend, or limits widened by one) → the rows where it
+        does (a mask function), or None for all of them. Hidden across the
+        pool wherever a count of the pool is hidden: with the shown rows and
+        the total, one such number can pin the hidden count.
+    pool_total : tuple of str
+        Columns (a target, its expected counts, limits) that reveal the
+        pool's total counts: the totals are audited as published (whole
+        cohort rows, not written), and if one must be hidden, so is every
+        value of the pool.
     """
 
     counts: dict[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
@@ -124,6 +137,9 @@ class Rule:
     whole_only_columns: tuple[str, ...] = ()
     per_case: bool = False
     curve: bool = False
+    pooled_by: tuple[str, ...] = ()
+    pooled: dict[str, Callable[[pd.DataFrame], pd.Series] | None] = field(default_factory=dict)
+    pool_total: tuple[str, ...] = ()
 
 
 _SHARE = ["share", "ci_low", "ci_high"]
@@ -353,6 +369,33 @@ RULES: dict[str, Rule] = {
             )
         },
         parents={"observed": "n"},
+        pooled_by=("metric", "adjusted"),
+        pool_total=(
+            "target",
+            "expected",
+            "value",
+            "z",
+            "z_adjusted",
+            "lower_95",
+            "upper_95",
+            "lower_998",
+            "upper_998",
+            "flag",
+        ),
+        pooled={
+            **dict.fromkeys(("phi", "tau2", "dispersion_p", "overdispersed", "widening")),
+            **dict.fromkeys(
+                (
+                    "z_adjusted",
+                    "lower_95",
+                    "upper_95",
+                    "lower_998",
+                    "upper_998",
+                    "flag",
+                ),
+                lambda t: t["widening"] != "none",
+            ),
+        },
     ),
     "trend": Rule(
         counts={"n": _metric_key(_COMPARED_N), "successes": _metric_key(_COMPARED_OBSERVED)},
@@ -362,6 +405,9 @@ RULES: dict[str, Rule] = {
         },
         parents={"successes": "n"},
         grouping="term",
+        pooled_by=("metric",),
+        pooled=dict.fromkeys(("trend_z", "trend_chisq", "trend_p_value")),
+        pool_total=("share", "ci_low", "ci_high", "trend_z", "trend_chisq", "trend_p_value"),
     ),
     "placements": Rule(
         counts={
@@ -811,7 +857,8 @@ def publish(
     threshold : int
         Counts 1 to ``threshold - 1`` are hidden (default 11; at least 3).
     names : list of str, optional
-        The run's tables to publish (default all of them).
+        The run's tables to publish (default all of them; an empty list for
+        none, to publish ``extra`` alone).
     extra : dict, optional
         More outputs published together with the run's tables:
         ``{name: (rule, table)}`` (the dashboard's cards and tables).
@@ -827,7 +874,7 @@ def publish(
     """
     threshold = check_threshold(threshold)
     all_groupings = {"by": (run.groups, run.cols), **(groupings or {})}
-    raw = dict(run.tables(names))
+    raw = {} if names is not None and not len(names) else dict(run.tables(names))
     withheld: set[str] = set()
     sparse_tables: set[str] = set()
     curves_by_group = bool(run.cols)
@@ -836,7 +883,7 @@ def publish(
     # whole-cohort curves stay), then the tables holding the count, then every
     # curve, then whatever else remains.
     for _ in range(len(raw) + len(extra or {}) + 3):  # each step withdraws more
-        tables, rules = _collect(run, raw, extra, threshold, curves_by_group)
+        tables, rules = _collect(run, raw, extra, threshold, curves_by_group, all_groupings)
         for name in withheld:
             rules.pop(name, None)
         problem = _problem(run, tables, rules, all_groupings)
@@ -878,7 +925,8 @@ def publish(
         elif name in rules:
             rule = rules[name]
             cols = [] if rule.grouping == "none" else all_groupings[rule.grouping][1]
-            out[name] = _apply(table, rule, cells[cells["table"] == name], hidden, cols)
+            applied = _apply(table, rule, cells[cells["table"] == name], hidden, cols)
+            out[name] = _without_pool_totals(applied, rule)
         else:
             out[name] = table
     audited = unique.reset_index()[["cell", "kind", "value"]]
@@ -907,7 +955,7 @@ def _mostly_small(cells: pd.DataFrame, threshold: int) -> set[str]:
     return set(share[share > MOSTLY_SMALL].index)
 
 
-def _collect(run, raw, extra, threshold, curves_by_group):
+def _collect(run, raw, extra, threshold, curves_by_group, groupings):
     """The candidate tables and their rules: per-case tables withheld, curves coarse."""
     tables: dict[str, pd.DataFrame | str] = {}
     rules: dict[str, Rule] = {}
@@ -927,8 +975,49 @@ def _collect(run, raw, extra, threshold, curves_by_group):
                 table = _coarsen_cumulative_incidence(run, table, cols, threshold, curves_by_group)
             tables[name], rules[name] = _whole_only(table, rule, cols), rule
     for name, (rule, table) in (extra or {}).items():
-        tables[name], rules[name] = table.reset_index(drop=True), rule
+        table = table.reset_index(drop=True)
+        if rule.pool_total and len(table):
+            table = _with_pool_totals(table, rule, groupings[rule.grouping][1])
+        tables[name], rules[name] = table, rule
     return tables, rules
+
+
+#: Marks the whole-cohort rows added to a pooled table for the audit.
+POOL_TOTAL = "_pool_total"
+
+
+def _with_pool_totals(table: pd.DataFrame, rule: Rule, cols: list[str]) -> pd.DataFrame:
+    """``table`` and, per pool, a whole-cohort row of its summed counts (audited,
+    never written): the pool's target and limits reveal those totals."""
+    keys = [c for c in rule.pooled_by if c in table]
+    counts = [c for c in rule.counts if c in table]
+    pools = [table[k] for k in keys]
+    totals = table.groupby(pools, sort=False).first().reset_index()  # the pool's settings
+    numeric = table[counts].apply(pd.to_numeric, errors="coerce")
+    totals[counts] = numeric.groupby(pools, sort=False).sum().to_numpy()
+    totals = totals.assign(**{c: OVERALL for c in cols}, **{POOL_TOTAL: True})
+    return pd.concat([table.assign(**{POOL_TOTAL: False}), totals], ignore_index=True)
+
+
+def _without_pool_totals(table: pd.DataFrame, rule: Rule) -> pd.DataFrame:
+    """The pooled table as written: a pool whose total had to be hidden is hidden
+    whole; the audit's total rows are dropped."""
+    if POOL_TOTAL not in table:
+        return table
+    total = table[POOL_TOTAL].to_numpy(dtype=bool)
+    keys = [c for c in rule.pooled_by if c in table]
+    counts = [c for c in rule.counts if c in table]
+    hidden = (table[counts].astype(object) == HIDDEN).any(axis=1).to_numpy() & total
+    lost = (
+        pd.Series(hidden).groupby([table[k].to_numpy() for k in keys]).transform("any")
+        if keys
+        else pd.Series(np.full(len(table), hidden.any()))
+    ).to_numpy(dtype=bool)
+    out = table.copy()
+    columns = [c for c in rule.pool_total if c in out]
+    out[columns] = out[columns].astype(object)
+    out.loc[lost, columns] = HIDDEN
+    return out.loc[~total].drop(columns=POOL_TOTAL).reset_index(drop=True)
 
 
 def _problem(run, tables, rules, all_groupings) -> dict:
@@ -1032,6 +1121,17 @@ def _apply(table: pd.DataFrame, rule: Rule, cells: pd.DataFrame, hidden: set, co
         if column in table and source in masks:
             earlier = pd.Series(masks[source]).groupby(keys).shift(1, fill_value=False)
             out.loc[earlier.to_numpy(dtype=bool), column] = HIDDEN
+    if rule.pooled and masks:
+        any_hidden = np.logical_or.reduce(list(masks.values()))
+        pools = [table[c].to_numpy() for c in rule.pooled_by if c in table]
+        pools = pools or [np.zeros(len(table))]
+        touched = pd.Series(any_hidden).groupby(pools).transform("any").to_numpy(dtype=bool)
+        for column, where in rule.pooled.items():
+            if column not in table:
+                continue
+            rows = touched if where is None else touched & where(table).to_numpy(dtype=bool)
+            out[column] = out[column].astype(object)
+            out.loc[rows, column] = HIDDEN
     return out
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -215,3 +216,35 @@ def test_missing_or_short_key_is_a_clear_error(tmp_path, capsys):
     assert "at least 32" in capsys.readouterr().err
     assert main(["keygen", str(tmp_path / "new.key")]) == 0
     assert main(["keygen", str(tmp_path / "new.key")]) == 2  # never overwritten
+
+
+def test_compare_publish_hides_what_the_pool_totals_would_give_away(tmp_path):
+    # A cohort where one site truly completes few cases (the generator's planted
+    # outlier), so the funnel table holds a small count.
+    source = synthetic.write(synthetic.generate(400, seed=3), tmp_path / "src")
+    out = tmp_path / "pub"
+    args = ["compare", str(source), "--as-of", AS_OF, "--by", "site", "--out"]
+    assert main([*args, str(out), "--publish"]) == 0
+    internal = tmp_path / "internal"
+    assert main([*args, str(internal)]) == 0
+    funnel = pd.read_csv(out / "funnel.csv", dtype=str, keep_default_na=False)
+    truth = pd.read_csv(internal / "funnel.csv")
+    manifest = json.loads((out / "manifest.json").read_text())
+    # Hazard and odds ratios of a small group are not published at all.
+    assert {"cox", "proportional_hazards"} <= set(manifest["withheld"])
+    assert not (out / "cox.csv").exists()
+    assert (funnel["observed"] == "*").any()  # the test has something to check
+    for (metric, adjusted), pool in funnel.groupby(["metric", "adjusted"]):
+        hidden = pool["observed"] == "*"
+        if not hidden.any():
+            continue
+        # The overdispersion estimate rests on every group's count: hidden with them.
+        assert (pool[["phi", "tau2", "dispersion_p"]] == "*").all().all(), metric
+        # target x total n gives the total observed: a single hidden count would follow
+        # by subtraction, so either the total is hidden too or two or more counts are.
+        if (pool["target"] != "*").all() and (pool["n"] != "*").all():
+            assert hidden.sum() >= 2, (metric, adjusted)
+            rows = truth[(truth["metric"] == metric) & (truth["adjusted"].astype(str) == adjusted)]
+            assert rows.loc[hidden.to_numpy(), "observed"].sum() > 0
+    # Negative numbers among hidden marks stay numbers, not quoted text.
+    assert not funnel["z"].str.startswith("'").any()
