@@ -116,7 +116,7 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
             rule = "unknown_stage"
             allowed = f"a stage of the model {list(stages)} (or an alias)"
         elif rule == "invalid_value":
-            allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].rstrip(')')}"
+            allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].removesuffix(')')}"
         elif rule == "out_of_range":
             allowed = f"within the allowed range ({group['check'].iloc[0]})"
         else:
@@ -162,22 +162,17 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
     bad = frame[then] < frame[first]
     rows = frame.index[bad.fillna(False).astype(bool)]
     if len(rows):
-        log.add_rows(
-            "date_order",
-            "error",
-            table,
-            frame,
-            then,
-            rows,
-            (
-                then
-                + " {value} is before "
-                + first
-                + " "
-                + frame.loc[rows, first].dt.strftime("%Y-%m-%d")
-                + "."
-            ).tolist(),
+        messages = (
+            then
+            + " "
+            + frame.loc[rows, then].dt.strftime("%Y-%m-%d")
+            + " is before "
+            + first
+            + " "
+            + frame.loc[rows, first].dt.strftime("%Y-%m-%d")
+            + "."
         )
+        log.add_rows("date_order", "error", table, frame, then, rows, messages.tolist())
 
 
 def check_references(frame, table, column, valid_keys, rejected_keys, log: ProblemLog) -> None:

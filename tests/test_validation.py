@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from casework_analytics import load
+from casework_analytics.problems import format_problems
 
 CASES = [
     # (table, extra lines, rule, severity, row, case_id)
@@ -132,3 +133,22 @@ def test_out_of_range_optional_values_are_cleared_with_a_warning(tiny_dir):
     ]
     assert cohort.cases["age_at_intake"].isna().tolist() == [True, False, True]
     assert not cohort.has_errors
+
+
+def test_messages_name_values_not_placeholders(with_rows):
+    cohort = load(with_rows(cases="D,P1,K{4},2024-04-01,alien,2024-03-01,"))
+    messages = cohort.problems["message"]
+    assert not messages.str.contains("{value}", regex=False).any()
+    order = cohort.problems.query("rule == 'date_order'")["message"].iloc[0]
+    assert order == "closed_date 2024-03-01 is before intake_date 2024-04-01."
+    invalid = cohort.problems.query("rule == 'invalid_value'")["message"].iloc[0]
+    assert "one of ('female', 'male', 'unknown')." in invalid
+
+
+def test_terminal_escapes_are_printed_escaped_and_kept_raw(with_rows):
+    cohort = load(with_rows(cases="D\x1b[2J,P1,K4,2024-04-01,\x1b[31mred\x1b[0m,,"))
+    hit = cohort.problems.query("rule == 'invalid_value'").iloc[0]
+    assert hit["value"] == "\x1b[31mred\x1b[0m"
+    printed = format_problems(cohort.problems)
+    assert "\x1b" not in printed
+    assert "(case D\\x1b[2J)" in printed and "'\\x1b[31mred\\x1b[0m'" in printed
