@@ -18,51 +18,134 @@ from .schemas import TableSpec
 from .stage_models import StageModel
 from .vocabulary import column_aliases, normalise_header, normalise_label, value_aliases
 
-_ISO = r"(\d{4}-\d{1,2}-\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?"
-_DAY_FIRST = r"\d{1,2}[/.\-]\d{1,2}[/.\-]\d{4}"
+_TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+_ISO = r"(?P<y>\d{4,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME
+_DAY_FIRST = r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})"
 DATE_DTYPE = "datetime64[ns]"
+
+#: The dates a ``datetime64[ns]`` column can hold, as whole days.
+FIRST_DATE = np.datetime64("1677-09-22", "D")
+LAST_DATE = np.datetime64("2262-04-11", "D")
+DATE_RANGE_TEXT = f"{FIRST_DATE} to {LAST_DATE}"
+
+_MAX_EXACT_FLOAT = 2.0**53
 
 
 def to_text(values: pd.Series) -> pd.Series:
-    """Trimmed nullable text; whole floats (Excel IDs such as ``101.0``) lose ``.0``."""
+    """Trimmed nullable text; whole floats (Excel IDs such as ``101.0``) lose ``.0``.
+
+    Only finite whole floats below 2**53 (exact integers) lose the ``.0``;
+    ``inf``, ``nan`` text and huge numbers keep their float form.
+    """
     if pd.api.types.is_float_dtype(values.dtype):
-        whole = values.dropna()
-        if (whole == np.floor(whole)).all():
-            values = values.astype("Int64")
-    text = values.astype("string").str.strip()
+        numbers = values.to_numpy(dtype="float64", na_value=np.nan)
+        with np.errstate(invalid="ignore"):
+            whole = np.isfinite(numbers) & (np.abs(numbers) < _MAX_EXACT_FLOAT)
+            whole &= numbers == np.floor(np.where(whole, numbers, 0.0))
+        text = values.astype("string")
+        if whole.any():
+            ints = pd.Series(numbers[whole].astype("int64"), index=values.index[whole])
+            text[whole] = ints.astype("string")
+    else:
+        text = values.astype("string")
+    text = text.str.strip()
     return text.mask(text == "")
 
 
-def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+def _days_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Days (``datetime64[D]``) of date texts (few distinct values, as a rule).
+
+    Returns the days, where a text is not a date, and where it is a real
+    date past year 9999 (which no ``datetime.date`` holds).
+    """
+    parts = text.str.extract(f"^{_ISO}$")
+    day_first = text.str.extract(f"^{_DAY_FIRST}$")
+    parts = parts.fillna(day_first)
+    key = parts["y"] + "-" + parts["m"] + "-" + parts["d"]
+    codes, triples = pd.factorize(key)
+    days = np.full(len(triples) + 1, np.datetime64("NaT"), dtype="datetime64[D]")
+    beyond = np.zeros(len(triples) + 1, dtype=bool)
+    for i, triple in enumerate(triples):  # one per distinct calendar date
+        year, month, day = (int(x) for x in triple.split("-"))
+        try:
+            if year > 9999:  # checked against a year with the same February
+                leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+                dt.date(2000 if leap else 2001, month, day)
+                beyond[i] = True
+            else:
+                days[i] = np.datetime64(dt.date(year, month, day), "D")
+        except ValueError:  # 31 February, month 13, year 0
+            pass
+    found, beyond = days[codes], beyond[codes]
+    return found, text.notna().to_numpy() & np.isnat(found) & ~beyond, beyond
+
+
+def _day_of(value) -> np.datetime64 | None:
+    """The calendar day of a native date value (Excel, Parquet, database), or None."""
+    if value is pd.NaT:
+        return np.datetime64("NaT", "D")
+    if isinstance(value, dt.datetime):
+        return np.datetime64(value.date(), "D")
+    if isinstance(value, dt.date):
+        return np.datetime64(value, "D")
+    if isinstance(value, np.datetime64):
+        return value.astype("datetime64[D]")
+    return None
+
+
+def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse ISO (``2024-03-18``) and day-first (``18/03/2024``) dates.
 
     Day-first is the only slash form accepted: ``03/18/2024`` is not a date
-    (there is no 18th month), so month-first is never guessed. Times are
-    dropped. Excel and database date values are taken as they are.
+    (there is no 18th month), so month-first is never guessed. A time after
+    an ISO date (with or without a UTC offset) is dropped. Excel, Parquet and
+    database date values are taken as they are (their calendar day). Each
+    distinct value is read once.
 
     Returns
     -------
     dates : Series of datetime64[ns]
     unreadable : Series of bool
         True where a value was present but is not a valid date.
+    out_of_range : Series of bool
+        True where a value is a real date that ``datetime64[ns]`` cannot
+        hold: before ``FIRST_DATE`` (1677-09-22) or after ``LAST_DATE``
+        (2262-04-11), such as the placeholder ``9999-12-31``. Such dates are
+        missing in ``dates``.
     """
+    index = values.index
     if pd.api.types.is_datetime64_any_dtype(values.dtype):
-        dates = values.dt.tz_localize(None) if values.dt.tz is not None else values
-        return dates.dt.normalize().astype(DATE_DTYPE), pd.Series(False, index=values.index)
-    out = pd.Series(pd.NaT, index=values.index, dtype=DATE_DTYPE)
-    if values.dtype == object:
-        native = values.map(lambda v: isinstance(v, dt.date))
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        days = values.to_numpy().astype("datetime64[D]")
+        unreadable = beyond = np.zeros(len(values), dtype=bool)
+    else:
+        try:
+            codes, uniques = pd.factorize(values)
+        except TypeError:  # unhashable cells (lists, dicts): read their text
+            codes, uniques = pd.factorize(to_text(values))
+        distinct = pd.Series(uniques, dtype=object)
+        days_u = np.full(len(distinct) + 1, np.datetime64("NaT"), dtype="datetime64[D]")
+        bad_u = np.zeros(len(distinct) + 1, dtype=bool)
+        beyond_u = np.zeros(len(distinct) + 1, dtype=bool)
+        native = distinct.map(lambda v: _day_of(v) is not None).to_numpy(dtype=bool)
         if native.any():
-            out[native] = pd.to_datetime(values[native].astype(object)).dt.normalize()
-            values = values.mask(native)
-    text = to_text(values)
-    iso = text.str.extract(f"^{_ISO}$", expand=False)
-    has_iso = iso.notna()
-    out[has_iso] = pd.to_datetime(iso[has_iso], format="%Y-%m-%d", errors="coerce")
-    day_first = text.str.fullmatch(_DAY_FIRST).fillna(False).astype(bool)
-    normalised = text[day_first].str.replace(r"[.\-]", "/", regex=True)
-    out[day_first] = pd.to_datetime(normalised, format="%d/%m/%Y", errors="coerce")
-    return out, text.notna() & out.isna()
+            days_u[: len(distinct)][native] = [_day_of(v) for v in distinct[native]]
+        if (~native).any():
+            text = to_text(distinct[~native].reset_index(drop=True))
+            text_days, text_bad, text_beyond = _days_from_text(text)
+            days_u[: len(distinct)][~native] = text_days
+            bad_u[: len(distinct)][~native] = text_bad
+            beyond_u[: len(distinct)][~native] = text_beyond
+        days, unreadable, beyond = days_u[codes], bad_u[codes], beyond_u[codes]
+    present = ~np.isnat(days)
+    in_range = present & (days >= FIRST_DATE) & (days <= LAST_DATE)
+    dates = np.where(in_range, days, np.datetime64("NaT", "D")).astype(DATE_DTYPE)
+    return (
+        pd.Series(dates, index=index, dtype=DATE_DTYPE),
+        pd.Series(unreadable, index=index),
+        pd.Series((present & ~in_range) | beyond, index=index),
+    )
 
 
 def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -157,32 +240,46 @@ def parse_table(
         if kind in ("id", "text"):
             out[column] = to_text(values)
             continue
+        checks = []
+        kept = "" if column in spec.required else " The value was cleared; the row is kept."
         if kind == "date":
-            parsed, bad = parse_dates(values)
-            rule, what = "unparseable_date", "is not a date in yyyy-mm-dd or dd/mm/yyyy form"
+            parsed, bad, out_of_range = parse_dates(values)
+            checks.append(
+                ("unparseable_date", bad, "is not a date in yyyy-mm-dd or dd/mm/yyyy form.")
+            )
+            checks.append(
+                (
+                    "date_out_of_range",
+                    out_of_range,
+                    f"is outside the dates that can be held ({DATE_RANGE_TEXT}); leave a date "
+                    "empty rather than use a placeholder such as 9999-12-31." + kept,
+                )
+            )
         elif kind == "bool":
             parsed, bad = parse_booleans(values)
-            rule, what = "invalid_value", "is not one of ya/tidak, yes/no, true/false, 1/0"
+            checks.append(
+                ("invalid_value", bad, "is not one of ya/tidak, yes/no, true/false, 1/0.")
+            )
         elif kind == "number":
             parsed, bad = parse_numbers(values)
-            rule, what = "invalid_value", "is not a number"
+            checks.append(("invalid_value", bad, "is not a number."))
         elif kind == "stage":
-            parsed, bad = stage_model.canonical(values), pd.Series(False, index=frame.index)
-            parsed = parsed.fillna(to_text(values))
+            parsed = stage_model.canonical(values).fillna(to_text(values))
         else:
-            parsed, bad = parse_vocabulary(values, kind.split(":", 1)[1]), None
-        if bad is not None and bad.any():
-            rows = bad[bad].index
-            log.add_many(
-                rule,
-                severity,
-                spec.name,
-                column,
-                rows,
-                case_ids.loc[rows] if case_ids is not None else None,
-                to_text(values.loc[rows]),
-                f"{column} " + "'{value}' " + what + ".",
-            )
+            parsed = parse_vocabulary(values, kind.split(":", 1)[1])
+        for rule, bad, what in checks:
+            if bad.any():
+                rows = bad[bad].index
+                log.add_many(
+                    rule,
+                    severity,
+                    spec.name,
+                    column,
+                    rows,
+                    case_ids.loc[rows] if case_ids is not None else None,
+                    to_text(values.loc[rows]),
+                    f"{column} " + "'{value}' " + what,
+                )
         out[column] = parsed
     extras = {c: to_text(frame[c]) for c in frame.columns if c not in spec.columns}
     return pd.DataFrame({**out, **extras}, index=frame.index)
