@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from .delimited import replace_undecodable
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
@@ -197,9 +198,8 @@ def load(
     raw = read_source(source)
     log = ProblemLog()
     parsed: dict[str, pd.DataFrame] = {}
-    for name, frame in raw.tables.items():
-        extra = (column_aliases or {}).get(name)
-        table = parse_table(frame, TABLES[name], model, log, extra)
+    for name in list(raw.tables):
+        table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
         parsed[name] = apply_schema(table, name, model.stages, log)
 
     placements, cases = parsed["placements"], parsed["cases"]
@@ -241,6 +241,10 @@ def load(
         )
 
     parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+    for name, found in raw.problems.items():
+        whole = found[found["position"].isna() & found["row"].notna()]
+        whole = whole[whole["severity"] == "error"]
+        log.keep_only(name, whole["row"].astype("int64"), set(whole["rule"]))
     problems = log.frame()
     accepted: dict[str, pd.DataFrame | None] = {}
     rejected: dict[str, pd.DataFrame] = {}
@@ -282,6 +286,27 @@ def load(
             problems,
         )
     return cohort
+
+
+def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.DataFrame:
+    """Parse one raw table, with what its reader found.
+
+    Text holding undecodable bytes (lone surrogates: strings built from
+    broken bytes in Python, for example) cannot become pandas text; such a
+    table is parsed again after :func:`replace_undecodable` has reported and
+    replaced every such cell.
+    """
+    found = raw.problems.get(name)
+    mark = log.mark()
+    try:
+        return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
+    except UnicodeEncodeError:
+        log.rollback(mark)
+    frame, bad = replace_undecodable(raw.tables[name])
+    raw.tables[name] = frame
+    found = bad if found is None else pd.concat([found, bad], ignore_index=True)
+    raw.problems[name] = found
+    return parse_table(frame, TABLES[name], model, log, extra, found)
 
 
 def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:

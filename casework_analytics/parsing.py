@@ -177,29 +177,118 @@ def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     return pd.Series(mapped[codes], index=values.index, dtype="string")
 
 
-def canonical_headers(raw: pd.DataFrame, spec: TableSpec, extra_aliases=None) -> pd.DataFrame:
-    """Rename raw headers to canonical columns, raising if the table is unusable."""
+def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:
+    """The canonical column name of each header, in order.
+
+    A header that is empty (or only punctuation) is named ``unnamed_<n>``
+    after its 1-based position.
+    """
     aliases = {**column_aliases().get(spec.name, {}), **(extra_aliases or {})}
-    renamed = {}
-    for header in raw.columns:
-        key = normalise_header(header)
-        renamed[header] = aliases.get(key, key)
-    counts = pd.Series(list(renamed.values())).value_counts()
-    clashes = counts[counts > 1].index.tolist()
+    names = []
+    for position, header in enumerate(headers, start=1):
+        key = normalise_header(header) or f"unnamed_{position}"
+        names.append(aliases.get(key, key))
+    return names
+
+
+def canonical_headers(raw: pd.DataFrame, spec: TableSpec, extra_aliases=None) -> pd.DataFrame:
+    """Rename raw headers to canonical columns, raising if the table is unusable.
+
+    Headers are compared by position, so a header written twice (which
+    pandas would silently rename ``closed_date.1``) is caught like two
+    aliases of one column.
+    """
+    names = canonical_names(raw.columns, spec, extra_aliases)
+    positions: dict[str, list[int]] = {}
+    for position, name in enumerate(names):
+        positions.setdefault(name, []).append(position)
+    clashes = {name: found for name, found in positions.items() if len(found) > 1}
     if clashes:
-        sources = {c: [h for h, r in renamed.items() if r == c] for c in clashes}
+        described = "; ".join(
+            f"{name}: " + " and ".join(f"{str(raw.columns[i])!r} (column {i + 1})" for i in found)
+            for name, found in clashes.items()
+        )
         raise SourceError(
-            f"In the {spec.name} table, several headers mean the same column: {sources}. "
+            f"In the {spec.name} table, several headers mean the same column ({described}). "
             "Keep one of each."
         )
-    frame = raw.rename(columns=renamed)
+    frame = raw.set_axis(names, axis=1)
     missing = [c for c in spec.required if c not in frame.columns]
     if missing:
         raise SourceError(
             f"The {spec.name} table lacks required column(s) {missing}; its headers are "
-            f"{list(raw.columns)}. See docs/data-contract.md for the accepted names."
+            f"{[str(c) for c in raw.columns]}. See docs/data-contract.md for the accepted names."
         )
     return frame
+
+
+def _consequence(rule: str, severity: str) -> str:
+    """What happens to a value a reader flagged, once its column decided the severity."""
+    if severity == "error":
+        return " The row was rejected."
+    if rule == "encoding_error":
+        return " The bytes were replaced by U+FFFD; the row is kept."
+    return " The value was cleared; the row is kept."
+
+
+def _log_read_problems(read_problems, frame, spec, case_ids, log) -> dict:
+    """Log problems a reader found (see :mod:`casework_analytics.sources`).
+
+    A problem without a severity is an error in a required column and a
+    warning elsewhere. Returns ``{column or None: rows}`` already reported,
+    so that parsing does not report those cells again (``None``: whole rows
+    rejected as malformed).
+    """
+    if read_problems is None or not len(read_problems):
+        return {}
+    problems = read_problems.reset_index(drop=True)
+    columns = pd.Series(
+        [frame.columns[int(p)] if pd.notna(p) else None for p in problems["position"]],
+        dtype=object,
+    )
+    by_column = problems["severity"].isna()
+    required = columns.isin(list(spec.required))
+    severity = (
+        problems["severity"].astype(object).mask(by_column, np.where(required, "error", "warning"))
+    )
+    suffix = [
+        _consequence(rule, sev) if flexible else ""
+        for rule, sev, flexible in zip(problems["rule"], severity, by_column, strict=True)
+    ]
+    messages = problems["message"].astype(str) + pd.Series(suffix, dtype=object)
+    done: dict = {}
+    keys = pd.DataFrame({"rule": problems["rule"], "severity": severity, "column": columns})
+    for (rule, sev, column), group in keys.groupby(
+        ["rule", "severity", "column"], dropna=False, sort=False
+    ):
+        column = None if pd.isna(column) else column
+        rows = problems.loc[group.index, "row"]
+        known = rows.notna().to_numpy()
+        row_values = rows.astype("Int64")
+        ids = None
+        if case_ids is not None:
+            ids = [case_ids.get(r) if k else pd.NA for r, k in zip(row_values, known, strict=True)]
+        log.add_many(
+            rule,
+            sev,
+            spec.name,
+            column,
+            row_values,
+            ids,
+            problems.loc[group.index, "value"],
+            messages.loc[group.index].tolist(),
+        )
+        if sev == "error" or column is not None:
+            done.setdefault(column, []).extend(row_values[known].astype("int64").tolist())
+    return {column: pd.Index(rows) for column, rows in done.items()}
+
+
+def _not_reported(bad: pd.Series, column: str, reported: dict) -> pd.Series:
+    """``bad`` without the rows a reader already reported for ``column`` or as malformed."""
+    skip = [reported[c] for c in (column, None) if c in reported]
+    if not skip:
+        return bad
+    return bad & ~bad.index.isin(skip[0].append(skip[1:]))
 
 
 def parse_table(
@@ -208,15 +297,23 @@ def parse_table(
     stage_model: StageModel,
     log: ProblemLog,
     extra_aliases: dict[str, str] | None = None,
+    read_problems: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Parse one raw table into typed columns, logging unreadable values.
 
     The returned frame keeps the raw frame's index (source row numbers), has
     every column of the contract (absent optional columns are all missing),
     and keeps unknown extra columns as text after them.
+
+    ``read_problems`` are what the reader found in the table (rows with the
+    wrong number of fields, undecodable bytes, dates a workbook cannot
+    hold; see :data:`casework_analytics.sources.READ_PROBLEM_COLUMNS`).
+    They are logged first; a cell or a malformed row they name is not
+    reported again by parsing.
     """
     frame = canonical_headers(raw, spec, extra_aliases)
     case_ids = to_text(frame["case_id"]) if "case_id" in frame else None
+    reported = _log_read_problems(read_problems, frame, spec, case_ids, log)
     for column in frame.columns:
         if column not in spec.columns:
             log.add(
@@ -268,6 +365,7 @@ def parse_table(
         else:
             parsed = parse_vocabulary(values, kind.split(":", 1)[1])
         for rule, bad, what in checks:
+            bad = _not_reported(bad, column, reported)
             if bad.any():
                 rows = bad[bad].index
                 log.add_many(

@@ -37,6 +37,29 @@ class ProblemLog:
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
 
+    def mark(self) -> int:
+        """A point to :meth:`rollback` to."""
+        return len(self._parts)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every problem recorded since :meth:`mark` returned ``mark``."""
+        del self._parts[mark:]
+
+    def keep_only(self, table: str, rows, rules) -> None:
+        """Forget problems of ``rows`` of ``table`` except those of ``rules``.
+
+        For rows rejected as a whole while reading (a CSV row with the wrong
+        number of fields): their values are misplaced, so what later rules
+        say about them would only be noise.
+        """
+        rows, rules = list(rows), list(rules)
+        if not rows:
+            return
+        self._parts = [
+            part[~((part["table"] == table) & part["row"].isin(rows) & ~part["rule"].isin(rules))]
+            for part in self._parts
+        ]
+
     def add(self, rule, severity, table, column, row, case_id, value, message) -> None:
         """Record one problem; ``message`` is taken as it is (no ``{value}`` template)."""
         self.add_many(rule, severity, table, column, [row], [case_id], [value], [message])

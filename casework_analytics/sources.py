@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from .delimited import read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
@@ -48,10 +49,18 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+]*://")
 
 @dataclass
 class RawSource:
-    """Raw tables of one source, keyed by canonical table name."""
+    """Raw tables of one source, keyed by canonical table name.
+
+    ``problems`` holds, per table, what the reader found wrong in single
+    rows or cells (columns :data:`~casework_analytics.delimited.READ_PROBLEM_COLUMNS`):
+    rows with the wrong number of fields, undecodable bytes, workbook dates
+    out of range. They are reported with the other problems by
+    :func:`casework_analytics.load`.
+    """
 
     description: str
     tables: dict[str, pd.DataFrame]
+    problems: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _table_name(name: str) -> str | None:
@@ -68,44 +77,21 @@ def _number_rows(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     return frame
 
 
-def _sniff_delimiter(path: Path, encoding: str) -> str:
-    with path.open("r", encoding=encoding) as f:
-        header = f.readline()
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read one CSV (or tab-separated text) file as text, with its read problems.
 
-
-def read_csv_table(path: Path) -> pd.DataFrame:
-    """Read one CSV file as text, with `,` `;` tab or `|` delimiters and an optional BOM."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            sep = _sniff_delimiter(path, encoding)
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                dtype="string",
-                keep_default_na=False,
-                na_values=[""],
-                encoding=encoding,
-                skipinitialspace=True,
-                skip_blank_lines=False,
-            )
-            break
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.ParserError as exc:
-            raise SourceError(f"{path} is not a readable CSV file: {exc}") from None
-        except pd.errors.EmptyDataError:
-            raise SourceError(f"{path} is empty: it has no header row.") from None
-    else:  # pragma: no cover - cp1252 decodes any byte sequence
-        raise SourceError(f"{path} is neither UTF-8 nor Windows-1252 text.")
-    return _number_rows(frame, first_row=2)
+    See :mod:`casework_analytics.delimited`: UTF-8, UTF-16 and UTF-32 with a
+    byte-order mark, Windows-1252 only for files wholly in it; `,` `;` tab
+    or `|` delimiters; rows numbered by the line where they start.
+    """
+    frame, problems = read_delimited(path)
+    return frame.dropna(how="all"), problems
 
 
 def _read_directory(path: Path) -> RawSource:
     found: dict[str, Path] = {}
     for file in sorted(path.iterdir()):
-        if file.suffix.lower() not in (".csv", ".parquet", ".txt"):
+        if file.suffix.lower() not in (".csv", ".parquet", ".txt", ".tsv"):
             continue
         table = _table_name(file.stem)
         if table is None:
@@ -116,7 +102,7 @@ def _read_directory(path: Path) -> RawSource:
                 f"{file.name}); keep one."
             )
         found[table] = file
-    tables = {}
+    tables, problems = {}, {}
     for table, file in found.items():
         if file.suffix.lower() == ".parquet":
             try:
@@ -125,8 +111,8 @@ def _read_directory(path: Path) -> RawSource:
                 raise SourceError(f"{file} is not a readable Parquet file: {exc}") from None
             tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
         else:
-            tables[table] = read_csv_table(file)
-    return RawSource(str(path), tables)
+            tables[table], problems[table] = read_csv_table(file)
+    return RawSource(str(path), tables, problems)
 
 
 def _read_excel(path: Path) -> RawSource:

@@ -46,6 +46,20 @@ Rules (severity)
     A visit marked not attended that carries a positive or negative result.
 ``unknown_column`` (warning)
     A column that is not part of the contract (kept as text).
+``unclassified_reason`` (warning)
+    A closure reason no rule recognises, or a closed case without one.
+
+Found while reading the source (see :mod:`casework_analytics.delimited`):
+
+``field_count`` (error)
+    A CSV row with more or fewer fields than the header; the whole row is
+    rejected and its values are not checked further.
+``encoding_error`` (error if required, else warning, the bad bytes replaced by U+FFFD)
+    A value holding bytes that are not valid text in the file's encoding
+    (UTF-8 unless the file says otherwise); the value shows them as ``\\xNN``.
+``encoding_fallback`` (warning, whole table)
+    A CSV file without one valid UTF-8 multi-byte character was read as
+    Windows-1252.
 """
 
 from __future__ import annotations
@@ -83,9 +97,11 @@ def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
 def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: ProblemLog):
     """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
 
-    Cells that parsing already reported are not reported again. Failures in
-    optional columns are warnings and the offending value is cleared, so the
-    row is kept; failures in required columns are errors.
+    Cells that the reader or parsing already reported are not reported
+    again, nor is any cell of a row already rejected as a whole (for
+    example ``field_count``). Failures in optional columns are warnings and
+    the offending value is cleared (also where it was reported earlier), so
+    the row is kept; failures in required columns are errors.
 
     Returns
     -------
@@ -96,7 +112,8 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         schema_for(table, stages).validate(frame, lazy=True)
         return frame
     except pa.errors.SchemaErrors as exc:
-        failures = exc.failure_cases
+        failures = exc.failure_cases.reset_index(drop=True)
+    raw_values = frame
     if failures["index"].isna().any():
         whole = failures[failures["index"].isna()]
         raise RuntimeError(f"Internal error: {table} failed schema-level checks:\n{whole}")
@@ -107,13 +124,28 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
     already = log.frame()
     already = already[already["table"] == table]
     seen = set(zip(already["row"].astype("Int64"), already["column"], strict=True))
-    failures = failures[
-        [(r, c) not in seen for r, c in zip(failures["row"], failures["column"], strict=True)]
+    whole_rows = already.loc[
+        already["column"].isna() & (already["severity"] == "error") & already["row"].notna(),
+        "row",
     ]
+    whole_rows = set(whole_rows.astype("int64"))
+    new = np.array(
+        [
+            (r, c) not in seen and r not in whole_rows
+            for r, c in zip(failures["row"], failures["column"], strict=True)
+        ],
+        dtype=bool,
+    )
     spec = TABLES[table]
     for (column, check_name), group in failures.groupby(["column", "check_name"], sort=False):
-        rows = group["row"].to_numpy()
         required = column in spec.required
+        if not required:  # cleared even where a reader or parsing already reported the cell
+            frame = frame.copy()
+            frame.loc[group["row"].to_numpy(), column] = pd.NA
+        group = group[new[group.index.to_numpy()]]
+        rows = group["row"].to_numpy()
+        if not len(rows):
+            continue
         rule = _CHECK_RULES.get(check_name, check_name)
         kind = spec.columns.get(column, "")
         if kind == "stage":
@@ -132,10 +164,7 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         severity = "error" if required else "warning"
         if not required:
             message += " The value was cleared; the row is kept."
-        log.add_rows(rule, severity, table, frame, column, rows, message)
-        if not required:
-            frame = frame.copy()
-            frame.loc[rows, column] = pd.NA
+        log.add_rows(rule, severity, table, raw_values, column, rows, message)
     return frame
 
 

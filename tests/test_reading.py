@@ -12,9 +12,11 @@ import datetime as dt
 from io import StringIO
 
 import pandas as pd
-from conftest import TINY
+import pytest
+from conftest import TINY, write_tables
 
-from casework_analytics import load
+from casework_analytics import SourceError, load
+from casework_analytics.sources import TABLE_NAMES
 
 
 def _frames() -> dict[str, pd.DataFrame]:
@@ -32,6 +34,127 @@ def _reconciles(cohort):
     assert (counts["read"] == counts["accepted"] + counts["rejected"]).all()
     for row in counts.itertuples():
         assert len(cohort.rejected[row.table]) == row.rejected
+
+
+# ---------------------------------------------------------------- headers
+
+
+def test_repeated_csv_header_is_unusable_and_names_both_copies(tiny_dir):
+    path = tiny_dir / "cases.csv"
+    path.write_text(TINY["cases"].replace("closure_reason\n", "closed_date\n", 1))
+    with pytest.raises(SourceError) as info:
+        load(tiny_dir)
+    message = str(info.value)
+    assert "'closed_date' (column 6) and 'closed_date' (column 7)" in message
+    assert "cases table" in message
+
+
+# ---------------------------------------------------------------- fields per row
+
+
+def test_short_and_long_rows_are_rejected_one_by_one(with_rows):
+    source = with_rows(
+        cases="D,P1,K4,2024-04-01\n"
+        "E,P1,K5,2024-04-02,male,,x,extra\n"
+        "F,P2,K6,2024-04-03,,2024-05-01,tujuan tercapai"
+    )
+    cohort = load(source)
+    hits = cohort.problems.query("rule == 'field_count'")
+    assert hits[["row", "case_id", "severity"]].values.tolist() == [
+        [5, "D", "error"],
+        [6, "E", "error"],
+    ]
+    assert "4 fields but the header has 7" in hits["message"].iloc[0]
+    assert "8 fields but the header has 7" in hits["message"].iloc[1]
+    # A malformed row gets one problem: its values are misplaced.
+    assert len(cohort.problems.query("row in [5, 6] and table == 'cases'")) == 2
+    accepted = cohort.cases.set_index("case_id")
+    assert list(accepted.index) == ["A", "B", "C", "F"]
+    assert accepted.loc["F", "closed_date"] == pd.Timestamp("2024-05-01")
+    assert cohort.rejected["cases"]["row"].tolist() == [5, 6]
+    _reconciles(cohort)
+
+
+def test_rows_may_leave_out_columns_without_a_header(tiny_dir):
+    (tiny_dir / "sessions.csv").write_text(
+        "case_id,session_date,status,,\nA,2024-03-25,held\nB,2024-03-28,held,,\n"
+    )
+    cohort = load(tiny_dir)
+    assert len(cohort.sessions) == 2
+    assert not cohort.problems["rule"].isin(["field_count"]).any()
+
+
+# ---------------------------------------------------------------- line numbers
+
+
+def test_multi_line_values_do_not_shift_later_row_numbers(tiny_dir):
+    text = TINY["cases"].replace("jadwal tidak cocok", '"jadwal\ntidak\ncocok"')
+    (tiny_dir / "cases.csv").write_text(text + "D,P9,K4,2024-04-01,,,\n")
+    cohort = load(tiny_dir)
+    # A spans lines 2-4, B is line 5, C line 6, D line 7.
+    assert _one(cohort, "foreign_key")["row"] == 7
+    assert cohort.cases.loc[0, "closure_reason"] == "jadwal\ntidak\ncocok"
+
+
+def test_crlf_quoted_header_and_blank_lines(tiny_dir):
+    lines = TINY["cases"].splitlines()
+    quoted = ",".join(f'"{h}"' for h in lines[0].split(","))
+    text = "\r\n".join([quoted, lines[1], "", lines[2], lines[3], "D,P9,K4,2024-04-01,,,"])
+    (tiny_dir / "cases.csv").write_bytes((text + "\r\n").encode())
+    cohort = load(tiny_dir)
+    assert _one(cohort, "foreign_key")["row"] == 6
+    assert cohort.counts.set_index("table").loc["cases", "read"] == 4
+
+
+# ---------------------------------------------------------------- encodings
+
+
+def test_one_cp1252_byte_in_a_utf8_file_is_one_row_problem(tiny_dir):
+    path = tiny_dir / "cases.csv"
+    text = TINY["cases"].replace("K1", "Kési").replace("jadwal tidak cocok", "jadwal tidak cocok ✓")
+    bad = "D,P1,K4,2024-04-01,male,,café tutup\n".encode("cp1252")
+    path.write_bytes(text.encode("utf-8") + bad)
+    cohort = load(tiny_dir)
+    assert cohort.cases["client_id"].tolist()[:1] == ["Kési"]
+    hit = _one(cohort, "encoding_error")
+    assert (hit["row"], hit["case_id"], hit["column"]) == (5, "D", "closure_reason")
+    assert hit["value"] == "caf\\xe9 tutup" and hit["severity"] == "warning"
+    assert cohort.cases.set_index("case_id").loc["D", "closure_reason"] == "caf\ufffd tutup"
+    assert not cohort.problems["rule"].eq("encoding_fallback").any()
+    _reconciles(cohort)
+
+
+def test_undecodable_bytes_in_a_required_column_reject_the_row(tiny_dir):
+    path = tiny_dir / "cases.csv"
+    bad = "D,P1,José,2024-04-01,,,\n".encode("cp1252")
+    path.write_bytes(TINY["cases"].replace("K1", "Kési").encode("utf-8") + bad)
+    cohort = load(tiny_dir)
+    hit = _one(cohort, "encoding_error")
+    assert (hit["row"], hit["severity"], hit["value"]) == (5, "error", "Jos\\xe9")
+    assert cohort.rejected["cases"]["row"].tolist() == [5]
+
+
+def test_a_file_wholly_in_cp1252_is_read_as_such_with_a_warning(tiny_dir):
+    path = tiny_dir / "placements.csv"
+    path.write_bytes(TINY["placements"].replace("Medan", "Médan").encode("cp1252"))
+    cohort = load(tiny_dir)
+    assert cohort.placements["site"].tolist() == ["BNNK Tebing Tinggi", "BNNK Médan"]
+    hit = _one(cohort, "encoding_fallback", table="placements")
+    assert hit["severity"] == "warning" and pd.isna(hit["row"])
+    assert "Windows-1252" in hit["message"]
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le", "utf-16-be"])
+def test_utf16_unicode_text_export_is_read(tiny_dir, codec):
+    """Excel's "Unicode text": UTF-16 with a byte-order mark, tab-separated."""
+    (tiny_dir / "cases.csv").unlink()
+    text = TINY["cases"].replace(",", "\t").replace("K1", "Kési").replace("\n", "\r\n")
+    bom = {"utf-16": b"", "utf-16-le": b"\xff\xfe", "utf-16-be": b"\xfe\xff"}[codec]
+    (tiny_dir / "kasus.txt").write_bytes(bom + text.encode(codec))
+    cohort = load(tiny_dir)
+    assert cohort.cases["client_id"].tolist() == ["Kési", "K2", "K3"]
+    assert cohort.cases["closed_date"].notna().sum() == 2
+    assert len(cohort.problems) == 0
 
 
 # ---------------------------------------------------------------- dates out of range
@@ -59,3 +182,26 @@ def test_out_of_range_dates_in_memory():
     frames["cases"] = cases
     cohort = load(frames)
     assert _one(cohort, "date_out_of_range")["row"] == 3
+
+
+# ---------------------------------------------------------------- in memory
+
+
+def test_broken_text_in_memory_is_reported_not_raised():
+    frames = _frames()
+    frames["cases"] = frames["cases"].astype(object)
+    frames["cases"].loc[0, "closure_reason"] = b"caf\xe9".decode("utf-8", "surrogateescape")
+    cohort = load(frames)
+    hit = _one(cohort, "encoding_error")
+    assert (hit["row"], hit["value"]) == (1, "caf\\xe9")
+
+
+def test_every_source_kind_counts_every_record(tmp_path):
+    """The records written are the records read, in every format."""
+    frames = _frames()
+    write_tables(tmp_path / "csv", TINY)
+    for source in (tmp_path / "csv", frames):
+        cohort = load(source)
+        assert cohort.counts.set_index("table")["read"].to_dict() == {
+            name: len(frames[name]) for name in TABLE_NAMES
+        }

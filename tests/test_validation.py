@@ -14,9 +14,9 @@ from casework_analytics.problems import format_problems
 
 CASES = [
     # (table, extra lines, rule, severity, row, case_id)
-    ("placements", "P3,BNNK Binjai,CW3,2024-06-03,2024-03-18", "date_order", "error", 4, None),
-    ("placements", "P1,BNNK Binjai,CW3,2024-03-18,2024-06-03", "duplicate_key", "error", 4, None),
-    ("placements", "P3,,CW3,2024-03-18,2024-06-03", "missing_value", "error", 4, None),
+    ("placements", "P3,BNNK Binjai,CW3,2024-06-03,2024-03-18,", "date_order", "error", 4, None),
+    ("placements", "P1,BNNK Binjai,CW3,2024-03-18,2024-06-03,", "duplicate_key", "error", 4, None),
+    ("placements", "P3,,CW3,2024-03-18,2024-06-03,", "missing_value", "error", 4, None),
     ("cases", "D,P9,K4,2024-04-01,,,", "foreign_key", "error", 5, "D"),
     ("cases", "A,P1,K4,2024-04-01,,,", "duplicate_key", "error", 5, "A"),
     ("cases", "D,P1,K4,03/25/2024,,,", "unparseable_date", "error", 5, "D"),
@@ -62,7 +62,7 @@ def test_rule_reports_rule_row_and_case(with_rows, table, line, rule, severity, 
 def test_rejected_placement_orphans_its_cases_and_their_rows(with_rows):
     # P2 appears twice with a broken date on its first row: the first row is
     # rejected for the date, so P2's case C and C's stages and visits are orphans.
-    source = with_rows(placements="P4,BNNK Binjai,CW4,2024-03-18,2024-06-03")
+    source = with_rows(placements="P4,BNNK Binjai,CW4,2024-03-18,2024-06-03,")
     path = source / "placements.csv"
     path.write_text(
         path.read_text().replace("P2,BNNK Medan,CW2,2024-03-18", "P2,BNNK Medan,CW2,18-3-24")
