@@ -11,13 +11,14 @@ and in-memory frames the first record is row 1.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from .delimited import read_delimited
+from .delimited import problem_frame, read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
@@ -77,6 +78,14 @@ def _number_rows(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
     return frame
 
 
+def _add_table(found: dict, table: str, name, where: str) -> None:
+    if table in found:
+        raise SourceError(
+            f"{where} holds two {table} tables ({found[table]!r} and {name!r}); keep one."
+        )
+    found[table] = name
+
+
 def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one CSV (or tab-separated text) file as text, with its read problems.
 
@@ -86,6 +95,40 @@ def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """
     frame, problems = read_delimited(path)
     return frame.dropna(how="all"), problems
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    """A Parquet file as pandas columns, by their Parquet types; dates at any year.
+
+    The pandas metadata a file may carry is not used to convert columns (it
+    can disagree with the stored types); only the index columns it names
+    are left out, as :func:`pandas.read_parquet` would do.
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+        meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+        index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+        table = table.drop_columns([c for c in index if c in table.column_names])
+        # date32/date64 would become datetime.date objects, which stop at year
+        # 9999: millisecond timestamps hold any date a file can carry.
+        fields = [
+            field.with_type(pa.timestamp("ms")) if pa.types.is_date(field.type) else field
+            for field in table.schema
+        ]
+        table = table.cast(pa.schema(fields))
+        strings = pd.StringDtype("pyarrow")
+        frame = table.to_pandas(
+            types_mapper={pa.string(): strings, pa.large_string(): strings}.get,
+            ignore_metadata=True,
+        )
+    except Exception as exc:  # pyarrow raises many types for corrupt files
+        raise SourceError(f"{file} is not a readable Parquet file: {exc}") from None
+    return _number_rows(frame.reset_index(drop=True), first_row=1)
 
 
 def _read_directory(path: Path) -> RawSource:
@@ -105,27 +148,85 @@ def _read_directory(path: Path) -> RawSource:
     tables, problems = {}, {}
     for table, file in found.items():
         if file.suffix.lower() == ".parquet":
-            try:
-                frame = pd.read_parquet(file)
-            except Exception as exc:  # pyarrow raises many types for corrupt files
-                raise SourceError(f"{file} is not a readable Parquet file: {exc}") from None
-            tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
+            tables[table] = _read_parquet(file)
         else:
             tables[table], problems[table] = read_csv_table(file)
     return RawSource(str(path), tables, problems)
 
 
+_EXCEL_DATE_WARNING = re.compile(
+    r"Cell ([A-Z]+)(\d+) is marked as a date but the serial value (\S+) is outside the limits"
+)
+
+
+def _column_position(letters: str) -> int:
+    position = 0
+    for letter in letters:
+        position = position * 26 + ord(letter) - ord("A") + 1
+    return position - 1
+
+
+def _read_sheet(book, sheet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One sheet: the first non-empty row is the header; rows numbered as in Excel.
+
+    Headers are taken as written (pandas would rename a repeated one). A
+    cell formatted as a date whose serial Excel cannot show is reported
+    (openpyxl only warns and reads it as an error cell).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cells = book.parse(sheet, header=None, dtype=object, keep_default_na=False, na_values=[""])
+    cells.index = cells.index + 1
+    filled = cells.notna().any(axis=1)
+    if not filled.any():
+        raise SourceError(f"The sheet {sheet!r} is empty: it has no header row.")
+    header_row = filled.idxmax()
+    header = ["" if pd.isna(v) else str(v) for v in cells.loc[header_row]]
+    frame = cells.loc[header_row + 1 :].set_axis(header, axis=1).dropna(how="all")
+    frame.index.name = "row"
+    found = []
+    for warning in caught:
+        match = _EXCEL_DATE_WARNING.search(str(warning.message))
+        if not match:
+            continue
+        letters, row, serial = match.group(1), int(match.group(2)), match.group(3)
+        position = _column_position(letters)
+        if row <= header_row or position >= len(header):
+            continue
+        found.append(
+            (
+                "date_out_of_range",
+                pd.NA,
+                position,
+                row,
+                serial,
+                f"{header[position] or letters} holds the date serial {serial}, which no "
+                "calendar date matches in Excel.",
+            )
+        )
+    return frame, problem_frame(found)
+
+
 def _read_excel(path: Path) -> RawSource:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+        book = pd.ExcelFile(path)
     except Exception as exc:  # openpyxl raises many types for corrupt files
         raise SourceError(f"{path} is not a readable Excel workbook: {exc}") from None
-    tables = {}
-    for sheet, frame in sheets.items():
-        table = _table_name(str(sheet))
-        if table is not None:
-            tables[table] = _number_rows(frame, first_row=2)
-    return RawSource(str(path), tables)
+    with book:
+        names: dict[str, str] = {}
+        for sheet in book.sheet_names:
+            table = _table_name(str(sheet))
+            if table is not None:
+                _add_table(names, table, sheet, str(path))
+        tables, problems = {}, {}
+        for table, sheet in names.items():
+            try:
+                tables[table], problems[table] = _read_sheet(book, sheet)
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise SourceError(f"The sheet {sheet!r} of {path} is not readable: {exc}") from None
+    return RawSource(str(path), tables, problems)
 
 
 def _read_sql(url: str) -> RawSource:
@@ -174,11 +275,16 @@ def read_source(source) -> RawSource:
         table (placements, cases, stages).
     """
     if isinstance(source, Mapping):
-        tables = {}
+        tables, names = {}, {}
         for name, frame in source.items():
             table = _table_name(str(name))
             if table is None:
                 raise SourceError(f"Unknown table {name!r}; expected one of {list(TABLE_NAMES)}.")
+            if not isinstance(frame, pd.DataFrame):
+                raise SourceError(
+                    f"The {name!r} table must be a pandas DataFrame, not {type(frame).__name__}."
+                )
+            _add_table(names, table, name, "The mapping")
             tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
         raw = RawSource("in-memory tables", tables)
     elif isinstance(source, str) and _URL.match(source):

@@ -12,7 +12,7 @@ Rules (severity)
 ``date_out_of_range`` (error if required, else warning and the value is cleared)
     A real date outside 1677-09-22 to 2262-04-11, the dates a
     ``datetime64[ns]`` column holds (``9999-12-31`` used for "no end", a
-    year typed as ``0024``).
+    year typed as ``0024``), or an Excel date serial no date matches.
 ``invalid_value`` (error if required, else warning and the value is cleared)
     A value is not in the controlled vocabulary, not a number, or not a yes/no.
 ``missing_value`` (error)

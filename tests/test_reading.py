@@ -12,6 +12,8 @@ import datetime as dt
 from io import StringIO
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from conftest import TINY, write_tables
 
@@ -47,6 +49,44 @@ def test_repeated_csv_header_is_unusable_and_names_both_copies(tiny_dir):
     message = str(info.value)
     assert "'closed_date' (column 6) and 'closed_date' (column 7)" in message
     assert "cases table" in message
+
+
+def test_repeated_excel_header_is_unusable(tmp_path):
+    frames = _frames()
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in frames.items():
+            if name == "cases":
+                frame = frame.rename(columns={"closure_reason": "Closed Date"})
+            frame.to_excel(writer, sheet_name=name, index=False)
+    with pytest.raises(SourceError, match=r"'closed_date' \(column 6\) and 'Closed Date'"):
+        load(path)
+
+
+def test_two_sheets_for_one_table_are_unusable(tmp_path):
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in _frames().items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+        _frames()["cases"].to_excel(writer, sheet_name="kasus", index=False)
+    with pytest.raises(SourceError, match="two cases tables"):
+        load(path)
+
+
+def test_excel_rows_keep_sheet_numbers_and_text_like_na(tmp_path):
+    """A leading blank row moves the header to row 2; 'NA' is a client's initials."""
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in _frames().items():
+            if name == "cases":
+                frame.loc[1, "client_id"] = "NA"
+                frame.loc[2, "intake_date"] = "kemarin"
+            frame.to_excel(
+                writer, sheet_name=name, index=False, startrow=1 if name == "cases" else 0
+            )
+    cohort = load(path)
+    assert cohort.cases["client_id"].tolist() == ["K1", "NA"]
+    assert _one(cohort, "unparseable_date")["row"] == 5  # header on row 2, C on row 5
 
 
 # ---------------------------------------------------------------- fields per row
@@ -175,6 +215,54 @@ def test_placeholder_dates_in_csv_are_row_problems(with_rows):
     assert cohort.rejected["cases"]["row"].tolist() == [6]
 
 
+def test_out_of_range_dates_in_excel_cells(tmp_path):
+    import openpyxl
+
+    path = tmp_path / "cohort.xlsx"
+    with pd.ExcelWriter(path) as writer:
+        for name, frame in _frames().items():
+            frame.to_excel(writer, sheet_name=name, index=False)
+    book = openpyxl.load_workbook(path)
+    sheet = book["cases"]
+    sheet["D3"] = dt.datetime(9999, 12, 31)  # B's intake
+    sheet["F4"] = 10**10  # C's closure: a serial no date matches
+    sheet["F4"].number_format = "yyyy-mm-dd"
+    book.save(path)
+    cohort = load(path)
+    hits = cohort.problems.query("rule == 'date_out_of_range'")
+    assert hits[["row", "case_id", "column", "severity"]].values.tolist() == [
+        [3, "B", "intake_date", "error"],
+        [4, "C", "closed_date", "warning"],
+    ]
+    assert str(cohort.cases["intake_date"].dtype) == "datetime64[ns]"
+    _reconciles(cohort)
+
+
+def test_out_of_range_dates_in_parquet_date32_and_timestamps(tmp_path):
+    for name, frame in _frames().items():
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        if name == "cases":
+            intake = pa.array([dt.date(2024, 3, 25), dt.date(9999, 12, 31), dt.date(2024, 4, 1)])
+            closed = pa.array(
+                [dt.datetime(2024, 6, 3), None, dt.datetime(9999, 12, 31)], pa.timestamp("us")
+            )
+            table = table.set_column(3, "intake_date", intake)
+            table = table.set_column(5, "closed_date", closed)
+        if name == "stages":
+            far = pa.array([-(10**8)] + [19_808] * 6, pa.date32())  # 19808 = 2024-03-26
+            table = table.set_column(2, "started_on", far)
+        pq.write_table(table, tmp_path / f"{name}.parquet")
+    cohort = load(tmp_path)
+    hits = cohort.problems.query("rule == 'date_out_of_range'")
+    assert hits[["table", "row", "column", "severity"]].values.tolist() == [
+        ["cases", 2, "intake_date", "error"],
+        ["cases", 3, "closed_date", "warning"],
+        ["stages", 1, "started_on", "error"],
+    ]
+    assert str(cohort.stages["started_on"].dtype) == "datetime64[ns]"
+    _reconciles(cohort)
+
+
 def test_out_of_range_dates_in_memory():
     frames = _frames()
     cases = frames["cases"].astype(object)
@@ -185,6 +273,12 @@ def test_out_of_range_dates_in_memory():
 
 
 # ---------------------------------------------------------------- in memory
+
+
+def test_in_memory_table_that_is_not_a_frame_is_unusable():
+    frames = dict(_frames(), visits="visits.csv")
+    with pytest.raises(SourceError, match="must be a pandas DataFrame"):
+        load(frames)
 
 
 def test_broken_text_in_memory_is_reported_not_raised():
