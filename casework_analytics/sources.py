@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .delimited import problem_frame, read_delimited
+from .delimited import problem_frame, read_delimited, replace_undecodable
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
@@ -229,31 +229,120 @@ def _read_excel(path: Path) -> RawSource:
     return RawSource(str(path), tables, problems)
 
 
+def _sqlite_path(url) -> Path:
+    """The file of a ``sqlite:///`` URL, which must exist: reading never creates one."""
+    database = url.database
+    if not database or database == ":memory:":
+        raise SourceError(
+            f"The URL {url} names no SQLite database file; give one, such as sqlite:///cohort.db."
+        )
+    path = Path(database)
+    if database.startswith("file:") or not path.is_file():
+        raise SourceError(
+            f"The SQLite database {database} does not exist (or is not a file); reading a "
+            "source never creates one."
+        )
+    return path
+
+
+def _select(table, connection):
+    """SELECT every column as the driver returns it, dates and times as text.
+
+    No SQLAlchemy type processing happens (a DATE column holding a value
+    that is not a date would stop the read), and date and time columns are
+    cast to text in the database (a driver converting them could fail on
+    'infinity' or years past 9999). Parsing then reports bad values per row.
+    """
+    import sqlalchemy as sa
+
+    columns = sa.inspect(connection).get_columns(table)
+    selected = []
+    for column in columns:
+        name = column["name"]
+        kind = column.get("type")
+        raw = sa.column(name)
+        if isinstance(kind, sa.Date | sa.DateTime | sa.Time | sa.Interval):
+            selected.append(sa.cast(raw, sa.Text).label(name))
+        else:
+            selected.append(raw)
+    if not selected:
+        return None, []
+    return sa.select(*selected).select_from(sa.table(table)), [c["name"] for c in columns]
+
+
+def _sql_frame(connection, table) -> pd.DataFrame:
+    statement, names = _select(table, connection)
+    if statement is None:
+        return pd.DataFrame()
+    rows = connection.execute(statement).fetchall()
+    return pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
+
+
+def _sql_tables(engine, shown: str, lenient: bool) -> tuple[dict, dict]:
+    import sqlalchemy as sa
+
+    tables, problems = {}, {}
+    with engine.connect() as connection:
+        found: dict[str, str] = {}
+        for name in sa.inspect(connection).get_table_names():
+            table = _table_name(name)
+            if table is not None:
+                _add_table(found, table, name, shown)
+        for table, name in found.items():
+            frame = _number_rows(_sql_frame(connection, name), first_row=1)
+            if lenient:
+                frame, bad = replace_undecodable(frame)
+                if len(bad):
+                    problems[table] = bad
+            tables[table] = frame.infer_objects()
+    return tables, problems
+
+
 def _read_sql(url: str) -> RawSource:
+    import sqlite3
+
     import sqlalchemy as sa
 
     shown = re.sub(r"://[^@/]*@", "://***@", url)
     try:
-        engine = sa.create_engine(url)
-        with engine.connect() as connection:
-            names = sa.inspect(connection).get_table_names()
-            tables = {}
-            for name in names:
-                table = _table_name(name)
-                if table is not None:
-                    frame = pd.read_sql_table(name, connection)
-                    tables[table] = _number_rows(frame, first_row=1)
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:  # ArgumentError for a malformed URL
+        raise SourceError(f"{shown} is not a database URL SQLAlchemy understands: {exc}") from None
+
+    def make_engine(lenient: bool):
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(url)
+        uri = _sqlite_path(parsed).resolve().as_uri() + "?mode=ro"
+
+        def connect():  # read-only: nothing is created or changed
+            connection = sqlite3.connect(uri, uri=True)
+            if lenient:
+                connection.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+            return connection
+
+        return sa.create_engine("sqlite://", creator=connect)
+
+    engine = None
+    try:
+        for lenient in (False, True):
+            engine = make_engine(lenient)
+            try:
+                tables, problems = _sql_tables(engine, shown, lenient)
+                break
+            except sa.exc.OperationalError as exc:
+                # SQLite text that is not UTF-8: read again, keeping the bad bytes to report.
+                if lenient or "decode" not in str(exc):
+                    raise
+            finally:
+                engine.dispose()
     except SourceError:
         raise
     except Exception as exc:  # drivers raise their own exception types
         raise SourceError(
             f"Could not read the database {shown}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{(str(exc).splitlines() or [''])[0]}"
         ) from None
-    finally:
-        if "engine" in locals():
-            engine.dispose()
-    return RawSource(shown, tables)
+    return RawSource(shown, tables, problems)
 
 
 def read_source(source) -> RawSource:

@@ -9,12 +9,15 @@ line 5.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import sqlite3
 from io import StringIO
 
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import sqlalchemy as sa
 from conftest import TINY, write_tables
 
 from casework_analytics import SourceError, load
@@ -270,6 +273,87 @@ def test_out_of_range_dates_in_memory():
     frames["cases"] = cases
     cohort = load(frames)
     assert _one(cohort, "date_out_of_range")["row"] == 3
+
+
+# ---------------------------------------------------------------- SQL
+
+
+def _write_sqlite(path, frames, date_columns=()):
+    with sqlite3.connect(path) as connection:
+        for name, frame in frames.items():
+            columns = ", ".join(
+                f'"{c}" {"DATE" if (name, c) in date_columns else "TEXT"}' for c in frame.columns
+            )
+            connection.execute(f'CREATE TABLE "{name}" ({columns})')
+            marks = ", ".join("?" for _ in frame.columns)
+            rows = frame.astype(object).where(frame.notna(), None).values.tolist()
+            connection.executemany(f'INSERT INTO "{name}" VALUES ({marks})', rows)
+    connection.close()
+
+
+def test_sqlite_date_column_holding_text_is_one_row_problem(tmp_path):
+    frames = _frames()
+    frames["cases"].loc[1, "closed_date"] = "soon"
+    frames["cases"].loc[2, "intake_date"] = "9999-12-31"
+    db = tmp_path / "cohort.db"
+    _write_sqlite(db, frames, {("cases", "intake_date"), ("cases", "closed_date")})
+    cohort = load(f"sqlite:///{db}")
+    assert _one(cohort, "unparseable_date")[["row", "case_id"]].tolist() == [2, "B"]
+    assert _one(cohort, "date_out_of_range")[["row", "case_id"]].tolist() == [3, "C"]
+    _reconciles(cohort)
+
+
+def test_sqlite_is_never_created_or_changed(tmp_path):
+    missing = tmp_path / "missing.db"
+    with pytest.raises(SourceError, match="does not exist"):
+        load(f"sqlite:///{missing}")
+    assert not missing.exists()
+    db = tmp_path / "cohort.db"
+    _write_sqlite(db, _frames())
+    before = (sorted(os.listdir(tmp_path)), db.stat().st_mtime_ns, db.read_bytes())
+    load(f"sqlite:///{db}")
+    assert (sorted(os.listdir(tmp_path)), db.stat().st_mtime_ns, db.read_bytes()) == before
+    with pytest.raises(SourceError, match="names no SQLite database file"):
+        load("sqlite://")
+
+
+def test_sqlite_text_that_is_not_utf8_is_reported(tmp_path):
+    db = tmp_path / "cohort.db"
+    _write_sqlite(db, _frames())
+    with sqlite3.connect(db) as connection:
+        connection.execute(
+            "UPDATE cases SET closure_reason = CAST(X'636166E9' AS TEXT) WHERE case_id = 'C'"
+        )
+    connection.close()
+    cohort = load(f"sqlite:///{db}")
+    hit = _one(cohort, "encoding_error")
+    assert (hit["row"], hit["value"], hit["severity"]) == (3, "caf\\xe9", "warning")
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CASEWORK_TEST_POSTGRES_URL"),
+    reason="no PostgreSQL server: set CASEWORK_TEST_POSTGRES_URL (.ci/run starts one)",
+)
+def test_postgresql_dates_the_driver_cannot_convert(tmp_path):
+    url = os.environ["CASEWORK_TEST_POSTGRES_URL"]
+    engine = sa.create_engine(url)
+    with engine.begin() as connection:
+        for name, frame in _frames().items():
+            frame.to_sql(name, connection, index=False, if_exists="replace")
+        connection.exec_driver_sql(
+            "ALTER TABLE cases ALTER COLUMN intake_date TYPE date USING intake_date::date, "
+            "ALTER COLUMN closed_date TYPE timestamptz USING closed_date::timestamptz"
+        )
+        connection.exec_driver_sql("UPDATE cases SET closed_date = 'infinity' WHERE case_id = 'B'")
+        connection.exec_driver_sql(
+            "UPDATE cases SET intake_date = '12345-01-01' WHERE case_id = 'C'"
+        )
+    engine.dispose()
+    cohort = load(url)
+    problems = cohort.problems.query("table == 'cases'").set_index("case_id")
+    assert problems.loc["B", "rule"] == "unparseable_date"
+    assert problems.loc["C", "rule"] == "date_out_of_range"
+    assert cohort.cases.set_index("case_id").loc["A", "closed_date"] == pd.Timestamp("2024-06-03")
 
 
 # ---------------------------------------------------------------- in memory
