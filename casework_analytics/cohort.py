@@ -16,6 +16,7 @@ from .stage_models import StageModel, get_stage_model
 from .validation import (
     apply_schema,
     check_date_order,
+    check_duplicate_sessions,
     check_duplicate_visits,
     check_intake_in_placement,
     check_not_before_intake,
@@ -239,6 +240,7 @@ def load(
         check_not_before_intake(
             parsed["sessions"], "sessions", "session_date", good_cases, "warning", log
         )
+        check_duplicate_sessions(parsed["sessions"], log)
 
     parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
     for name, found in raw.problems.items():

@@ -37,6 +37,9 @@ Rules (severity)
     is rejected.
 ``duplicate_visit`` (error)
     A second visit row for the same case on the same date.
+``duplicate_session`` (error)
+    A session row identical in every column (as parsed) to an earlier one;
+    the later copy is rejected.
 ``stage_order`` (warning)
     A stage started before an earlier stage of the model had started.
 ``intake_outside_placement`` (warning)
@@ -274,6 +277,39 @@ def check_duplicate_visits(visits, log: ProblemLog) -> None:
         "visit_date",
         rows,
         "A visit on {value} is already recorded for this case; this duplicate was rejected.",
+    )
+
+
+def check_duplicate_sessions(sessions, log: ProblemLog) -> None:
+    """Log a session row that repeats an earlier row in every column.
+
+    Values are compared as parsed, so ``held`` and ``terlaksana``, or
+    ``2024-03-25`` and ``25/03/2024``, are the same. The first row is kept.
+    """
+    dup = sessions.duplicated(keep="first")
+    if not dup.any():
+        return
+    repeated = sessions[sessions.duplicated(keep=False)]
+    first_row = (
+        repeated.reset_index()
+        .groupby(list(repeated.columns), dropna=False, sort=False)["row"]
+        .transform("first")
+    )
+    first_row.index = repeated.index
+    rows = sessions.index[dup.to_numpy()]
+    log.add_rows(
+        "duplicate_session",
+        "error",
+        "sessions",
+        sessions,
+        "session_date",
+        rows,
+        [
+            f"This session repeats row {first} in every column (a copy?); the later copy "
+            "was rejected. Two real sessions on one day need something that tells them "
+            "apart, such as duration_min."
+            for first in first_row.loc[rows]
+        ],
     )
 
 

@@ -31,6 +31,7 @@ CASES = [
     ("stages", "Z,asesmen,2024-04-02,", "foreign_key", "error", 9, "Z"),
     ("sessions", "B,2024-04-05,sort of", "invalid_value", "error", 5, "B"),
     ("sessions", "B,2024-03-01,held", "before_intake", "warning", 5, "B"),
+    ("sessions", "A,25/03/2024,terlaksana", "duplicate_session", "error", 5, "A"),
     ("visits", "C,2024-04-01,ya,negative", "duplicate_visit", "error", 5, "C"),
     ("visits", "C,2024-03-01,ya,negative", "before_intake", "error", 5, "C"),
     ("visits", "C,2024-04-08,maybe,negative", "invalid_value", "error", 5, "C"),
@@ -143,6 +144,14 @@ def test_messages_name_values_not_placeholders(with_rows):
     assert order == "closed_date 2024-03-01 is before intake_date 2024-04-01."
     invalid = cohort.problems.query("rule == 'invalid_value'")["message"].iloc[0]
     assert "one of ('female', 'male', 'unknown')." in invalid
+
+
+def test_duplicate_session_keeps_the_first_copy_only(with_rows):
+    cohort = load(with_rows(sessions="A,2024-04-01,missed_client\nA,2024-04-01,held"))
+    hit = cohort.problems.query("rule == 'duplicate_session'")
+    assert hit["row"].tolist() == [5]  # a copy of row 3; row 6 differs in status
+    assert "repeats row 3" in hit["message"].iloc[0]
+    assert len(cohort.sessions) == 4
 
 
 def test_terminal_escapes_are_printed_escaped_and_kept_raw(with_rows):
