@@ -2,10 +2,18 @@
 workbook, SQL database, or a dict of DataFrames.
 
 Reading does no interpretation beyond finding the tables: values are
-returned as the source holds them. Each raw frame's index is the 1-based
-row number a person would see in the source: for CSV files and Excel
-sheets the header is row 1, so the first record is row 2; for Parquet, SQL
-and in-memory frames the first record is row 1.
+returned as the source holds them (CSV values as text, SQL dates as text).
+Each raw frame's index is the 1-based row number a person would see in the
+source: for CSV files the line on which the record starts (the header is
+line 1), for Excel the sheet's row; for Parquet, SQL and in-memory frames
+the first record is row 1. Headers are kept as written, repeats included,
+so that :func:`casework_analytics.parsing.canonical_headers` can refuse
+them.
+
+What is wrong in single rows or cells (rows with the wrong number of
+fields, undecodable bytes, date cells out of range) is returned in
+:attr:`RawSource.problems`, never raised; :class:`SourceError` is only for
+a source that cannot be used at all.
 """
 
 from __future__ import annotations
