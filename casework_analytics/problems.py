@@ -171,19 +171,32 @@ def printable(text) -> str:
     return _UNPRINTABLE.sub(escaped, str(text))
 
 
+#: Longest message :func:`format_problems` prints in full (a value can be a whole
+#: document pasted into a cell).
+LONGEST_LINE = 500
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= LONGEST_LINE:
+        return text
+    return f"{text[: LONGEST_LINE - 60]}... ({len(text):,} characters; see the problem table)"
+
+
 def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
     """Problems as readable lines: ``table row N (case X): message [rule]``.
 
     Values from the source are printed with control characters escaped
-    (see :func:`printable`); the problem table itself keeps them raw.
+    (see :func:`printable`) and messages over :data:`LONGEST_LINE`
+    characters cut short; the problem table itself keeps them raw.
     """
     lines = []
     shown = problems if limit is None else problems.head(limit)
     for p in shown.itertuples(index=False):
         where = f"{p.table}" + (f" row {p.row}" if pd.notna(p.row) else "")
         if pd.notna(p.case_id):
-            where += f" (case {printable(p.case_id)})"
-        lines.append(f"{p.severity.upper():7} {where}: {printable(p.message)} [{p.rule}]")
+            where += f" (case {printable(_shortened(p.case_id))})"
+        message = printable(_shortened(p.message))
+        lines.append(f"{p.severity.upper():7} {where}: {message} [{p.rule}]")
     if limit is not None and len(problems) > limit:
         lines.append(f"... and {len(problems) - limit} more; write them all with --problems-out.")
     return "\n".join(lines)

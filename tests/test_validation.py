@@ -161,3 +161,12 @@ def test_terminal_escapes_are_printed_escaped_and_kept_raw(with_rows):
     printed = format_problems(cohort.problems)
     assert "\x1b" not in printed
     assert "(case D\\x1b[2J)" in printed and "'\\x1b[31mred\\x1b[0m'" in printed
+
+
+def test_very_long_values_are_cut_short_when_printed(with_rows):
+    cohort = load(with_rows(cases="D,P1,K4,2024-04-01," + "x" * 100_000 + ",,"))
+    hit = cohort.problems.query("rule == 'invalid_value'").iloc[0]
+    assert len(hit["value"]) == 100_000
+    printed = format_problems(cohort.problems)
+    assert max(len(line) for line in printed.splitlines()) < 600
+    assert "characters; see the problem table) [invalid_value]" in printed
