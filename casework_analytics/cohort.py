@@ -294,15 +294,16 @@ def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.
     """Parse one raw table, with what its reader found.
 
     Text holding undecodable bytes (lone surrogates: strings built from
-    broken bytes in Python, for example) cannot become pandas text; such a
-    table is parsed again after :func:`replace_undecodable` has reported and
-    replaced every such cell.
+    broken bytes in Python, for example), or bytes cells that are not UTF-8
+    (SQLite BLOBs), cannot become pandas text; such a table is parsed again
+    after :func:`replace_undecodable` has reported and replaced every such
+    cell.
     """
     found = raw.problems.get(name)
     mark = log.mark()
     try:
         return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
-    except UnicodeEncodeError:
+    except UnicodeError:  # encoding surrogates, or decoding bytes cells
         log.rollback(mark)
     frame, bad = replace_undecodable(raw.tables[name])
     raw.tables[name] = frame

@@ -101,8 +101,8 @@ def replace_undecodable(frame: pd.DataFrame, encoding: str = "UTF-8"):
     """Replace undecodable bytes in text cells by U+FFFD and report each cell.
 
     For the rare frames that hold them (a CSV file with bad bytes, a
-    database with broken text, strings built in Python): the cells are
-    found one by one.
+    database with broken text or BLOBs, strings or bytes built in Python):
+    the cells are found one by one. Bytes cells are read as UTF-8 first.
 
     Returns
     -------
@@ -119,6 +119,14 @@ def replace_undecodable(frame: pd.DataFrame, encoding: str = "UTF-8"):
         values = out.iloc[:, position]
         if values.dtype != object:
             continue
+        cells = values.to_numpy(dtype=object, copy=True)
+        raw_bytes = values.map(lambda v: isinstance(v, bytes | bytearray)).to_numpy(dtype=bool)
+        if raw_bytes.any():  # a BLOB or bytes cell: its text, bad bytes kept to be reported
+            # Set in the object array: a Series would infer text and fail on the bad bytes.
+            cells[raw_bytes] = [bytes(v).decode("utf-8", _ERRORS) for v in cells[raw_bytes]]
+            values = pd.Series(cells, index=values.index, dtype=object)
+            out = out.copy()
+            out.isetitem(position, values)
         bad = values.map(lambda v: isinstance(v, str) and UNDECODABLE.search(v) is not None)
         bad = bad.to_numpy(dtype=bool)
         if not bad.any():
@@ -137,10 +145,9 @@ def replace_undecodable(frame: pd.DataFrame, encoding: str = "UTF-8"):
                     "(shown as \\xNN).",
                 )
             )
-        cleaned = values.copy()
-        cleaned[bad] = [UNDECODABLE.sub("\ufffd", v) for v in values[bad]]
+        cells[bad] = [UNDECODABLE.sub("\ufffd", v) for v in cells[bad]]
         out = out.copy()
-        out.isetitem(position, cleaned)
+        out.isetitem(position, pd.Series(cells, index=values.index, dtype=object))
     return out, problem_frame(found)
 
 

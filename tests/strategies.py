@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from functools import cache
 
+import numpy as np
 import pandas as pd
 from hypothesis import strategies as st
 
@@ -98,6 +100,24 @@ FORMULAS = [
     "-2+3",
     "=1+1",
 ]
+#: Cell values only a typed source (in memory, SQLite, Parquet) can hold.
+OBJECTS = [
+    b"\xff\xfe\x00",
+    b"2024-03-18",
+    Decimal("NaN"),
+    Decimal("1E+400"),
+    np.datetime64("9999-12-31"),
+    np.datetime64("NaT"),
+    pd.Timestamp("2024-03-18 23:30", tz="Asia/Jakarta"),
+    pd.NaT,
+    dt.time(10, 30),
+    dt.timedelta(days=3),
+    [1, 2],
+    {"a": 1},
+    complex(1, 2),
+    np.int64(-(2**63)),
+    np.float32("inf"),
+]
 WORDS = ["Kési", "名前", "🙂", "ya", "tidak", "held", "positif", "P-NONE", "C-NONE", '"', "'", ","]
 
 hostile_values = st.one_of(
@@ -108,6 +128,7 @@ hostile_values = st.one_of(
     st.sampled_from(CONTROL),
     st.sampled_from(LONG),
     st.sampled_from(FORMULAS),
+    st.sampled_from(OBJECTS),
     st.sampled_from(WORDS),
     st.text(max_size=12),
 )

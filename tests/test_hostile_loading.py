@@ -100,7 +100,11 @@ def _blank(values, empty) -> bool:
 
 
 def _is_missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NaT
+    if value is None or value is pd.NaT:
+        return True
+    if isinstance(value, float | np.floating):
+        return bool(np.isnan(value))
+    return isinstance(value, np.datetime64) and bool(np.isnat(value))
 
 
 # ------------------------------------------------------------------ writers
@@ -156,7 +160,7 @@ def csv_line(fields, sep: str, newline: str, quote_all: bool = False) -> str:
 
 
 def _csv_text(value, dayfirst: bool, yes: tuple[str, str]) -> str:
-    if value is None:
+    if value is None or value is pd.NaT:
         return ""
     if isinstance(value, bool):
         return yes[0] if value else yes[1]
@@ -178,7 +182,7 @@ def _arrow_column(values, dates_as: str) -> pa.Array:
     if present and all(isinstance(v, bool | np.bool_) for v in present):
         return pa.array([None if _is_missing(v) else bool(v) for v in values], type=pa.bool_())
     if present and all(isinstance(v, int | float) and not isinstance(v, bool) for v in present):
-        return pa.array([None if v is None else float(v) for v in values], type=pa.float64())
+        return pa.array([None if _is_missing(v) else float(v) for v in values], type=pa.float64())
     return pa.array(
         [None if _is_missing(v) else _csv_text(v, False, ("true", "false")) for v in values],
         type=pa.string(),
@@ -211,6 +215,8 @@ def write_parquet(path, headers, rows, dates_as):
 def _excel_value(value):
     if _is_missing(value):
         return None
+    if not isinstance(value, str | bool | int | float | dt.date):  # what a cell can hold
+        value = str(value)
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     if isinstance(value, float) and not math.isfinite(value):
@@ -249,6 +255,10 @@ def write_xlsx(path, headers, rows):
 def _sql_value(value):
     if _is_missing(value):
         return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if not isinstance(value, str | bytes | bool | int | float | dt.date):  # what SQLite holds
+        return str(value)
     if isinstance(value, bool):
         return int(value)
     if isinstance(value, int) and not -(2**63) <= value < 2**63:

@@ -374,6 +374,20 @@ def test_broken_text_in_memory_is_reported_not_raised():
     assert (hit["row"], hit["value"]) == (1, "caf\\xe9")
 
 
+def test_bytes_cells_are_read_as_utf8_or_reported(tmp_path):
+    frames = _frames()
+    frames["cases"] = frames["cases"].astype(object)
+    frames["cases"].loc[1, "client_id"] = b"K\xe9"
+    frames["cases"].loc[2, "closure_reason"] = b"tujuan tercapai"
+    db = tmp_path / "cohort.db"
+    _write_sqlite(db, frames)
+    for source in (frames, f"sqlite:///{db}"):
+        cohort = load(source)
+        hit = _one(cohort, "encoding_error")
+        assert (hit["row"], hit["value"], hit["severity"]) == (2, "K\\xe9", "error")
+        assert cohort.cases["closure_reason"].tolist() == ["jadwal tidak cocok", "tujuan tercapai"]
+
+
 def test_every_source_kind_counts_every_record(tmp_path):
     """The records written are the records read, in every format."""
     frames = _frames()
