@@ -217,6 +217,8 @@ def _excel_value(value):
         return None
     if not isinstance(value, str | bool | int | float | dt.date):  # what a cell can hold
         value = str(value)
+    if isinstance(value, dt.datetime) and value.tzinfo is not None:
+        value = value.replace(tzinfo=None)  # a workbook holds local times, without a zone
     if isinstance(value, str):
         return ILLEGAL_CHARACTERS_RE.sub("", value)
     if isinstance(value, float) and not math.isfinite(value):
