@@ -93,6 +93,23 @@ def _day_of(value) -> np.datetime64 | None:
     return None
 
 
+def _arrow_days(values: pd.Series) -> np.ndarray:
+    """Days (``datetime64[D]``) of an Arrow date or timestamp column, at any year.
+
+    A timestamp with a time zone counts by its local day, as a naive one does.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    array = pa.array(values.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if pa.types.is_timestamp(array.type) and array.type.tz is not None:
+        array = pc.local_timestamp(array)
+    days = array.cast(pa.date32()).to_numpy(zero_copy_only=False)
+    return days.astype("datetime64[D]")
+
+
 def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     """Parse ISO (``2024-03-18``) and day-first (``18/03/2024``) dates.
 
@@ -114,7 +131,12 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
         missing in ``dates``.
     """
     index = values.index
-    if pd.api.types.is_datetime64_any_dtype(values.dtype):
+    if isinstance(values.dtype, pd.ArrowDtype) and pd.api.types.is_datetime64_any_dtype(
+        values.dtype
+    ):
+        days = _arrow_days(values)
+        unreadable = beyond = np.zeros(len(values), dtype=bool)
+    elif pd.api.types.is_datetime64_any_dtype(values.dtype):
         if getattr(values.dt, "tz", None) is not None:
             values = values.dt.tz_localize(None)
         days = values.to_numpy().astype("datetime64[D]")

@@ -397,3 +397,24 @@ def test_every_source_kind_counts_every_record(tmp_path):
         assert cohort.counts.set_index("table")["read"].to_dict() == {
             name: len(frames[name]) for name in TABLE_NAMES
         }
+
+
+def test_arrow_date_columns_of_a_frame_are_read_at_any_year():
+    frames = _frames()
+    jakarta = pd.ArrowDtype(pa.timestamp("us", tz="Asia/Jakarta"))
+    frames["cases"] = frames["cases"].assign(
+        closed_date=pd.array(
+            [dt.date(2024, 6, 3), dt.date(9999, 12, 31), None], dtype=pd.ArrowDtype(pa.date32())
+        ),
+        intake_date=pd.array(
+            [dt.datetime(2024, 3, 25, 23, 30), dt.datetime(2024, 3, 28), dt.datetime(2024, 4, 1)],
+            dtype=pd.ArrowDtype(pa.timestamp("us")),
+        ).astype(jakarta),
+    )
+    cohort = load(frames)
+    _reconciles(cohort)
+    assert _one(cohort, "date_out_of_range")["row"] == 2
+    read = cohort.cases.set_index("case_id")
+    assert read.loc["A", "closed_date"] == pd.Timestamp("2024-06-03")
+    days = ("2024-03-26", "2024-03-28", "2024-04-01")  # the local day in Jakarta
+    assert read["intake_date"].tolist() == [pd.Timestamp(d) for d in days]
