@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .delimited import replace_undecodable
+from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
@@ -293,19 +293,22 @@ def load(
 def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.DataFrame:
     """Parse one raw table, with what its reader found.
 
-    Text holding undecodable bytes (lone surrogates: strings built from
-    broken bytes in Python, for example), or bytes cells that are not UTF-8
-    (SQLite BLOBs), cannot become pandas text; such a table is parsed again
-    after :func:`replace_undecodable` has reported and replaced every such
-    cell.
+    A table with cells that are not single values (lists, dicts, complex
+    numbers), bytes (SQLite BLOBs) or a Decimal NaN is first cleaned by
+    :func:`~casework_analytics.delimited.clean_cells`, which reports every
+    cell it changes. Text holding undecodable bytes (lone surrogates:
+    strings built from broken bytes in Python, for example) cannot become
+    pandas text, and is only found when parsing fails on it: such a table is
+    cleaned and parsed again.
     """
     found = raw.problems.get(name)
-    mark = log.mark()
-    try:
-        return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
-    except UnicodeError:  # encoding surrogates, or decoding bytes cells
-        log.rollback(mark)
-    frame, bad = replace_undecodable(raw.tables[name])
+    if not needs_cleaning(raw.tables[name]):
+        mark = log.mark()
+        try:
+            return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
+        except UnicodeError:  # encoding surrogates, or decoding bytes cells
+            log.rollback(mark)
+    frame, bad = clean_cells(raw.tables[name])
     raw.tables[name] = frame
     found = bad if found is None else pd.concat([found, bad], ignore_index=True)
     raw.problems[name] = found

@@ -44,9 +44,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import io
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -97,19 +100,147 @@ def show_undecodable(text: str) -> str:
     return UNDECODABLE.sub(shown, text)
 
 
-def replace_undecodable(frame: pd.DataFrame, encoding: str = "UTF-8"):
-    """Replace undecodable bytes in text cells by U+FFFD and report each cell.
+#: What :func:`pandas.api.types.infer_dtype` calls an object column whose
+#: values all become text as they are (``skipna``: missing values aside).
+_PLAIN_KINDS = frozenset(
+    {
+        "string",
+        "empty",
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "boolean",
+        "datetime",
+        "datetime64",
+        "date",
+        "time",
+        "timedelta",
+    }
+)
+#: Single values a cell may hold (as text they are what they say).
+_SCALARS = (
+    str,
+    bool,
+    int,
+    float,
+    np.bool_,
+    np.integer,
+    np.floating,
+    dt.date,
+    dt.time,
+    dt.timedelta,
+    np.datetime64,
+    np.timedelta64,
+)
+_BYTES = (bytes, bytearray, memoryview)
+_KEEP, _DECODE, _MISSING, _ODD = 0, 1, 2, 3
+_SHOWN_LENGTH = 200
 
-    For the rare frames that hold them (a CSV file with bad bytes, a
-    database with broken text or BLOBs, strings or bytes built in Python):
-    the cells are found one by one. Bytes cells are read as UTF-8 first.
+
+def _cell_kind(value) -> int:
+    if value is None or value is pd.NA or value is pd.NaT or isinstance(value, _SCALARS):
+        return _KEEP
+    if isinstance(value, _BYTES):
+        return _DECODE
+    if isinstance(value, Decimal):  # a NaN (a signalling one cannot even be compared) is missing
+        return _MISSING if value.is_nan() else _KEEP
+    return _ODD
+
+
+def _what(value) -> str:
+    if isinstance(value, list | tuple):
+        return f"a {type(value).__name__}"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, set | frozenset):
+        return "a set"
+    if isinstance(value, np.ndarray):
+        return "an array"
+    if isinstance(value, complex | np.complexfloating):
+        return "a complex number"
+    return f"a {type(value).__name__} value"
+
+
+def _shown(value) -> str:
+    try:
+        text = str(value)
+    except Exception:  # an object whose str() fails
+        text = f"<{type(value).__name__}>"
+    if len(text) > _SHOWN_LENGTH:
+        text = text[: _SHOWN_LENGTH - 1] + "\u2026"
+    return show_undecodable(text)
+
+
+def _cells_to_check(values: pd.Series, every_text: bool) -> np.ndarray | None:
+    """The cells of a column as an object array, or None when it needs no look.
+
+    Object columns of plain values need one only for their text (``every_text``:
+    undecodable bytes hide in ordinary strings); bytes, complex numbers and
+    odd objects always do.
+    """
+    dtype = values.dtype
+    if pd.api.types.is_object_dtype(dtype):
+        if not every_text and pd.api.types.infer_dtype(values, skipna=True) in _PLAIN_KINDS:
+            return None
+    elif isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        kind = dtype.pyarrow_dtype
+        if not (pa.types.is_binary(kind) or pa.types.is_large_binary(kind)):
+            if not (every_text and (pa.types.is_string(kind) or pa.types.is_large_string(kind))):
+                return None
+    elif isinstance(dtype, pd.StringDtype):  # Python storage can hold surrogates
+        if not (every_text and dtype.storage == "python"):
+            return None
+    elif dtype.kind != "c":
+        return None
+    return values.to_numpy(dtype=object, copy=True)
+
+
+def blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is missing (a Decimal NaN counts as missing)."""
+    try:
+        return frame.isna().all(axis=1).to_numpy(dtype=bool)
+    except (TypeError, ArithmeticError):  # a cell pandas cannot test: a signalling Decimal NaN
+        missing = frame.map(
+            lambda v: _cell_kind(v) == _MISSING or (_cell_kind(v) == _KEEP and pd.isna(v))
+        )
+        return missing.all(axis=1).to_numpy(dtype=bool)
+
+
+def needs_cleaning(frame: pd.DataFrame) -> bool:
+    """Whether a column holds bytes, complex numbers or odd objects (lists, dicts, ...).
+
+    Looks at column types (and, for object columns, what pandas infers),
+    not cell by cell; text with undecodable bytes is not looked for.
+    """
+    return any(
+        _cells_to_check(frame.iloc[:, position], every_text=False) is not None
+        for position in range(frame.shape[1])
+    )
+
+
+def clean_cells(frame: pd.DataFrame, encoding: str = "UTF-8"):
+    """Make every cell a value that becomes text as it is, reporting each one changed.
+
+    For the rare frames that need it (a CSV file with bad bytes, a database
+    with broken text or BLOBs, a typed source or strings built in Python):
+    the cells are looked at one by one.
+
+    * Bytes cells are read as UTF-8.
+    * Undecodable bytes (lone surrogates) are replaced by U+FFFD, and each
+      cell reported (rule ``encoding_error``).
+    * A cell holding no single value (a list, dict, set, array, complex
+      number or any other object) is cleared and reported (rule
+      ``invalid_value``).
+    * A Decimal NaN is missing, like a float NaN.
 
     Returns
     -------
     frame : DataFrame
-        A copy with clean text (headers included).
+        A copy with clean cells (headers included).
     problems : DataFrame
-        One ``encoding_error`` per cell (columns :data:`READ_PROBLEM_COLUMNS`),
+        One problem per cell (columns :data:`READ_PROBLEM_COLUMNS`),
         severity decided later by the column.
     """
     headers = [UNDECODABLE.sub("\ufffd", h) if isinstance(h, str) else h for h in frame.columns]
@@ -117,37 +248,51 @@ def replace_undecodable(frame: pd.DataFrame, encoding: str = "UTF-8"):
     found = []
     for position in range(out.shape[1]):
         values = out.iloc[:, position]
-        if values.dtype != object:
-            continue
-        cells = values.to_numpy(dtype=object, copy=True)
-        raw_bytes = values.map(lambda v: isinstance(v, bytes | bytearray)).to_numpy(dtype=bool)
-        if raw_bytes.any():  # a BLOB or bytes cell: its text, bad bytes kept to be reported
-            # Set in the object array: a Series would infer text and fail on the bad bytes.
-            cells[raw_bytes] = [bytes(v).decode("utf-8", _ERRORS) for v in cells[raw_bytes]]
-            values = pd.Series(cells, index=values.index, dtype=object)
-            out = out.copy()
-            out.isetitem(position, values)
-        bad = values.map(lambda v: isinstance(v, str) and UNDECODABLE.search(v) is not None)
-        bad = bad.to_numpy(dtype=bool)
-        if not bad.any():
+        cells = _cells_to_check(values, every_text=True)
+        if cells is None:
             continue
         header = str(headers[position])
-        for row, value in zip(out.index[bad], values[bad], strict=True):
-            shown = show_undecodable(value)
+        kinds = np.fromiter((_cell_kind(v) for v in cells), dtype=np.int8, count=len(cells))
+        changed = kinds != _KEEP
+        for i in np.flatnonzero(kinds == _ODD):
+            value, shown = cells[i], _shown(cells[i])
+            found.append(
+                (
+                    "invalid_value",
+                    pd.NA,
+                    position,
+                    values.index[i],
+                    shown,
+                    f"{header} holds {_what(value)} ({shown}), not a single text, number or date.",
+                )
+            )
+        cells[(kinds == _ODD) | (kinds == _MISSING)] = None
+        decode = kinds == _DECODE
+        if decode.any():  # a BLOB or bytes cell: its text, bad bytes kept to be reported
+            cells[decode] = [bytes(v).decode("utf-8", _ERRORS) for v in cells[decode]]
+        bad = np.fromiter(
+            (isinstance(v, str) and UNDECODABLE.search(v) is not None for v in cells),
+            dtype=bool,
+            count=len(cells),
+        )
+        for i in np.flatnonzero(bad):
+            shown = show_undecodable(cells[i])
             found.append(
                 (
                     "encoding_error",
                     pd.NA,
                     position,
-                    row,
+                    values.index[i],
                     shown,
                     f"{header} '{shown}' holds bytes that are not valid {encoding} text "
                     "(shown as \\xNN).",
                 )
             )
-        cells[bad] = [UNDECODABLE.sub("\ufffd", v) for v in cells[bad]]
-        out = out.copy()
-        out.isetitem(position, pd.Series(cells, index=values.index, dtype=object))
+            cells[i] = UNDECODABLE.sub("\ufffd", cells[i])
+        if changed.any() or bad.any() or not pd.api.types.is_object_dtype(values.dtype):
+            # Set as an object column: a Series would infer text and fail on surrogates.
+            out = out.copy()
+            out.isetitem(position, pd.Series(cells, index=values.index, dtype=object))
     return out, problem_frame(found)
 
 
@@ -395,7 +540,7 @@ def _read_slow(text: str, encoding: str, path: Path):
     frame = frame.mask(frame == "")
     problems = problem_frame(found)
     if UNDECODABLE.search(text) is not None:
-        frame, bad = replace_undecodable(frame, encoding)
+        frame, bad = clean_cells(frame, encoding)
         problems = pd.concat([problems, bad], ignore_index=True)
     return frame.astype("string"), problems
 

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .delimited import problem_frame, read_delimited, replace_undecodable
+from .delimited import blank_rows, clean_cells, problem_frame, read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
@@ -80,7 +80,7 @@ def _table_name(name: str) -> str | None:
 
 
 def _number_rows(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
-    frame = frame.dropna(how="all")
+    frame = frame[~blank_rows(frame)]
     frame.index = frame.index + first_row
     frame.index.name = "row"
     return frame
@@ -299,7 +299,7 @@ def _sql_tables(engine, shown: str, lenient: bool) -> tuple[dict, dict]:
         for table, name in found.items():
             frame = _number_rows(_sql_frame(connection, name), first_row=1)
             if lenient:
-                frame, bad = replace_undecodable(frame)
+                frame, bad = clean_cells(frame)
                 if len(bad):
                     problems[table] = bad
             tables[table] = frame.infer_objects()

@@ -399,6 +399,60 @@ def test_every_source_kind_counts_every_record(tmp_path):
         }
 
 
+def test_cells_that_are_not_single_values_are_reported():
+    """Lists, dicts, complex numbers and other objects are no text, number or date."""
+    frames = _frames()
+    cases = frames["cases"]
+
+    def column(name, row, value):
+        cells = cases.get(name, pd.Series(None, index=cases.index, dtype=object))
+        cells = cells.to_numpy(dtype=object, copy=True)
+        cells[row] = value
+        return pd.Series(cells, index=cases.index, dtype=object)
+
+    frames["cases"] = cases.assign(
+        client_id=column("client_id", 0, ["K", 1]),
+        occupation=column("occupation", 1, {"job": "petani"}),
+        age_at_intake=column("age_at_intake", 2, complex(30, 1)),
+    )
+    cohort = load(frames)
+    _reconciles(cohort)
+    problems = cohort.problems.query("rule == 'invalid_value'").set_index("column")
+    assert problems.loc["client_id", ["row", "severity", "value"]].tolist() == [
+        1,
+        "error",
+        "['K', 1]",
+    ]
+    assert "holds a list" in problems.loc["client_id", "message"]
+    assert problems.loc["occupation", "severity"] == "warning"
+    assert "a mapping" in problems.loc["occupation", "message"]
+    assert "a complex number" in problems.loc["age_at_intake", "message"]
+    cases = cohort.cases.set_index("case_id")
+    assert pd.isna(cases.loc["B", "occupation"]) and pd.isna(cases.loc["C", "age_at_intake"])
+    assert "A" in cohort.rejected["cases"]["case_id"].tolist()
+
+
+def test_typed_columns_of_a_frame_are_read_or_reported():
+    """Decimal NaN is missing; a complex column is reported, a binary one read as UTF-8."""
+    from decimal import Decimal
+
+    frames = _frames()
+    cases = frames["cases"]
+    frames["cases"] = cases.assign(
+        age_at_intake=pd.Series([Decimal("sNaN"), Decimal("31"), Decimal("NaN")], dtype=object),
+        closure_note=pd.array([b"ok", b"\xff", None], dtype=pd.ArrowDtype(pa.binary())),
+        occupation=pd.Series([complex(1, 2)] * 3),
+    )
+    cohort = load(frames)
+    _reconciles(cohort)
+    read = cohort.cases.set_index("case_id")
+    assert read["age_at_intake"].isna().tolist() == [True, False, True]
+    assert read.loc["A", "closure_note"] == "ok"
+    assert _one(cohort, "encoding_error")["row"] == 2
+    assert read["occupation"].isna().all()
+    assert len(cohort.problems.query("column == 'occupation'")) == 3
+
+
 def test_arrow_date_columns_of_a_frame_are_read_at_any_year():
     frames = _frames()
     jakarta = pd.ArrowDtype(pa.timestamp("us", tz="Asia/Jakarta"))
