@@ -47,6 +47,7 @@ import csv
 import datetime as dt
 import io
 import re
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -131,6 +132,7 @@ _SCALARS = (
     dt.timedelta,
     np.datetime64,
     np.timedelta64,
+    uuid.UUID,  # a PostgreSQL uuid column
 )
 _BYTES = (bytes, bytearray, memoryview)
 _KEEP, _DECODE, _MISSING, _ODD = 0, 1, 2, 3

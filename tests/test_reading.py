@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sqlite3
+import uuid
 from io import StringIO
 
 import pandas as pd
@@ -411,6 +412,7 @@ def test_cells_that_are_not_single_values_are_reported():
         return pd.Series(cells, index=cases.index, dtype=object)
 
     frames["cases"] = cases.assign(
+        case_id=column("case_id", 1, uuid.UUID(int=1)),
         client_id=column("client_id", 0, ["K", 1]),
         occupation=column("occupation", 1, {"job": "petani"}),
         age_at_intake=column("age_at_intake", 2, complex(30, 1)),
@@ -427,9 +429,10 @@ def test_cells_that_are_not_single_values_are_reported():
     assert problems.loc["occupation", "severity"] == "warning"
     assert "a mapping" in problems.loc["occupation", "message"]
     assert "a complex number" in problems.loc["age_at_intake", "message"]
-    cases = cohort.cases.set_index("case_id")
-    assert pd.isna(cases.loc["B", "occupation"]) and pd.isna(cases.loc["C", "age_at_intake"])
+    cases = cohort.cases.set_index("client_id")
+    assert pd.isna(cases.loc["K2", "occupation"]) and pd.isna(cases.loc["K3", "age_at_intake"])
     assert "A" in cohort.rejected["cases"]["case_id"].tolist()
+    assert str(uuid.UUID(int=1)) in cohort.cases["case_id"].tolist()  # a uuid is text
 
 
 def test_typed_columns_of_a_frame_are_read_or_reported():
