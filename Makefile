@@ -3,7 +3,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-pandas22 bench notebooks clean
+.PHONY: demo test test-pandas22 fuzz bench notebooks clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ test-pandas22:
 	test -x .venv-pandas22/bin/python || $(PYTHON) -m venv .venv-pandas22
 	.venv-pandas22/bin/python -m pip install --quiet "pandas>=2.2,<2.3" "numpy<2.3" -e ".[dev]"
 	.venv-pandas22/bin/python -m pytest tests
+
+# The hostile-input suite with many examples per source format (default 2000;
+# FUZZ_EXAMPLES=... to change); `make test` runs it with a few.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	CASEWORK_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/python -m pytest tests/test_hostile_loading.py -q \
+		--hypothesis-show-statistics
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_load.py --cases 100000

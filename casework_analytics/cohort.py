@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .closures import classify_exit_reasons, negated_completion
+from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
@@ -16,6 +17,7 @@ from .stage_models import StageModel, get_stage_model
 from .validation import (
     apply_schema,
     check_date_order,
+    check_duplicate_sessions,
     check_duplicate_visits,
     check_intake_in_placement,
     check_not_before_intake,
@@ -193,9 +195,8 @@ def load(
     raw = read_source(source)
     log = ProblemLog()
     parsed: dict[str, pd.DataFrame] = {}
-    for name, frame in raw.tables.items():
-        extra = (column_aliases or {}).get(name)
-        table = parse_table(frame, TABLES[name], model, log, extra)
+    for name in list(raw.tables):
+        table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
         parsed[name] = apply_schema(table, name, model.stages, log)
 
     placements, cases = parsed["placements"], parsed["cases"]
@@ -236,8 +237,13 @@ def load(
         check_not_before_intake(
             parsed["sessions"], "sessions", "session_date", good_cases, "warning", log
         )
+        check_duplicate_sessions(parsed["sessions"], log)
 
     parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+    for name, found in raw.problems.items():
+        whole = found[found["position"].isna() & found["row"].notna()]
+        whole = whole[whole["severity"] == "error"]
+        log.keep_only(name, whole["row"].astype("int64"), set(whole["rule"]))
     problems = log.frame()
     accepted: dict[str, pd.DataFrame | None] = {}
     rejected: dict[str, pd.DataFrame] = {}
@@ -279,6 +285,31 @@ def load(
             problems,
         )
     return cohort
+
+
+def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.DataFrame:
+    """Parse one raw table, with what its reader found.
+
+    A table with cells that are not single values (lists, dicts, complex
+    numbers), bytes (SQLite BLOBs) or a Decimal NaN is first cleaned by
+    :func:`~casework_analytics.delimited.clean_cells`, which reports every
+    cell it changes. Text holding undecodable bytes (lone surrogates:
+    strings built from broken bytes in Python, for example) cannot become
+    pandas text, and is only found when parsing fails on it: such a table is
+    cleaned and parsed again.
+    """
+    found = raw.problems.get(name)
+    if not needs_cleaning(raw.tables[name]):
+        mark = log.mark()
+        try:
+            return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
+        except UnicodeError:  # encoding surrogates, or decoding bytes cells
+            log.rollback(mark)
+    frame, bad = clean_cells(raw.tables[name])
+    raw.tables[name] = frame
+    found = bad if found is None else pd.concat([found, bad], ignore_index=True)
+    raw.problems[name] = found
+    return parse_table(frame, TABLES[name], model, log, extra, found)
 
 
 def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:

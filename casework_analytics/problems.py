@@ -24,6 +24,8 @@ message : str
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 
 PROBLEM_COLUMNS = ["rule", "severity", "table", "column", "row", "case_id", "value", "message"]
@@ -35,9 +37,32 @@ class ProblemLog:
     def __init__(self) -> None:
         self._parts: list[pd.DataFrame] = []
 
+    def mark(self) -> int:
+        """A point to :meth:`rollback` to."""
+        return len(self._parts)
+
+    def rollback(self, mark: int) -> None:
+        """Forget every problem recorded since :meth:`mark` returned ``mark``."""
+        del self._parts[mark:]
+
+    def keep_only(self, table: str, rows, rules) -> None:
+        """Forget problems of ``rows`` of ``table`` except those of ``rules``.
+
+        For rows rejected as a whole while reading (a CSV row with the wrong
+        number of fields): their values are misplaced, so what later rules
+        say about them would only be noise.
+        """
+        rows, rules = list(rows), list(rules)
+        if not rows:
+            return
+        self._parts = [
+            part[~((part["table"] == table) & part["row"].isin(rows) & ~part["rule"].isin(rules))]
+            for part in self._parts
+        ]
+
     def add(self, rule, severity, table, column, row, case_id, value, message) -> None:
-        """Record one problem."""
-        self.add_many(rule, severity, table, column, [row], [case_id], [value], message)
+        """Record one problem; ``message`` is taken as it is (no ``{value}`` template)."""
+        self.add_many(rule, severity, table, column, [row], [case_id], [value], [message])
 
     def add_rows(self, rule, severity, table, frame, column, rows, message, values=None) -> None:
         """Record one problem per source row ``rows`` of ``frame`` (indexed by row number).
@@ -68,8 +93,9 @@ class ProblemLog:
     def add_many(self, rule, severity, table, column, rows, case_ids, values, message) -> None:
         """Record one problem per row.
 
-        ``message`` is a string, in which ``{value}`` is replaced by each
-        row's value, or a sequence of messages aligned with ``rows``.
+        ``message`` is a template string, in which the first ``{value}`` is
+        replaced by each row's value, or a sequence of finished messages
+        aligned with ``rows`` (taken as they are: braces in them are text).
         """
         rows = pd.array(list(rows), dtype="Int64")
         n = len(rows)
@@ -124,15 +150,53 @@ def empty_problems() -> pd.DataFrame:
     return frame
 
 
+_UNPRINTABLE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff\ud800-\udfff]"
+)
+
+
+def printable(text) -> str:
+    """``text`` safe to print on a terminal: control characters shown escaped.
+
+    Terminal escape codes (``\\x1b[...``), other C0 and C1 controls, line
+    and paragraph separators and bidirectional overrides become ``\\xNN``
+    or ``\\uNNNN``, so a value can neither rewrite the screen nor hide or
+    reorder what is printed around it.
+    """
+
+    def escaped(match: re.Match) -> str:
+        code = ord(match.group())
+        return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
+
+    return _UNPRINTABLE.sub(escaped, str(text))
+
+
+#: Longest message :func:`format_problems` prints in full (a value can be a whole
+#: document pasted into a cell).
+LONGEST_LINE = 500
+
+
+def _shortened(text: str) -> str:
+    if len(text) <= LONGEST_LINE:
+        return text
+    return f"{text[: LONGEST_LINE - 60]}... ({len(text):,} characters; see the problem table)"
+
+
 def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
-    """Problems as readable lines: ``table row N (case X): message [rule]``."""
+    """Problems as readable lines: ``table row N (case X): message [rule]``.
+
+    Values from the source are printed with control characters escaped
+    (see :func:`printable`) and messages over :data:`LONGEST_LINE`
+    characters cut short; the problem table itself keeps them raw.
+    """
     lines = []
     shown = problems if limit is None else problems.head(limit)
     for p in shown.itertuples(index=False):
         where = f"{p.table}" + (f" row {p.row}" if pd.notna(p.row) else "")
         if pd.notna(p.case_id):
-            where += f" (case {p.case_id})"
-        lines.append(f"{p.severity.upper():7} {where}: {p.message} [{p.rule}]")
+            where += f" (case {printable(_shortened(p.case_id))})"
+        message = printable(_shortened(p.message))
+        lines.append(f"{p.severity.upper():7} {where}: {message} [{p.rule}]")
     if limit is not None and len(problems) > limit:
         lines.append(f"... and {len(problems) - limit} more; write them all with --problems-out.")
     return "\n".join(lines)

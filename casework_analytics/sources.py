@@ -2,21 +2,31 @@
 workbook, SQL database, or a dict of DataFrames.
 
 Reading does no interpretation beyond finding the tables: values are
-returned as the source holds them. Each raw frame's index is the 1-based
-row number a person would see in the source: for CSV files and Excel
-sheets the header is row 1, so the first record is row 2; for Parquet, SQL
-and in-memory frames the first record is row 1.
+returned as the source holds them (CSV values as text, SQL dates as text).
+Each raw frame's index is the 1-based row number a person would see in the
+source: for CSV files the line on which the record starts (the header is
+line 1), for Excel the sheet's row; for Parquet, SQL and in-memory frames
+the first record is row 1. Headers are kept as written, repeats included,
+so that :func:`casework_analytics.parsing.canonical_headers` can refuse
+them.
+
+What is wrong in single rows or cells (rows with the wrong number of
+fields, undecodable bytes, date cells out of range) is returned in
+:attr:`RawSource.problems`, never raised; :class:`SourceError` is only for
+a source that cannot be used at all.
 """
 
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
+from .delimited import blank_rows, clean_cells, problem_frame, read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
@@ -48,10 +58,18 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+]*://")
 
 @dataclass
 class RawSource:
-    """Raw tables of one source, keyed by canonical table name."""
+    """Raw tables of one source, keyed by canonical table name.
+
+    ``problems`` holds, per table, what the reader found wrong in single
+    rows or cells (columns :data:`~casework_analytics.delimited.READ_PROBLEM_COLUMNS`):
+    rows with the wrong number of fields, undecodable bytes, workbook dates
+    out of range. They are reported with the other problems by
+    :func:`casework_analytics.load`.
+    """
 
     description: str
     tables: dict[str, pd.DataFrame]
+    problems: dict[str, pd.DataFrame] = field(default_factory=dict)
 
 
 def _table_name(name: str) -> str | None:
@@ -62,50 +80,69 @@ def _table_name(name: str) -> str | None:
 
 
 def _number_rows(frame: pd.DataFrame, first_row: int) -> pd.DataFrame:
-    frame = frame.dropna(how="all")
+    frame = frame[~blank_rows(frame)]
     frame.index = frame.index + first_row
     frame.index.name = "row"
     return frame
 
 
-def _sniff_delimiter(path: Path, encoding: str) -> str:
-    with path.open("r", encoding=encoding) as f:
-        header = f.readline()
-    counts = {sep: header.count(sep) for sep in (",", ";", "\t", "|")}
-    return max(counts, key=counts.get) if max(counts.values()) > 0 else ","
+def _add_table(found: dict, table: str, name, where: str) -> None:
+    if table in found:
+        raise SourceError(
+            f"{where} holds two {table} tables ({found[table]!r} and {name!r}); keep one."
+        )
+    found[table] = name
 
 
-def read_csv_table(path: Path) -> pd.DataFrame:
-    """Read one CSV file as text, with `,` `;` tab or `|` delimiters and an optional BOM."""
-    for encoding in ("utf-8-sig", "cp1252"):
-        try:
-            sep = _sniff_delimiter(path, encoding)
-            frame = pd.read_csv(
-                path,
-                sep=sep,
-                dtype="string",
-                keep_default_na=False,
-                na_values=[""],
-                encoding=encoding,
-                skipinitialspace=True,
-                skip_blank_lines=False,
-            )
-            break
-        except UnicodeDecodeError:
-            continue
-        except pd.errors.ParserError as exc:
-            raise SourceError(f"{path} is not a readable CSV file: {exc}") from None
-        except pd.errors.EmptyDataError:
-            raise SourceError(f"{path} is empty: it has no header row.") from None
-    else:  # pragma: no cover - cp1252 decodes any byte sequence
-        raise SourceError(f"{path} is neither UTF-8 nor Windows-1252 text.")
-    return _number_rows(frame, first_row=2)
+def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Read one CSV (or tab-separated text) file as text, with its read problems.
+
+    See :mod:`casework_analytics.delimited`: UTF-8, UTF-16 and UTF-32 with a
+    byte-order mark, Windows-1252 only for files wholly in it; `,` `;` tab
+    or `|` delimiters; rows numbered by the line where they start.
+    """
+    frame, problems = read_delimited(path)
+    return frame.dropna(how="all"), problems
+
+
+def _read_parquet(file: Path) -> pd.DataFrame:
+    """A Parquet file as pandas columns, by their Parquet types; dates at any year.
+
+    The pandas metadata a file may carry is not used to convert columns (it
+    can disagree with the stored types); only the index columns it names
+    are left out, as :func:`pandas.read_parquet` would do.
+    """
+    import json
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+        meta = json.loads((table.schema.metadata or {}).get(b"pandas", b"{}"))
+        index = [c for c in meta.get("index_columns", []) if isinstance(c, str)]
+        table = table.drop_columns([c for c in index if c in table.column_names])
+        # date32/date64 would become datetime.date objects, which stop at year
+        # 9999: millisecond timestamps hold any date a file can carry.
+        fields = [
+            field.with_type(pa.timestamp("ms")) if pa.types.is_date(field.type) else field
+            for field in table.schema
+        ]
+        table = table.cast(pa.schema(fields))
+        strings = pd.StringDtype("pyarrow")
+        frame = table.to_pandas(
+            types_mapper={pa.string(): strings, pa.large_string(): strings}.get,
+            ignore_metadata=True,
+        )
+    except Exception as exc:  # pyarrow raises many types for corrupt files
+        raise SourceError(f"{file} is not a readable Parquet file: {exc}") from None
+    return _number_rows(frame.reset_index(drop=True), first_row=1)
 
 
 def _read_directory(path: Path) -> RawSource:
     found: dict[str, Path] = {}
     for file in sorted(path.iterdir()):
-        if file.suffix.lower() not in (".csv", ".parquet", ".txt"):
+        if file.suffix.lower() not in (".csv", ".parquet", ".txt", ".tsv"):
             continue
         table = _table_name(file.stem)
         if table is None:
@@ -116,57 +153,204 @@ def _read_directory(path: Path) -> RawSource:
                 f"{file.name}); keep one."
             )
         found[table] = file
-    tables = {}
+    tables, problems = {}, {}
     for table, file in found.items():
         if file.suffix.lower() == ".parquet":
-            try:
-                frame = pd.read_parquet(file)
-            except Exception as exc:  # pyarrow raises many types for corrupt files
-                raise SourceError(f"{file} is not a readable Parquet file: {exc}") from None
-            tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
+            tables[table] = _read_parquet(file)
         else:
-            tables[table] = read_csv_table(file)
-    return RawSource(str(path), tables)
+            tables[table], problems[table] = read_csv_table(file)
+    return RawSource(str(path), tables, problems)
+
+
+_EXCEL_DATE_WARNING = re.compile(
+    r"Cell ([A-Z]+)(\d+) is marked as a date but the serial value (\S+) is outside the limits"
+)
+
+
+def _column_position(letters: str) -> int:
+    position = 0
+    for letter in letters:
+        position = position * 26 + ord(letter) - ord("A") + 1
+    return position - 1
+
+
+def _read_sheet(book, sheet) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """One sheet: the first non-empty row is the header; rows numbered as in Excel.
+
+    Headers are taken as written (pandas would rename a repeated one). A
+    cell formatted as a date whose serial Excel cannot show is reported
+    (openpyxl only warns and reads it as an error cell).
+    """
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        cells = book.parse(sheet, header=None, dtype=object, keep_default_na=False, na_values=[""])
+    cells.index = cells.index + 1
+    filled = cells.notna().any(axis=1)
+    if not filled.any():
+        raise SourceError(f"The sheet {sheet!r} is empty: it has no header row.")
+    header_row = filled.idxmax()
+    header = ["" if pd.isna(v) else str(v) for v in cells.loc[header_row]]
+    frame = cells.loc[header_row + 1 :].set_axis(header, axis=1).dropna(how="all")
+    frame.index.name = "row"
+    found = []
+    for warning in caught:
+        match = _EXCEL_DATE_WARNING.search(str(warning.message))
+        if not match:
+            continue
+        letters, row, serial = match.group(1), int(match.group(2)), match.group(3)
+        position = _column_position(letters)
+        if row <= header_row or position >= len(header):
+            continue
+        found.append(
+            (
+                "date_out_of_range",
+                pd.NA,
+                position,
+                row,
+                serial,
+                f"{header[position] or letters} holds the date serial {serial}, which no "
+                "calendar date matches in Excel.",
+            )
+        )
+    return frame, problem_frame(found)
 
 
 def _read_excel(path: Path) -> RawSource:
     try:
-        sheets = pd.read_excel(path, sheet_name=None, dtype=object)
+        book = pd.ExcelFile(path)
     except Exception as exc:  # openpyxl raises many types for corrupt files
         raise SourceError(f"{path} is not a readable Excel workbook: {exc}") from None
-    tables = {}
-    for sheet, frame in sheets.items():
-        table = _table_name(str(sheet))
-        if table is not None:
-            tables[table] = _number_rows(frame, first_row=2)
-    return RawSource(str(path), tables)
+    with book:
+        names: dict[str, str] = {}
+        for sheet in book.sheet_names:
+            table = _table_name(str(sheet))
+            if table is not None:
+                _add_table(names, table, sheet, str(path))
+        tables, problems = {}, {}
+        for table, sheet in names.items():
+            try:
+                tables[table], problems[table] = _read_sheet(book, sheet)
+            except SourceError:
+                raise
+            except Exception as exc:
+                raise SourceError(f"The sheet {sheet!r} of {path} is not readable: {exc}") from None
+    return RawSource(str(path), tables, problems)
+
+
+def _sqlite_path(url) -> Path:
+    """The file of a ``sqlite:///`` URL, which must exist: reading never creates one."""
+    database = url.database
+    if not database or database == ":memory:":
+        raise SourceError(
+            f"The URL {url} names no SQLite database file; give one, such as sqlite:///cohort.db."
+        )
+    path = Path(database)
+    if database.startswith("file:") or not path.is_file():
+        raise SourceError(
+            f"The SQLite database {database} does not exist (or is not a file); reading a "
+            "source never creates one."
+        )
+    return path
+
+
+def _select(table, connection):
+    """SELECT every column as the driver returns it, dates and times as text.
+
+    No SQLAlchemy type processing happens (a DATE column holding a value
+    that is not a date would stop the read), and date and time columns are
+    cast to text in the database (a driver converting them could fail on
+    'infinity' or years past 9999). Parsing then reports bad values per row.
+    """
+    import sqlalchemy as sa
+
+    columns = sa.inspect(connection).get_columns(table)
+    selected = []
+    for column in columns:
+        name = column["name"]
+        kind = column.get("type")
+        raw = sa.column(name)
+        if isinstance(kind, sa.Date | sa.DateTime | sa.Time | sa.Interval):
+            selected.append(sa.cast(raw, sa.Text).label(name))
+        else:
+            selected.append(raw)
+    if not selected:
+        return None, []
+    return sa.select(*selected).select_from(sa.table(table)), [c["name"] for c in columns]
+
+
+def _sql_frame(connection, table) -> pd.DataFrame:
+    statement, names = _select(table, connection)
+    if statement is None:
+        return pd.DataFrame()
+    rows = connection.execute(statement).fetchall()
+    return pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
+
+
+def _sql_tables(engine, shown: str, lenient: bool) -> tuple[dict, dict]:
+    import sqlalchemy as sa
+
+    tables, problems = {}, {}
+    with engine.connect() as connection:
+        found: dict[str, str] = {}
+        for name in sa.inspect(connection).get_table_names():
+            table = _table_name(name)
+            if table is not None:
+                _add_table(found, table, name, shown)
+        for table, name in found.items():
+            frame = _number_rows(_sql_frame(connection, name), first_row=1)
+            if lenient:
+                frame, bad = clean_cells(frame)
+                if len(bad):
+                    problems[table] = bad
+            tables[table] = frame.infer_objects()
+    return tables, problems
 
 
 def _read_sql(url: str) -> RawSource:
+    import sqlite3
+
     import sqlalchemy as sa
 
     shown = re.sub(r"://[^@/]*@", "://***@", url)
     try:
-        engine = sa.create_engine(url)
-        with engine.connect() as connection:
-            names = sa.inspect(connection).get_table_names()
-            tables = {}
-            for name in names:
-                table = _table_name(name)
-                if table is not None:
-                    frame = pd.read_sql_table(name, connection)
-                    tables[table] = _number_rows(frame, first_row=1)
+        parsed = sa.engine.make_url(url)
+    except Exception as exc:  # ArgumentError for a malformed URL
+        raise SourceError(f"{shown} is not a database URL SQLAlchemy understands: {exc}") from None
+
+    def make_engine(lenient: bool):
+        if parsed.get_backend_name() != "sqlite":
+            return sa.create_engine(url)
+        uri = _sqlite_path(parsed).resolve().as_uri() + "?mode=ro"
+
+        def connect():  # read-only: nothing is created or changed
+            connection = sqlite3.connect(uri, uri=True)
+            if lenient:
+                connection.text_factory = lambda b: b.decode("utf-8", "surrogateescape")
+            return connection
+
+        return sa.create_engine("sqlite://", creator=connect)
+
+    engine = None
+    try:
+        for lenient in (False, True):
+            engine = make_engine(lenient)
+            try:
+                tables, problems = _sql_tables(engine, shown, lenient)
+                break
+            except sa.exc.OperationalError as exc:
+                # SQLite text that is not UTF-8: read again, keeping the bad bytes to report.
+                if lenient or "decode" not in str(exc):
+                    raise
+            finally:
+                engine.dispose()
     except SourceError:
         raise
     except Exception as exc:  # drivers raise their own exception types
         raise SourceError(
             f"Could not read the database {shown}: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
+            f"{(str(exc).splitlines() or [''])[0]}"
         ) from None
-    finally:
-        if "engine" in locals():
-            engine.dispose()
-    return RawSource(shown, tables)
+    return RawSource(shown, tables, problems)
 
 
 def read_source(source) -> RawSource:
@@ -188,11 +372,16 @@ def read_source(source) -> RawSource:
         table (placements, cases, stages).
     """
     if isinstance(source, Mapping):
-        tables = {}
+        tables, names = {}, {}
         for name, frame in source.items():
             table = _table_name(str(name))
             if table is None:
                 raise SourceError(f"Unknown table {name!r}; expected one of {list(TABLE_NAMES)}.")
+            if not isinstance(frame, pd.DataFrame):
+                raise SourceError(
+                    f"The {name!r} table must be a pandas DataFrame, not {type(frame).__name__}."
+                )
+            _add_table(names, table, name, "The mapping")
             tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
         raw = RawSource("in-memory tables", tables)
     elif isinstance(source, str) and _URL.match(source):

@@ -9,6 +9,10 @@ Rules (severity)
 ----------------
 ``unparseable_date`` (error if required, else warning)
     A date is not in ``yyyy-mm-dd`` or ``dd/mm/yyyy`` form, or does not exist.
+``date_out_of_range`` (error if required, else warning and the value is cleared)
+    A real date outside 1677-09-22 to 2262-04-11, the dates a
+    ``datetime64[ns]`` column holds (``9999-12-31`` used for "no end", a
+    year typed as ``0024``), or an Excel date serial no date matches.
 ``invalid_value`` (error if required, else warning and the value is cleared)
     A value is not in the controlled vocabulary, not a number, or not a yes/no.
 ``missing_value`` (error)
@@ -33,6 +37,9 @@ Rules (severity)
     is rejected.
 ``duplicate_visit`` (error)
     A second visit row for the same case on the same date.
+``duplicate_session`` (error)
+    A session row identical in every column (as parsed) to an earlier one;
+    the later copy is rejected.
 ``stage_order`` (warning)
     A stage started before an earlier stage of the model had started.
 ``intake_outside_placement`` (warning)
@@ -42,6 +49,20 @@ Rules (severity)
     A visit marked not attended that carries a positive or negative result.
 ``unknown_column`` (warning)
     A column that is not part of the contract (kept as text).
+``unclassified_reason`` (warning)
+    A closure reason no rule recognises, or a closed case without one.
+
+Found while reading the source (see :mod:`casework_analytics.delimited`):
+
+``field_count`` (error)
+    A CSV row with more or fewer fields than the header; the whole row is
+    rejected and its values are not checked further.
+``encoding_error`` (error if required, else warning, the bad bytes replaced by U+FFFD)
+    A value holding bytes that are not valid text in the file's encoding
+    (UTF-8 unless the file says otherwise); the value shows them as ``\\xNN``.
+``encoding_fallback`` (warning, whole table)
+    A CSV file without one valid UTF-8 multi-byte character was read as
+    Windows-1252.
 """
 
 from __future__ import annotations
@@ -79,9 +100,11 @@ def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
 def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: ProblemLog):
     """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
 
-    Cells that parsing already reported are not reported again. Failures in
-    optional columns are warnings and the offending value is cleared, so the
-    row is kept; failures in required columns are errors.
+    Cells that the reader or parsing already reported are not reported
+    again, nor is any cell of a row already rejected as a whole (for
+    example ``field_count``). Failures in optional columns are warnings and
+    the offending value is cleared (also where it was reported earlier), so
+    the row is kept; failures in required columns are errors.
 
     Returns
     -------
@@ -92,7 +115,8 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         schema_for(table, stages).validate(frame, lazy=True)
         return frame
     except pa.errors.SchemaErrors as exc:
-        failures = exc.failure_cases
+        failures = exc.failure_cases.reset_index(drop=True)
+    raw_values = frame
     if failures["index"].isna().any():
         whole = failures[failures["index"].isna()]
         raise RuntimeError(f"Internal error: {table} failed schema-level checks:\n{whole}")
@@ -103,20 +127,35 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
     already = log.frame()
     already = already[already["table"] == table]
     seen = set(zip(already["row"].astype("Int64"), already["column"], strict=True))
-    failures = failures[
-        [(r, c) not in seen for r, c in zip(failures["row"], failures["column"], strict=True)]
+    whole_rows = already.loc[
+        already["column"].isna() & (already["severity"] == "error") & already["row"].notna(),
+        "row",
     ]
+    whole_rows = set(whole_rows.astype("int64"))
+    new = np.array(
+        [
+            (r, c) not in seen and r not in whole_rows
+            for r, c in zip(failures["row"], failures["column"], strict=True)
+        ],
+        dtype=bool,
+    )
     spec = TABLES[table]
     for (column, check_name), group in failures.groupby(["column", "check_name"], sort=False):
-        rows = group["row"].to_numpy()
         required = column in spec.required
+        if not required:  # cleared even where a reader or parsing already reported the cell
+            frame = frame.copy()
+            frame.loc[group["row"].to_numpy(), column] = pd.NA
+        group = group[new[group.index.to_numpy()]]
+        rows = group["row"].to_numpy()
+        if not len(rows):
+            continue
         rule = _CHECK_RULES.get(check_name, check_name)
         kind = spec.columns.get(column, "")
         if kind == "stage":
             rule = "unknown_stage"
             allowed = f"a stage of the model {list(stages)} (or an alias)"
         elif rule == "invalid_value":
-            allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].rstrip(')')}"
+            allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].removesuffix(')')}"
         elif rule == "out_of_range":
             allowed = f"within the allowed range ({group['check'].iloc[0]})"
         else:
@@ -128,10 +167,7 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         severity = "error" if required else "warning"
         if not required:
             message += " The value was cleared; the row is kept."
-        log.add_rows(rule, severity, table, frame, column, rows, message)
-        if not required:
-            frame = frame.copy()
-            frame.loc[rows, column] = pd.NA
+        log.add_rows(rule, severity, table, raw_values, column, rows, message)
     return frame
 
 
@@ -162,22 +198,17 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
     bad = frame[then] < frame[first]
     rows = frame.index[bad.fillna(False).astype(bool)]
     if len(rows):
-        log.add_rows(
-            "date_order",
-            "error",
-            table,
-            frame,
-            then,
-            rows,
-            (
-                then
-                + " {value} is before "
-                + first
-                + " "
-                + frame.loc[rows, first].dt.strftime("%Y-%m-%d")
-                + "."
-            ).tolist(),
+        messages = (
+            then
+            + " "
+            + frame.loc[rows, then].dt.strftime("%Y-%m-%d")
+            + " is before "
+            + first
+            + " "
+            + frame.loc[rows, first].dt.strftime("%Y-%m-%d")
+            + "."
         )
+        log.add_rows("date_order", "error", table, frame, then, rows, messages.tolist())
 
 
 def check_references(frame, table, column, valid_keys, rejected_keys, log: ProblemLog) -> None:
@@ -246,6 +277,39 @@ def check_duplicate_visits(visits, log: ProblemLog) -> None:
         "visit_date",
         rows,
         "A visit on {value} is already recorded for this case; this duplicate was rejected.",
+    )
+
+
+def check_duplicate_sessions(sessions, log: ProblemLog) -> None:
+    """Log a session row that repeats an earlier row in every column.
+
+    Values are compared as parsed, so ``held`` and ``terlaksana``, or
+    ``2024-03-25`` and ``25/03/2024``, are the same. The first row is kept.
+    """
+    dup = sessions.duplicated(keep="first")
+    if not dup.any():
+        return
+    repeated = sessions[sessions.duplicated(keep=False)]
+    first_row = (
+        repeated.reset_index()
+        .groupby(list(repeated.columns), dropna=False, sort=False)["row"]
+        .transform("first")
+    )
+    first_row.index = repeated.index
+    rows = sessions.index[dup.to_numpy()]
+    log.add_rows(
+        "duplicate_session",
+        "error",
+        "sessions",
+        sessions,
+        "session_date",
+        rows,
+        [
+            f"This session repeats row {first} in every column (a copy?); the later copy "
+            "was rejected. Two real sessions on one day need something that tells them "
+            "apart, such as duration_min."
+            for first in first_row.loc[rows]
+        ],
     )
 
 

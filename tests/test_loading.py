@@ -134,7 +134,7 @@ def test_unreadable_sources(tmp_path):
 
 
 def test_errors_raise_lists_every_problem(with_rows):
-    source = with_rows(cases="D,P9,K4,2024-04-01\nE,P1,K5,18/13/2024")
+    source = with_rows(cases="D,P9,K4,2024-04-01,,,\nE,P1,K5,18/13/2024,,,")
     with pytest.raises(ValidationError) as info:
         load(source, errors="raise")
     text = str(info.value)

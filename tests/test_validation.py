@@ -10,12 +10,13 @@ from __future__ import annotations
 import pytest
 
 from casework_analytics import load
+from casework_analytics.problems import format_problems
 
 CASES = [
     # (table, extra lines, rule, severity, row, case_id)
-    ("placements", "P3,BNNK Binjai,CW3,2024-06-03,2024-03-18", "date_order", "error", 4, None),
-    ("placements", "P1,BNNK Binjai,CW3,2024-03-18,2024-06-03", "duplicate_key", "error", 4, None),
-    ("placements", "P3,,CW3,2024-03-18,2024-06-03", "missing_value", "error", 4, None),
+    ("placements", "P3,BNNK Binjai,CW3,2024-06-03,2024-03-18,", "date_order", "error", 4, None),
+    ("placements", "P1,BNNK Binjai,CW3,2024-03-18,2024-06-03,", "duplicate_key", "error", 4, None),
+    ("placements", "P3,,CW3,2024-03-18,2024-06-03,", "missing_value", "error", 4, None),
     ("cases", "D,P9,K4,2024-04-01,,,", "foreign_key", "error", 5, "D"),
     ("cases", "A,P1,K4,2024-04-01,,,", "duplicate_key", "error", 5, "A"),
     ("cases", "D,P1,K4,03/25/2024,,,", "unparseable_date", "error", 5, "D"),
@@ -30,6 +31,7 @@ CASES = [
     ("stages", "Z,asesmen,2024-04-02,", "foreign_key", "error", 9, "Z"),
     ("sessions", "B,2024-04-05,sort of", "invalid_value", "error", 5, "B"),
     ("sessions", "B,2024-03-01,held", "before_intake", "warning", 5, "B"),
+    ("sessions", "A,25/03/2024,terlaksana", "duplicate_session", "error", 5, "A"),
     ("visits", "C,2024-04-01,ya,negative", "duplicate_visit", "error", 5, "C"),
     ("visits", "C,2024-03-01,ya,negative", "before_intake", "error", 5, "C"),
     ("visits", "C,2024-04-08,maybe,negative", "invalid_value", "error", 5, "C"),
@@ -61,7 +63,7 @@ def test_rule_reports_rule_row_and_case(with_rows, table, line, rule, severity, 
 def test_rejected_placement_orphans_its_cases_and_their_rows(with_rows):
     # P2 appears twice with a broken date on its first row: the first row is
     # rejected for the date, so P2's case C and C's stages and visits are orphans.
-    source = with_rows(placements="P4,BNNK Binjai,CW4,2024-03-18,2024-06-03")
+    source = with_rows(placements="P4,BNNK Binjai,CW4,2024-03-18,2024-06-03,")
     path = source / "placements.csv"
     path.write_text(
         path.read_text().replace("P2,BNNK Medan,CW2,2024-03-18", "P2,BNNK Medan,CW2,18-3-24")
@@ -132,3 +134,39 @@ def test_out_of_range_optional_values_are_cleared_with_a_warning(tiny_dir):
     ]
     assert cohort.cases["age_at_intake"].isna().tolist() == [True, False, True]
     assert not cohort.has_errors
+
+
+def test_messages_name_values_not_placeholders(with_rows):
+    cohort = load(with_rows(cases="D,P1,K{4},2024-04-01,alien,2024-03-01,"))
+    messages = cohort.problems["message"]
+    assert not messages.str.contains("{value}", regex=False).any()
+    order = cohort.problems.query("rule == 'date_order'")["message"].iloc[0]
+    assert order == "closed_date 2024-03-01 is before intake_date 2024-04-01."
+    invalid = cohort.problems.query("rule == 'invalid_value'")["message"].iloc[0]
+    assert "one of ('female', 'male', 'unknown')." in invalid
+
+
+def test_duplicate_session_keeps_the_first_copy_only(with_rows):
+    cohort = load(with_rows(sessions="A,2024-04-01,missed_client\nA,2024-04-01,held"))
+    hit = cohort.problems.query("rule == 'duplicate_session'")
+    assert hit["row"].tolist() == [5]  # a copy of row 3; row 6 differs in status
+    assert "repeats row 3" in hit["message"].iloc[0]
+    assert len(cohort.sessions) == 4
+
+
+def test_terminal_escapes_are_printed_escaped_and_kept_raw(with_rows):
+    cohort = load(with_rows(cases="D\x1b[2J,P1,K4,2024-04-01,\x1b[31mred\x1b[0m,,"))
+    hit = cohort.problems.query("rule == 'invalid_value'").iloc[0]
+    assert hit["value"] == "\x1b[31mred\x1b[0m"
+    printed = format_problems(cohort.problems)
+    assert "\x1b" not in printed
+    assert "(case D\\x1b[2J)" in printed and "'\\x1b[31mred\\x1b[0m'" in printed
+
+
+def test_very_long_values_are_cut_short_when_printed(with_rows):
+    cohort = load(with_rows(cases="D,P1,K4,2024-04-01," + "x" * 100_000 + ",,"))
+    hit = cohort.problems.query("rule == 'invalid_value'").iloc[0]
+    assert len(hit["value"]) == 100_000
+    printed = format_problems(cohort.problems)
+    assert max(len(line) for line in printed.splitlines()) < 600
+    assert "characters; see the problem table) [invalid_value]" in printed
