@@ -21,6 +21,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check casework_analytics tests benchmarks notebooks/build.py
 	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest --doctest-modules casework_analytics -o addopts="" -q
 
 # The oldest supported pandas (2.2), in its own environment; not part of CI.
 test-pandas22:

@@ -1,0 +1,33 @@
+"""The package as a newcomer meets it: ``import casework_analytics as ca`` and Tab."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import casework_analytics as ca
+
+
+@pytest.mark.parametrize("name", ca.MODULES)
+def test_every_analysis_module_is_an_attribute(name):
+    module = getattr(ca, name)
+    assert module.__name__ == f"casework_analytics.{name}"
+    assert name in dir(ca)
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    with pytest.raises(AttributeError, match="no attribute 'stagez'"):
+        _ = ca.stagez
+
+
+def test_import_does_not_load_the_heavy_modules():
+    # A fresh interpreter: plots (matplotlib) and the comparisons (statsmodels) load
+    # only when used.
+    code = (
+        "import sys, casework_analytics as ca; "
+        "print(sorted(m for m in ('matplotlib', 'statsmodels') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
