@@ -126,6 +126,10 @@ class Rule:
         pool's total counts: the totals are audited as published (whole
         cohort rows, not written), and if one must be hidden, so is every
         value of the pool.
+    across_groups : tuple of str
+        Columns computed from every group's counts (a test across the
+        groups): hidden wherever any count of the grouping is hidden, since
+        with the shown groups the statistic can give the hidden one.
     """
 
     counts: dict[str, Callable[[pd.DataFrame], pd.Series]] = field(default_factory=dict)
@@ -140,6 +144,7 @@ class Rule:
     pooled_by: tuple[str, ...] = ()
     pooled: dict[str, Callable[[pd.DataFrame], pd.Series] | None] = field(default_factory=dict)
     pool_total: tuple[str, ...] = ()
+    across_groups: tuple[str, ...] = ()
 
 
 _SHARE = ["share", "ci_low", "ci_high"]
@@ -170,10 +175,16 @@ def _headline_key(mapping):
     return key
 
 
-def _sensitivity_key(convention: str):
+def _sensitivity_key(convention: str, mapping=None):
+    """Keys of a sensitivity row's denominator (or, with ``_NUMERATORS``, numerator)
+    under one missing-visit convention; none where the metric has no such count."""
+    mapping = _DENOMINATORS if mapping is None else mapping
+
     def key(t: pd.DataFrame) -> pd.Series:
-        base = t["metric"].map(_DENOMINATORS)
-        return base.where(base.isin({"eligible", "monitored"}), base + "@" + convention)
+        base = t["metric"].map(mapping)
+        fixed = base.isin({"eligible", "monitored", "retained"})
+        keyed = base.where(fixed, base + "@" + convention)
+        return keyed.where(base.notna(), None)
 
     return key
 
@@ -295,6 +306,7 @@ RULES: dict[str, Rule] = {
         counts={"n": _const("closed_known"), "n_unknown": _const("exit|type|unknown")},
         derived={c: ["n"] for c in ("statistic", "p_value", "min_expected")},
         grouping="none",
+        across_groups=("statistic", "p_value", "min_expected"),
     ),
     "survival_summary": Rule(
         counts={"n": _keyed("has_time", "outcome"), "events": _keyed("event", "outcome")},
@@ -317,6 +329,7 @@ RULES: dict[str, Rule] = {
         derived={c: ["n", "events"] for c in ("chisq", "p_value")},
         parents={"events": "n"},
         grouping="none",
+        across_groups=("chisq", "p_value"),
     ),
     "recovery_headline": Rule(
         counts={
@@ -328,12 +341,24 @@ RULES: dict[str, Rule] = {
     ),
     "recovery_sensitivity": Rule(
         counts={
+            "numerator_positive": _sensitivity_key("positive", _NUMERATORS),
+            "numerator_ignore": _sensitivity_key("ignore", _NUMERATORS),
             "denominator_positive": _sensitivity_key("positive"),
             "denominator_ignore": _sensitivity_key("ignore"),
         },
         derived={
-            c: ["denominator_positive", "denominator_ignore"]
-            for c in ("estimate_positive", "estimate_ignore", "difference")
+            "estimate_positive": ["numerator_positive", "denominator_positive"],
+            "estimate_ignore": ["numerator_ignore", "denominator_ignore"],
+            "difference": [
+                "numerator_positive",
+                "numerator_ignore",
+                "denominator_positive",
+                "denominator_ignore",
+            ],
+        },
+        parents={
+            "numerator_positive": "denominator_positive",
+            "numerator_ignore": "denominator_ignore",
         },
     ),
     "survival": Rule(counts={"at_risk": _keyed("at_risk", "outcome", "time_days")}, curve=True),
@@ -886,7 +911,7 @@ def publish(
         tables, rules = _collect(run, raw, extra, threshold, curves_by_group, all_groupings)
         for name in withheld:
             rules.pop(name, None)
-        problem = _problem(run, tables, rules, all_groupings)
+        problem = _problem(run, tables, rules, all_groupings, threshold)
         cells, unique = problem["cells"], problem["unique"]
         mostly_small = _mostly_small(cells, threshold) - withheld
         if mostly_small:  # hiding most of a table would hide much else too
@@ -916,6 +941,9 @@ def publish(
         else:
             withheld |= set(rules)
     hidden = set(unique.index[result.hidden])
+    group_hidden = bool(
+        len(hidden) and cells.loc[cells["cell"].isin(hidden), "grouping"].eq("by").any()
+    )
     out: dict[str, pd.DataFrame | str] = {}
     for name, table in tables.items():
         if name in sparse_tables:
@@ -926,6 +954,10 @@ def publish(
             rule = rules[name]
             cols = [] if rule.grouping == "none" else all_groupings[rule.grouping][1]
             applied = _apply(table, rule, cells[cells["table"] == name], hidden, cols)
+            if rule.across_groups and group_hidden:
+                present = [c for c in rule.across_groups if c in applied]
+                applied[present] = applied[present].astype(object)
+                applied.loc[:, present] = HIDDEN
             out[name] = _without_pool_totals(applied, rule)
         else:
             out[name] = table
@@ -1020,7 +1052,7 @@ def _without_pool_totals(table: pd.DataFrame, rule: Rule) -> pd.DataFrame:
     return out.loc[~total].drop(columns=POOL_TOTAL).reset_index(drop=True)
 
 
-def _problem(run, tables, rules, all_groupings) -> dict:
+def _problem(run, tables, rules, all_groupings, threshold) -> dict:
     """Cells of the published tables, their true values (checked), atoms and the matrix."""
     from scipy import sparse
 
@@ -1093,7 +1125,49 @@ def _problem(run, tables, rules, all_groupings) -> dict:
         ),
         shape=(len(unique), len(sizes)),
     )
+    A, unique = _nested_complements(A, unique, threshold)
     return {"cells": cells, "unique": unique, "A": A}
+
+
+def _nested_complements(A, unique: pd.DataFrame, threshold: int):
+    """Add, as audited complements, the small differences of nested counts.
+
+    Two published counts whose cases are nested (sustained under one
+    missing-visit convention within the other, a reason within its exit
+    type, a group within the whole cohort) give by subtraction the count of
+    the cases in one but not the other. Where that is 1 to ``threshold - 1``
+    it is protected like any complement, whichever tables the two come from.
+    """
+    from scipy import sparse
+
+    rows = np.flatnonzero(unique["kind"].to_numpy() == "count")
+    if len(rows) < 2:
+        return A, unique
+    support = sparse.csr_array((A[rows] != 0).astype(float))
+    atoms = np.asarray(support.sum(axis=1)).ravel()
+    shared = (support @ support.T).tocoo()
+    outer, inner = shared.row, shared.col
+    nested = (outer != inner) & (shared.data >= atoms[inner]) & (atoms[inner] < atoms[outer])
+    outer, inner = rows[outer[nested]], rows[inner[nested]]
+    value = unique["value"].to_numpy(dtype=float)
+    difference = value[outer] - value[inner]
+    small = (difference >= 1) & (difference < threshold)
+    outer, inner, difference = outer[small], inner[small], difference[small]
+    names = unique.index[outer] + MINUS + unique.index[inner]
+    new = ~names.isin(unique.index)
+    if not new.any():
+        return A, unique
+    outer, inner, difference, names = outer[new], inner[new], difference[new], names[new]
+    extra = pd.DataFrame(
+        {
+            "grouping": unique["grouping"].to_numpy()[outer],
+            "kind": "complement",
+            "value": difference.astype("int64"),
+        },
+        index=pd.Index(names, name=unique.index.name),
+    )
+    A = sparse.vstack([A, sparse.csr_array(A[outer] - A[inner])]).tocsr()
+    return A, pd.concat([unique, extra])
 
 
 def _apply(table: pd.DataFrame, rule: Rule, cells: pd.DataFrame, hidden: set, cols) -> pd.DataFrame:

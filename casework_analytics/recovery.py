@@ -303,7 +303,8 @@ def recovery_sensitivity(
     DataFrame
         Group columns, ``metric``, ``horizon_days``, ``estimate_positive``,
         ``estimate_ignore``, ``difference`` (ignore − positive, in
-        proportion points), ``denominator_positive``,
+        proportion points), ``numerator_positive``, ``numerator_ignore``
+        (missing for the Kaplan–Meier metrics), ``denominator_positive``,
         ``denominator_ignore``. Retention does not depend on the convention
         (dropout uses recorded visits and gaps), so its difference is 0 by
         construction.
@@ -335,6 +336,8 @@ def recovery_sensitivity(
             "estimate_positive",
             "estimate_ignore",
             "difference",
+            "numerator_positive",
+            "numerator_ignore",
             "denominator_positive",
             "denominator_ignore",
         ]
