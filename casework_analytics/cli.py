@@ -68,6 +68,14 @@ def say(text: str = "", *, err: bool = False) -> None:
     print(_escape(text), file=sys.stderr if err else sys.stdout, flush=err)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: what was wrong, and where the help is."""
+
+    def error(self, message: str):
+        say(f"{self.prog}: {message} (see {self.prog} --help)", err=True)
+        raise SystemExit(EXIT_UNUSABLE)
+
+
 def _positive_int(name: str, low: int = 1):
     def parse(value: str) -> int:
         try:
@@ -144,7 +152,7 @@ def _add_definitions(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="casework-analytics",
         description="Validated loading and outcome analytics for casework with people "
         "recovering from drug dependency.",
