@@ -337,11 +337,16 @@ def _loaded(args):
 
 
 def _validate(args) -> int:
-    from .outputs import check_output_file, write_file_atomically
-    from .problems import format_problems
+    from .outputs import check_output_file, file_starts_with, write_file_atomically
+    from .problems import PROBLEM_COLUMNS, format_problems
 
     if args.problems_out is not None:
-        check_output_file(args.problems_out, suffixes=(".csv",))
+        header = ",".join(PROBLEM_COLUMNS)
+        check_output_file(
+            args.problems_out,
+            suffixes=(".csv",),
+            earlier=lambda path: file_starts_with(path, header),
+        )
     cohort = _loaded(args)
     if len(cohort.problems):
         say()
@@ -553,11 +558,15 @@ def _compare(args) -> int:
 
 def _report(args) -> int:
     from .grouping import as_as_of, case_groups
-    from .outputs import check_output_file
-    from .report import build_report
+    from .outputs import check_output_file, file_starts_with
+    from .report import GENERATOR, build_report
 
     as_of = as_as_of(args.as_of)
-    check_output_file(args.out, suffixes=(".html", ".htm"))
+    check_output_file(
+        args.out,
+        suffixes=(".html", ".htm"),
+        earlier=lambda path: file_starts_with(path, GENERATOR, within=1024),
+    )
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)

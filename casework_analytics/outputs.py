@@ -30,7 +30,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -112,8 +112,15 @@ def check_output_folder(target, *, overwrite: bool = False) -> Path:
     return target
 
 
-def check_output_file(path, *, suffixes: tuple[str, ...] = ()) -> Path:
-    """Refuse, before any work, an output file path that cannot be written."""
+def check_output_file(
+    path, *, suffixes: tuple[str, ...] = (), earlier: Callable[[Path], bool] | None = None
+) -> Path:
+    """Refuse, before any work, an output file path that cannot be written.
+
+    With ``earlier``, an existing file is replaced only if ``earlier(path)``
+    says it is an earlier output of the same command (so ``--out`` never
+    overwrites a file of the source, or anything else this tool did not write).
+    """
     path = Path(path)
     if path.is_dir():
         raise CaseworkError(f"{path} is a folder; give a file name for the output.")
@@ -121,8 +128,26 @@ def check_output_file(path, *, suffixes: tuple[str, ...] = ()) -> Path:
         raise CaseworkError(
             f"The output {path} should end in {' or '.join(suffixes)}; got {path.suffix or 'none'}."
         )
+    if earlier is not None and path.exists() and not earlier(path):
+        raise CaseworkError(
+            f"{path} already exists and is not an earlier output of this command; give a new "
+            "file name (an earlier output is replaced)."
+        )
     _check_creatable(path.parent)
     return path
+
+
+def file_starts_with(path, text: str, *, within: int = 0) -> bool:
+    """True if ``path`` is a file whose first bytes hold ``text`` (at its start, or
+    anywhere in its first ``within`` bytes)."""
+    marker = text.encode("utf-8")
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(max(len(marker) + 3, within))
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    return marker in head if within else head.startswith(marker)
 
 
 def _check_creatable(folder: Path) -> None:
@@ -133,6 +158,14 @@ def _check_creatable(folder: Path) -> None:
         raise CaseworkError(f"{folder} cannot be created: {probe} is a file.")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise CaseworkError(f"{folder} cannot be written: {probe} is not writable.")
+    # Permission bits are not the whole story (root, read-only or virtual file
+    # systems): create and remove an empty folder to be sure, before any work.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".casework-probe-", dir=probe))
+    except OSError as exc:
+        raise CaseworkError(
+            f"{folder} cannot be written: {probe} does not accept new files ({exc.strerror})."
+        ) from None
 
 
 @dataclass

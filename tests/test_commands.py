@@ -148,6 +148,94 @@ def test_published_report_on_a_small_cohort_and_no_tcp_warning(tmp_path, capfd):
     assert "over TCP" not in printed
     page = out.read_text(encoding="utf-8")
     assert "published" in page.lower() and "Traceback" not in page
+    # The page is known as an earlier report: --out may replace it (here the run
+    # then stops at the missing source, before any work).
+    code = main(["report", "sqlite:///missing.db", "--as-of", AS_OF, "--out", str(out)])
+    assert code == 2 and "does not exist" in capfd.readouterr().err
+    assert out.read_text(encoding="utf-8") == page
+
+
+def _unwritable(tmp_path: Path) -> list[Path]:
+    """Folders nothing can be written under: /proc (even for root) and, unless
+    running as root, a read-only folder."""
+    places = [Path("/proc")] if Path("/proc").is_dir() else []
+    if os.geteuid() != 0:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        places.append(locked)
+    return places
+
+
+def test_output_folders_that_cannot_be_written_are_refused_first(source, tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    bad = [
+        (a_file, "is a file"),
+        (a_file / "out", "is a file"),
+        *((place / "casework" / "out", "cannot be written") for place in _unwritable(tmp_path)),
+    ]
+    for out, says in bad:
+        for command in ("summary", "compare"):
+            message = refused(
+                capsys,
+                command,
+                source,
+                "--as-of",
+                AS_OF,
+                "--by",
+                "site",
+                "--out",
+                out,
+                says=says,
+                watch=(tmp_path,),
+            )
+            assert str(out.parent.parent) in message  # where the problem is
+    assert a_file.read_text() == "mine"
+
+
+def test_report_out_that_cannot_be_written_is_refused_before_the_notebook(source, tmp_path, capsys):
+    page = tmp_path / "theirs.html"
+    page.write_text("<html>someone else's page</html>")
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    bad = [
+        (tmp_path, "is a folder"),
+        (page, "not an earlier output"),
+        (a_file / "report.html", "is a file"),
+        (tmp_path / "report.txt", "should end in .html"),
+        *((place / "casework" / "r.html", "cannot be written") for place in _unwritable(tmp_path)),
+    ]
+    for out, says in bad:
+        refused(
+            capsys, "report", source, "--as-of", AS_OF, "--out", out, says=says, watch=(tmp_path,)
+        )
+    assert page.read_text() == "<html>someone else's page</html>"
+
+
+def test_problems_out_never_overwrites_what_this_tool_did_not_write(tmp_path, capsys):
+    source = synthetic.write(synthetic.generate(3, seed=2), tmp_path / "src")
+    cases = source / "cases.csv"
+    original = cases.read_bytes()
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("mine")
+    bad = [
+        (cases, "not an earlier output"),  # the source itself
+        (tmp_path, "is a folder"),
+        (a_file, "should end in .csv"),
+        (a_file / "problems.csv", "is a file"),
+        *((place / "casework" / "p.csv", "cannot be written") for place in _unwritable(tmp_path)),
+    ]
+    for out, says in bad:
+        message = refused(
+            capsys, "validate", source, "--problems-out", out, says=says, watch=(tmp_path,)
+        )
+        assert "Source:" not in message
+    assert cases.read_bytes() == original
+    # An earlier problem report is replaced.
+    report = tmp_path / "problems.csv"
+    assert run(capsys, "validate", source, "--problems-out", report)[0] == 0
+    assert run(capsys, "validate", source, "--problems-out", report)[0] == 0
 
 
 def test_numbers_of_weeks_and_visits_must_be_positive(source, tmp_path, capsys):
