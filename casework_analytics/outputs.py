@@ -5,7 +5,8 @@ Atomic folders
     :func:`output_folder` writes a run into a temporary folder beside the
     target and moves it into place only when every file is complete. A
     target that already exists must be empty or an earlier output of this
-    tool (it has our ``manifest.json``); it is then replaced whole, so no
+    tool (it has our ``manifest.json``) that is not a data source (a data
+    source is replaced only with ``overwrite``); it is then replaced whole, so no
     file of an earlier run survives next to the new ones. A run that fails
     or is killed leaves the target as it was (a temporary
     ``.<name>.partial-*`` folder may be left beside it, never inside it).
@@ -81,33 +82,52 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_our_output(path: Path) -> bool:
-    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+#: Commands whose folder is a data source: never replaced without ``overwrite``.
+SOURCE_COMMANDS = ("generate", "write", "pseudonymise")
+
+
+def _our_manifest(path: Path) -> dict | None:
+    """The manifest of a folder written by this tool, else ``None``."""
     manifest = Path(path) / MANIFEST
     if not manifest.is_file():
-        return False
+        return None
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("tool") == TOOL
+        record = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    return record if isinstance(record, dict) and record.get("tool") == TOOL else None
+
+
+def is_our_output(path: Path) -> bool:
+    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+    return _our_manifest(path) is not None
 
 
 def check_output_folder(target, *, overwrite: bool = False) -> Path:
     """Refuse, before any work, a target folder that cannot be written safely.
 
     The target may be missing (its parent must be creatable), empty, or an
-    earlier output of this tool; with ``overwrite=True`` any folder is
-    accepted and will be cleared. A file in the way, or a folder holding
-    anything else, is refused with a message saying what to do.
+    earlier output of this tool that is not a data source (written by
+    ``generate``, ``pseudonymise`` or :func:`write_source`); with
+    ``overwrite=True`` any folder is accepted and will be cleared. A file in
+    the way, or a folder holding anything else, is refused with a message
+    saying what to do.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise CaseworkError(f"{target} is a file; give a folder for the output.")
-    if target.is_dir() and any(target.iterdir()) and not overwrite and not is_our_output(target):
-        raise CaseworkError(
-            f"{target} already holds files that this tool did not write; give an empty or new "
-            "folder (an earlier output of this tool is replaced whole)."
-        )
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        record = _our_manifest(target)
+        if record is None:
+            raise CaseworkError(
+                f"{target} already holds files that this tool did not write; give an empty or "
+                "new folder (an earlier output of this tool is replaced whole)."
+            )
+        if record.get("command") in SOURCE_COMMANDS:
+            raise CaseworkError(
+                f"{target} holds a data source (written by `{record['command']}`), which is "
+                "never replaced without --overwrite; give an empty or new folder."
+            )
     _check_creatable(target.parent)
     return target
 

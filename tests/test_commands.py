@@ -272,6 +272,38 @@ def test_generate_needs_a_whole_seed_of_at_least_0(tmp_path, capsys):
     assert not any(tmp_path.iterdir())
 
 
+def test_generate_into_a_folder_holding_data_needs_overwrite(tmp_path, capsys):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "cases.csv").write_text("case_id\nA\n")
+    earlier = tmp_path / "earlier"
+    assert run(capsys, "generate", earlier, "--placements", "2")[0] == 0
+    for folder, says in ((theirs, "did not write"), (earlier, "holds a data source")):
+        refused(
+            capsys,
+            "generate",
+            folder,
+            "--placements",
+            "1",
+            says=says,
+            watch=(tmp_path,),
+        )
+        assert run(capsys, "generate", folder, "--placements", "1", "--overwrite")[0] == 0
+        assert len(pd.read_csv(folder / "placements.csv")) == 1
+    # An analysis never replaces a source either.
+    refused(
+        capsys,
+        "summary",
+        earlier,
+        "--as-of",
+        AS_OF,
+        "--out",
+        earlier,
+        says="holds a data source",
+        watch=(tmp_path,),
+    )
+
+
 def test_keygen_creates_a_missing_folder(tmp_path, capsys):
     key = tmp_path / "keys" / "deeper" / "project.key"
     code, out, _ = run(capsys, "keygen", key)
