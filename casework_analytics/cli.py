@@ -327,6 +327,23 @@ def _observed(cohort, as_of) -> None:
         raise CaseworkError("The source has no accepted case; see `casework-analytics validate`.")
 
 
+def _say_renamed(cohort, by) -> None:
+    """Say which real groups are renamed because their name is a label this tool writes."""
+    from .grouping import RESERVED_LABELS, group_columns
+
+    attributes = cohort.case_attributes()
+    for column in group_columns(by):
+        if column not in attributes:
+            continue  # refused with its own message
+        values = attributes[column].astype("string")
+        for label in sorted(values[values.isin(RESERVED_LABELS)].unique()):
+            meaning = "the whole cohort" if label == "All" else "small groups folded together"
+            say(
+                f"Note: the {column} named '{label}' is shown as '{label} [{column}]': "
+                f"'{label}' is this tool's label for {meaning}."
+            )
+
+
 def _loaded(args):
     """Load the source named by ``args``, print its counts, and return the cohort."""
     from .cohort import load
@@ -372,6 +389,7 @@ def _summary(args) -> int:
     check_output_folder(args.out)
     cohort = _loaded(args)
     _observed(cohort, as_of)
+    _say_renamed(cohort, args.by)
     by = args.by
     if args.publish:
         from .privacy import fold_small_groups
@@ -456,6 +474,7 @@ def _compare(args) -> int:
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
+    _say_renamed(cohort, args.by)
     by, term_groups = args.by, None
     if args.publish:
         from .privacy import fold_small_groups
@@ -570,6 +589,7 @@ def _report(args) -> int:
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
+    _say_renamed(cohort, args.by)
     build_report(
         args.source,
         as_of,

@@ -331,6 +331,28 @@ def test_sqlite_source_that_does_not_exist_is_never_created(tmp_path, capsys, mo
     assert not any(tmp_path.iterdir())
 
 
+def test_sites_named_all_and_other_are_renamed_and_the_output_says_so(tmp_path, capsys):
+    tables = synthetic.generate(6, seed=2)
+    tables["placements"].loc[0, "site"] = "All"
+    tables["placements"].loc[1, "site"] = "Other"
+    source = synthetic.write(tables, tmp_path / "src")
+    for command in ("summary", "compare"):
+        code, out, _ = run(
+            capsys, command, source, "--as-of", AS_OF, "--by", "site", "--out", tmp_path / command
+        )
+        assert code == 0
+        assert "the site named 'All' is shown as 'All [site]'" in out
+        assert "the site named 'Other' is shown as 'Other [site]'" in out
+    stays = pd.read_csv(tmp_path / "summary" / "length_of_stay.csv").set_index("site")
+    assert {"All [site]", "Other [site]", "All"} <= set(stays.index)
+    assert stays.index.is_unique
+    cases = tables["cases"].merge(tables["placements"], on="placement_id")
+    assert stays.loc["All", "n_cases"] == len(cases)  # the whole cohort
+    assert stays.loc["All [site]", "n_cases"] == (cases["site"] == "All").sum()
+    funnel = pd.read_csv(tmp_path / "compare" / "funnel.csv")
+    assert "All [site]" in set(funnel["site"]) and "Other [site]" in set(funnel["site"])
+
+
 def test_control_characters_in_the_data_are_printed_escaped(tmp_path, capsys):
     tables = synthetic.generate(3, seed=2)
     cases = tables["cases"].astype({"closure_reason": object})
