@@ -397,7 +397,7 @@ REPORTS: list[int] = []  # how many examples have run `report` (a few: ~10 s eac
 
 
 @settings(
-    max_examples=10,
+    max_examples=8,  # about 10 s each; two of them also build a report
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
 )
