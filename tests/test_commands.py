@@ -396,6 +396,25 @@ def _checked(code: int, out: str, err: str) -> None:
 REPORTS: list[int] = []  # how many examples have run `report` (a few: ~10 s each)
 
 
+def test_published_summary_when_every_table_of_counts_is_withheld(tmp_path, capsys):
+    # Found by the test below: ten clients left in four small sites, every table
+    # of counts withheld, and the audit failed with "No objects to concatenate".
+    edits = [
+        ("placements", 313, 14, "cell", "9999-12-31"),
+        ("cases", 155, 15, "cell", "9999-12-31"),
+        ("placements", 5074, 19, "duplicate", "2024-03-18T25:99"),
+        ("stages", 7561, 18, "cell", "12345-06-07"),
+        ("cases", 3507, 3, "cell", "-2+3"),
+    ]
+    source = synthetic.write(_corrupt(small_cohort(1), edits), tmp_path / "src")
+    out = tmp_path / "published"
+    code, printed, _ = run(
+        capsys, "summary", source, "--as-of", AS_OF, "--by", "site", "--publish", "--out", out
+    )
+    assert code == 1
+    assert "withheld" in printed and (out / "manifest.json").exists()
+
+
 @settings(
     max_examples=8,  # about 10 s each; two of them also build a report
     deadline=None,
