@@ -68,6 +68,14 @@ def say(text: str = "", *, err: bool = False) -> None:
     print(_escape(text), file=sys.stderr if err else sys.stdout, flush=err)
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line: what was wrong, and where the help is."""
+
+    def error(self, message: str):
+        say(f"{self.prog}: {message} (see {self.prog} --help)", err=True)
+        raise SystemExit(EXIT_UNUSABLE)
+
+
 def _positive_int(name: str, low: int = 1):
     def parse(value: str) -> int:
         try:
@@ -144,7 +152,7 @@ def _add_definitions(parser: argparse.ArgumentParser) -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="casework-analytics",
         description="Validated loading and outcome analytics for casework with people "
         "recovering from drug dependency.",
@@ -319,6 +327,23 @@ def _observed(cohort, as_of) -> None:
         raise CaseworkError("The source has no accepted case; see `casework-analytics validate`.")
 
 
+def _say_renamed(cohort, by) -> None:
+    """Say which real groups are renamed because their name is a label this tool writes."""
+    from .grouping import RESERVED_LABELS, group_columns
+
+    attributes = cohort.case_attributes()
+    for column in group_columns(by):
+        if column not in attributes:
+            continue  # refused with its own message
+        values = attributes[column].astype("string")
+        for label in sorted(values[values.isin(RESERVED_LABELS)].unique()):
+            meaning = "the whole cohort" if label == "All" else "small groups folded together"
+            say(
+                f"Note: the {column} named '{label}' is shown as '{label} [{column}]': "
+                f"'{label}' is this tool's label for {meaning}."
+            )
+
+
 def _loaded(args):
     """Load the source named by ``args``, print its counts, and return the cohort."""
     from .cohort import load
@@ -329,11 +354,16 @@ def _loaded(args):
 
 
 def _validate(args) -> int:
-    from .outputs import check_output_file, write_file_atomically
-    from .problems import format_problems
+    from .outputs import check_output_file, file_starts_with, write_file_atomically
+    from .problems import PROBLEM_COLUMNS, format_problems
 
     if args.problems_out is not None:
-        check_output_file(args.problems_out, suffixes=(".csv",))
+        header = ",".join(PROBLEM_COLUMNS)
+        check_output_file(
+            args.problems_out,
+            suffixes=(".csv",),
+            earlier=lambda path: file_starts_with(path, header),
+        )
     cohort = _loaded(args)
     if len(cohort.problems):
         say()
@@ -359,6 +389,7 @@ def _summary(args) -> int:
     check_output_folder(args.out)
     cohort = _loaded(args)
     _observed(cohort, as_of)
+    _say_renamed(cohort, args.by)
     by = args.by
     if args.publish:
         from .privacy import fold_small_groups
@@ -443,6 +474,7 @@ def _compare(args) -> int:
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
+    _say_renamed(cohort, args.by)
     by, term_groups = args.by, None
     if args.publish:
         from .privacy import fold_small_groups
@@ -545,14 +577,19 @@ def _compare(args) -> int:
 
 def _report(args) -> int:
     from .grouping import as_as_of, case_groups
-    from .outputs import check_output_file
-    from .report import build_report
+    from .outputs import check_output_file, file_starts_with
+    from .report import GENERATOR, build_report
 
     as_of = as_as_of(args.as_of)
-    check_output_file(args.out, suffixes=(".html", ".htm"))
+    check_output_file(
+        args.out,
+        suffixes=(".html", ".htm"),
+        earlier=lambda path: file_starts_with(path, GENERATOR, within=1024),
+    )
     cohort = _loaded(args)
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
+    _say_renamed(cohort, args.by)
     build_report(
         args.source,
         as_of,

@@ -5,7 +5,8 @@ Atomic folders
     :func:`output_folder` writes a run into a temporary folder beside the
     target and moves it into place only when every file is complete. A
     target that already exists must be empty or an earlier output of this
-    tool (it has our ``manifest.json``); it is then replaced whole, so no
+    tool (it has our ``manifest.json``) that is not a data source (a data
+    source is replaced only with ``overwrite``); it is then replaced whole, so no
     file of an earlier run survives next to the new ones. A run that fails
     or is killed leaves the target as it was (a temporary
     ``.<name>.partial-*`` folder may be left beside it, never inside it).
@@ -30,7 +31,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -81,39 +82,65 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def is_our_output(path: Path) -> bool:
-    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+#: Commands whose folder is a data source: never replaced without ``overwrite``.
+SOURCE_COMMANDS = ("generate", "write", "pseudonymise")
+
+
+def _our_manifest(path: Path) -> dict | None:
+    """The manifest of a folder written by this tool, else ``None``."""
     manifest = Path(path) / MANIFEST
     if not manifest.is_file():
-        return False
+        return None
     try:
-        return json.loads(manifest.read_text(encoding="utf-8")).get("tool") == TOOL
+        record = json.loads(manifest.read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
+        return None
+    return record if isinstance(record, dict) and record.get("tool") == TOOL else None
+
+
+def is_our_output(path: Path) -> bool:
+    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+    return _our_manifest(path) is not None
 
 
 def check_output_folder(target, *, overwrite: bool = False) -> Path:
     """Refuse, before any work, a target folder that cannot be written safely.
 
     The target may be missing (its parent must be creatable), empty, or an
-    earlier output of this tool; with ``overwrite=True`` any folder is
-    accepted and will be cleared. A file in the way, or a folder holding
-    anything else, is refused with a message saying what to do.
+    earlier output of this tool that is not a data source (written by
+    ``generate``, ``pseudonymise`` or :func:`write_source`); with
+    ``overwrite=True`` any folder is accepted and will be cleared. A file in
+    the way, or a folder holding anything else, is refused with a message
+    saying what to do.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise CaseworkError(f"{target} is a file; give a folder for the output.")
-    if target.is_dir() and any(target.iterdir()) and not overwrite and not is_our_output(target):
-        raise CaseworkError(
-            f"{target} already holds files that this tool did not write; give an empty or new "
-            "folder (an earlier output of this tool is replaced whole)."
-        )
+    if target.is_dir() and any(target.iterdir()) and not overwrite:
+        record = _our_manifest(target)
+        if record is None:
+            raise CaseworkError(
+                f"{target} already holds files that this tool did not write; give an empty or "
+                "new folder (an earlier output of this tool is replaced whole)."
+            )
+        if record.get("command") in SOURCE_COMMANDS:
+            raise CaseworkError(
+                f"{target} holds a data source (written by `{record['command']}`), which is "
+                "never replaced without --overwrite; give an empty or new folder."
+            )
     _check_creatable(target.parent)
     return target
 
 
-def check_output_file(path, *, suffixes: tuple[str, ...] = ()) -> Path:
-    """Refuse, before any work, an output file path that cannot be written."""
+def check_output_file(
+    path, *, suffixes: tuple[str, ...] = (), earlier: Callable[[Path], bool] | None = None
+) -> Path:
+    """Refuse, before any work, an output file path that cannot be written.
+
+    With ``earlier``, an existing file is replaced only if ``earlier(path)``
+    says it is an earlier output of the same command (so ``--out`` never
+    overwrites a file of the source, or anything else this tool did not write).
+    """
     path = Path(path)
     if path.is_dir():
         raise CaseworkError(f"{path} is a folder; give a file name for the output.")
@@ -121,8 +148,26 @@ def check_output_file(path, *, suffixes: tuple[str, ...] = ()) -> Path:
         raise CaseworkError(
             f"The output {path} should end in {' or '.join(suffixes)}; got {path.suffix or 'none'}."
         )
+    if earlier is not None and path.exists() and not earlier(path):
+        raise CaseworkError(
+            f"{path} already exists and is not an earlier output of this command; give a new "
+            "file name (an earlier output is replaced)."
+        )
     _check_creatable(path.parent)
     return path
+
+
+def file_starts_with(path, text: str, *, within: int = 0) -> bool:
+    """True if ``path`` is a file whose first bytes hold ``text`` (at its start, or
+    anywhere in its first ``within`` bytes)."""
+    marker = text.encode("utf-8")
+    try:
+        with Path(path).open("rb") as f:
+            head = f.read(max(len(marker) + 3, within))
+    except OSError:
+        return False
+    head = head.removeprefix(b"\xef\xbb\xbf")
+    return marker in head if within else head.startswith(marker)
 
 
 def _check_creatable(folder: Path) -> None:
@@ -133,6 +178,14 @@ def _check_creatable(folder: Path) -> None:
         raise CaseworkError(f"{folder} cannot be created: {probe} is a file.")
     if not os.access(probe, os.W_OK | os.X_OK):
         raise CaseworkError(f"{folder} cannot be written: {probe} is not writable.")
+    # Permission bits are not the whole story (root, read-only or virtual file
+    # systems): create and remove an empty folder to be sure, before any work.
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".casework-probe-", dir=probe))
+    except OSError as exc:
+        raise CaseworkError(
+            f"{folder} cannot be written: {probe} does not accept new files ({exc.strerror})."
+        ) from None
 
 
 @dataclass

@@ -912,6 +912,9 @@ def publish(
         for name in withheld:
             rules.pop(name, None)
         problem = _problem(run, tables, rules, all_groupings, threshold)
+        if problem is None:  # every table holding counts is withheld: nothing to audit
+            result = None
+            break
         cells, unique = problem["cells"], problem["unique"]
         mostly_small = _mostly_small(cells, threshold) - withheld
         if mostly_small:  # hiding most of a table would hide much else too
@@ -940,7 +943,7 @@ def publish(
             withheld |= curve_tables
         else:
             withheld |= set(rules)
-    hidden = set(unique.index[result.hidden])
+    hidden = set(unique.index[result.hidden]) if result is not None else set()
     group_hidden = bool(
         len(hidden) and cells.loc[cells["cell"].isin(hidden), "grouping"].eq("by").any()
     )
@@ -950,6 +953,8 @@ def publish(
             out[name] = WITHHELD_REASONS["sparse"]
         elif name in withheld:
             out[name] = WITHHELD_REASONS["unprotectable"]
+        elif name in rules and result is None:  # no count cell in it
+            out[name] = _without_pool_totals(table, rules[name])
         elif name in rules:
             rule = rules[name]
             cols = [] if rule.grouping == "none" else all_groupings[rule.grouping][1]
@@ -961,6 +966,9 @@ def publish(
             out[name] = _without_pool_totals(applied, rule)
         else:
             out[name] = table
+    if result is None:
+        audited = pd.DataFrame(columns=["cell", "kind", "value", "status"])
+        return Publication(out, audited, threshold, 0)
     audited = unique.reset_index()[["cell", "kind", "value"]]
     audited["status"] = result.status
     return Publication(out, audited, threshold, result.rounds)
@@ -1052,8 +1060,9 @@ def _without_pool_totals(table: pd.DataFrame, rule: Rule) -> pd.DataFrame:
     return out.loc[~total].drop(columns=POOL_TOTAL).reset_index(drop=True)
 
 
-def _problem(run, tables, rules, all_groupings, threshold) -> dict:
-    """Cells of the published tables, their true values (checked), atoms and the matrix."""
+def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
+    """Cells of the published tables, their true values (checked), atoms and the matrix
+    (``None`` when no table left holds a count cell)."""
     from scipy import sparse
 
     cells = []
@@ -1062,6 +1071,8 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict:
         found = _cell_rows(name, tables[name], rule, cols)
         if len(found):
             cells.append(found.assign(kind="rounded" if rule.curve else "count"))
+    if not cells:
+        return None
     cells = pd.concat(cells, ignore_index=True)
     complements = pd.concat(
         [_complement_rows(n, tables[n], r, cells) for n, r in rules.items()], ignore_index=True

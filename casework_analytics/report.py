@@ -58,6 +58,10 @@ img.figure,.card,tr{break-inside:avoid}thead{display:table-header-group}
 details.how{display:block}a{color:inherit;text-decoration:none}.download{display:none}}
 """
 
+#: Marks a page as this tool's report (in its head), so ``report --out`` replaces
+#: an earlier report but never a page it did not write.
+GENERATOR = '<meta name="generator" content="casework_analytics">'
+
 #: Which section each report cell draws, for the progress lines.
 _SECTIONS = {
     "header": "title",
@@ -206,7 +210,7 @@ def build_report(
     body = "".join(_html_outputs(nb))
     title = html.escape(f"{words['title']} {as_of.date()}")
     page = (
-        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">'
+        f'<!DOCTYPE html><html lang="{lang}"><head><meta charset="utf-8">{GENERATOR}'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{title}</title><style>{STYLE}</style></head><body>{body}</body></html>"
     )
