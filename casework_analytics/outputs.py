@@ -59,18 +59,25 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     ["'=1+1", 'ok']
     >>> neutralise(pd.DataFrame({"z": [-0.5, "*"]}))["z"].tolist()  # a number among hidden marks
     [-0.5, '*']
+    >>> neutralise(pd.DataFrame({"b": [b"\\xff", "+1"]}))["b"].tolist()  # bytes are not text
+    [b'\\xff', "'+1"]
     """
     out = frame.copy()
     for column in out.columns:
         values = out[column]
         if not (pd.api.types.is_object_dtype(values) or pd.api.types.is_string_dtype(values)):
             continue
-        text = values.astype("string")
-        risky = text.str.startswith(FORMULA_TRIGGERS).fillna(False).to_numpy(dtype=bool)
-        if risky.any() and pd.api.types.is_object_dtype(values):  # numbers among text stay
-            risky &= values.map(lambda v: isinstance(v, str)).to_numpy(dtype=bool)
+        if pd.api.types.is_object_dtype(values):  # any objects: only text can be a formula
+            risky = values.map(
+                lambda v: isinstance(v, str) and v.startswith(FORMULA_TRIGGERS)
+            ).to_numpy(dtype=bool)
+        else:
+            text = values.astype("string")
+            risky = text.str.startswith(FORMULA_TRIGGERS).fillna(False).to_numpy(dtype=bool)
         if risky.any():
-            out[column] = values.astype(object).where(~risky, "'" + text.astype(object))
+            quoted = values.astype(object).copy()
+            quoted[risky] = ["'" + v for v in quoted[risky]]
+            out[column] = quoted
     return out
 
 

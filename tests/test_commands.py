@@ -480,3 +480,17 @@ def test_validate_piped_into_head_stops_quietly(tmp_path):
     assert result.stdout.startswith("Source:")
     assert result.stderr == ""
     assert result.returncode == 141  # the pipe was closed (cli module docstring)
+
+
+def test_a_source_holding_odd_objects_is_written_and_read(tmp_path):
+    # Found by the hostile command test in a clean CI run: a bytes cell made the CSV
+    # writer's formula guard crash before anything was written.
+    tables = synthetic.generate(3, seed=0)
+    placements = tables["placements"].astype(object)
+    placements.iloc[0, 0] = b"\xff\xfe\x00"
+    placements.iloc[1, 1] = "=HYPERLINK(1)"
+    tables["placements"] = placements
+    source = synthetic.write(tables, tmp_path / "odd")
+    written = (source / "placements.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK(1)" in written
+    assert main(["validate", str(source)]) in (0, 1)
