@@ -3,11 +3,19 @@ row numbers in problem reports can be checked against the file."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 
 from casework_analytics import synthetic
+
+# `make test` (and CI) draw the same examples every run, so a red run is a real change,
+# not a new random draw; `make fuzz` explores (CASEWORK_FUZZ_EXAMPLES set).
+settings.register_profile("repeatable", derandomize=True)
+settings.register_profile("explore", derandomize=False)
+settings.load_profile("explore" if os.environ.get("CASEWORK_FUZZ_EXAMPLES") else "repeatable")
 
 TINY = {
     "placements": """placement_id,site,caseworker_id,start_date,end_date,term
