@@ -379,9 +379,38 @@ def _validate(args) -> int:
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 
+def _folded(cohort, args, withheld: str):
+    """The groups of ``args.by`` with small ones folded into Other, said on the terminal."""
+    from .privacy import fold_small_groups
+
+    by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
+    say(
+        f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
+        f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; {withheld}."
+    )
+    return by
+
+
+def _write_tables(args, manifest: dict, tables) -> None:
+    """Write ``(name, table or reason)`` pairs into ``args.out`` as one output folder;
+    a reason is recorded in the manifest as withheld."""
+    from .outputs import output_folder
+
+    with output_folder(args.out, manifest) as folder:
+        for name, table in tables:
+            if isinstance(table, str):
+                manifest["withheld"][name] = table
+                say(f"  skipped {name}: {table}")
+                continue
+            path = folder.write_table(name, table, format=args.format)
+            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
+            if args.format == "csv" and len(table) > 1_000_000:
+                say(f"  note: {path.name} has over a million rows; --format parquet reads faster")
+
+
 def _summary(args) -> int:
     from .grouping import as_as_of
-    from .outputs import check_output_folder, output_folder
+    from .outputs import check_output_folder
     from .summary import Summary
 
     as_of = as_as_of(args.as_of)
@@ -392,14 +421,7 @@ def _summary(args) -> int:
     _say_renamed(cohort, args.by)
     by = args.by
     if args.publish:
-        from .privacy import fold_small_groups
-
-        by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
-        say(
-            f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
-            f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; per-client "
-            "tables withheld."
-        )
+        by = _folded(cohort, args, "per-client tables withheld")
     run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
     tables = run.tables()
     publication = None
@@ -425,16 +447,7 @@ def _summary(args) -> int:
         "withheld": {},
         "disclosure": publication.summary() if publication is not None else None,
     }
-    with output_folder(args.out, manifest) as folder:
-        for name, table in tables:
-            if isinstance(table, str):
-                manifest["withheld"][name] = table
-                say(f"  skipped {name}: {table}")
-                continue
-            path = folder.write_table(name, table, format=args.format)
-            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
-            if args.format == "csv" and len(table) > 1_000_000:
-                say(f"  note: {path.name} has over a million rows; --format parquet reads faster")
+    _write_tables(args, manifest, tables)
     say(f"Tables written to {args.out}")
     if cohort.has_errors:
         say("Some rows were rejected; run `casework-analytics validate` for the full report.")
@@ -465,7 +478,7 @@ def _compare(args) -> int:
 
     from .evaluation import compare_groups, hazard_ratios, term_trend
     from .grouping import as_as_of, case_groups
-    from .outputs import check_output_folder, output_folder
+    from .outputs import check_output_folder
     from .summary import Summary
 
     as_of = as_as_of(args.as_of)
@@ -479,12 +492,7 @@ def _compare(args) -> int:
     if args.publish:
         from .privacy import fold_small_groups
 
-        by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
-        say(
-            f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
-            f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; model tables "
-            "withheld."
-        )
+        by = _folded(cohort, args, "model tables withheld")
     run = Summary(cohort, as_of, by, definition=definition)
     adjust = None if args.adjust is None else (args.adjust or "default")
     tables: list[tuple[str, object]] = []
@@ -553,14 +561,7 @@ def _compare(args) -> int:
         "withheld": withheld,
         "disclosure": publication.summary() if publication is not None else None,
     }
-    with output_folder(args.out, manifest) as folder:
-        for name, table in tables:
-            if isinstance(table, str):
-                manifest["withheld"][name] = table
-                say(f"  skipped {name}: {table}")
-                continue
-            folder.write_table(name, table, format=args.format)
-            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
+    _write_tables(args, manifest, tables)
     for name, reason in withheld.items():
         say(f"  {name}: {reason}")
     published = dict(tables).get("funnel")
