@@ -235,6 +235,19 @@ def _metric_key(mapping: dict[str, str], *, other: bool = False):
     return key
 
 
+#: The values of a funnel-table row, all resting on its counts and the target.
+_FUNNEL_VALUES = (
+    "expected",
+    "value",
+    "z",
+    "z_adjusted",
+    "lower_95",
+    "upper_95",
+    "lower_998",
+    "upper_998",
+    "flag",
+)
+
 RULES: dict[str, Rule] = {
     "stage_progress": Rule(per_case=True),
     "contacts": Rule(per_case=True),
@@ -379,47 +392,14 @@ RULES: dict[str, Rule] = {
     ),
     "comparison": Rule(
         counts={"n": _metric_key(_COMPARED_N), "observed": _metric_key(_COMPARED_OBSERVED)},
-        derived={
-            c: ["n", "observed"]
-            for c in (
-                "expected",
-                "value",
-                "z",
-                "z_adjusted",
-                "lower_95",
-                "upper_95",
-                "lower_998",
-                "upper_998",
-                "flag",
-            )
-        },
+        derived=dict.fromkeys(_FUNNEL_VALUES, ["n", "observed"]),
         parents={"observed": "n"},
         pooled_by=("metric", "adjusted"),
-        pool_total=(
-            "target",
-            "expected",
-            "value",
-            "z",
-            "z_adjusted",
-            "lower_95",
-            "upper_95",
-            "lower_998",
-            "upper_998",
-            "flag",
-        ),
+        pool_total=("target", *_FUNNEL_VALUES),
         pooled={
             **dict.fromkeys(("phi", "tau2", "dispersion_p", "overdispersed", "widening")),
-            **dict.fromkeys(
-                (
-                    "z_adjusted",
-                    "lower_95",
-                    "upper_95",
-                    "lower_998",
-                    "upper_998",
-                    "flag",
-                ),
-                lambda t: t["widening"] != "none",
-            ),
+            # the values a widening rests on (every one from z_adjusted on)
+            **dict.fromkeys(_FUNNEL_VALUES[3:], lambda t: t["widening"] != "none"),
         },
     ),
     "trend": Rule(
