@@ -1963,7 +1963,11 @@ def coarsen_curve(
     time where any curve has fewer than ``threshold`` at risk), because
     the ``All`` curve minus the other groups would otherwise give a
     group's span counts by subtraction. The rounding of ``at_risk`` is
-    defence in depth. The grid can become sparse when a group is small:
+    defence in depth. The totals of events and censorings are published
+    with the curve (``survival_summary``), so the tail after the last
+    published time is a span like the others: the last times are given up
+    until it too holds 0 or at least ``threshold`` of each. The grid can
+    become sparse when a group is small:
     fold small groups first (:func:`casework_analytics.privacy.fold_small_groups`).
 
     Examples
@@ -2022,12 +2026,29 @@ def coarsen_curve(
         if (allowed(d_e) & allowed(d_c)).all():
             keep[k] = True
             prev_e, prev_c = events[:, k], censored[:, k]
+    # The totals are published elsewhere, so the tail after the last published time
+    # is a span too: give up the last times until it holds 0 or >= threshold of each.
+    sums = km.groupby(cols, sort=False, observed=True) if cols else None
+    total_e = _per_curve(km, cols, curves, "events", sums)
+    total_c = _per_curve(km, cols, curves, "censored", sums)
+    for k in np.flatnonzero(keep)[::-1]:  # only the last few times are ever given up
+        if k == 0 or (allowed(total_e - events[:, k]) & allowed(total_c - censored[:, k])).all():
+            break
+        keep[k] = False
     out = at[np.tile(keep, nc)].copy()
     out["at_risk"] = (np.floor(out["at_risk_after"] / base + 0.5) * base).astype("int64")
     values = ["survival", "se", "ci_low", "ci_high"]
     if decimals is not None:
         out[values] = out[values].round(decimals)
     return out[out_columns].reset_index(drop=True)
+
+
+def _per_curve(km, cols, curves, column, grouped) -> np.ndarray:
+    """The sum of ``column`` over each curve, in the order of ``curves``."""
+    if not cols:
+        return np.array([km[column].sum()], dtype=float)
+    sums = grouped[column].sum().rename("_sum").reset_index()
+    return curves.merge(sums, on=cols, how="left")["_sum"].to_numpy(dtype=float)
 
 
 def add_curve(

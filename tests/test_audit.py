@@ -804,3 +804,36 @@ def test_coarsen_curve_checks_its_arguments(km):
         coarsen_curve(km, group="group", every=0)
     with pytest.raises(CaseworkError, match="lacks column"):
         coarsen_curve(km.drop(columns="censored"), group="group")
+
+
+def test_the_tail_after_the_last_published_time_is_a_span_too():
+    # Hand cohort of 40: 12 events on day 10, 3 on day 100, 25 censored on
+    # day 200. The spans (0, 30], (30, 60], (60, 90] hold 12, 0 and 0
+    # events, so a grid that looked only at spans would publish days 0-90.
+    # With the total of 15 events published (survival_summary), the tail
+    # after day 90 gives 15 - 12 = 3 events. Every time after day 10 shows
+    # the 12, so only day 0 can be published.
+    data = pd.DataFrame(
+        {
+            "days": [10] * 12 + [100] * 3 + [200] * 25,
+            "event": [True] * 15 + [False] * 25,
+        }
+    )
+    curve = kaplan_meier(data, duration="days", event="event")
+    assert coarsen_curve(curve, every=30)["time_days"].tolist() == [0.0]
+    # Move the 3 late events to day 25: spans (0, 30] = 15 events, tail 0
+    # events and 25 censorings, so every grid time up to day 180 is kept.
+    data.loc[data["days"] == 100, "days"] = 25
+    curve = kaplan_meier(data, duration="days", event="event")
+    kept = coarsen_curve(curve, every=30)["time_days"].tolist()
+    assert kept == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
+
+
+def test_tails_hold_no_small_count_on_grouped_curves(km):
+    coarse = coarsen_curve(km, group="group", every=30)
+    last = coarse.groupby("group")["time_days"].max()
+    for group, rows in km.groupby("group"):
+        after = rows[rows["time_days"] > last[group]]
+        for column in ("events", "censored"):
+            tail = after[column].sum()
+            assert tail == 0 or tail >= 11, (group, column, tail)
