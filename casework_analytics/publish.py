@@ -41,6 +41,17 @@ How a run is published (:func:`publish`)
    publication says so.
 6. Shares, intervals, rates and quantiles are hidden wherever a count they
    rest on is hidden.
+7. Values that are points of a survival curve are read off the published,
+   coarse curve, so they say nothing the curve does not
+   (:data:`_CURVE_POINTS`): the Kaplan–Meier headline rows
+   (``retention_km``, ``not_relapsed_km``) are the curve's value at their
+   horizon, hidden where the curve stops before it; in ``survival_summary``
+   the median (and its limits) is the first published day on which the
+   curve (its limit) is at or below 0.5, and the restricted mean is the
+   area under the published points (trapezoids) up to the curve's last
+   published day, with limits from the areas under the published
+   pointwise limits (wider than the exact interval) and no standard error.
+   A group without a published curve has these values hidden.
 
 The rules for every output, those of the summary tables and of the
 dashboard's cards and tables, are in one table, :data:`RULES`.
@@ -322,7 +333,11 @@ RULES: dict[str, Rule] = {
         across_groups=("statistic", "p_value", "min_expected"),
     ),
     "survival_summary": Rule(
-        counts={"n": _keyed("has_time", "outcome"), "events": _keyed("event", "outcome")},
+        counts={
+            "n": _keyed("has_time", "outcome"),
+            "events": _keyed("event", "outcome"),
+            "n_excluded": _keyed("no_time", "outcome"),
+        },
         derived={
             c: ["n", "events"]
             for c in (
@@ -458,8 +473,9 @@ def case_indicators(run, keys) -> pd.DataFrame:
         table's cells); ``eligible``, ``retained``, ``monitored``,
         ``sustained@<convention>``, ``relapse_eligible@<convention>``,
         ``not_relapsed@<convention>`` (the
-        recovery headline); ``has_time|<event>``, ``event|<event>`` (in a
-        survival estimate, and with the event observed);
+        recovery headline); ``has_time|<event>``, ``event|<event>``,
+        ``no_time|<event>`` (in a survival estimate, with the event
+        observed, and left out of it for want of a time);
         ``at_risk|<event>|<day>`` and ``exit_at_risk|<day>`` (still under
         observation after that day, as a coarsened curve counts them); and
         ``A minus B`` (the complement of B within A).
@@ -551,6 +567,9 @@ def case_indicators(run, keys) -> pd.DataFrame:
             return flags_of(convention)[name].reindex(index).fillna(False).to_numpy(dtype=bool)
         if head == "has_time":
             return event_time(rest).notna().to_numpy()
+        if head == "no_time":
+            outcomes = once("outcome_cases", lambda: run.timelines.outcomes["case_id"])
+            return index.isin(outcomes) & event_time(rest).isna().to_numpy()
         if head == "event":
             observed = run.timelines.outcomes.set_index("case_id")[f"{rest}_observed"]
             return observed.reindex(index).fillna(False).to_numpy(dtype=bool)
@@ -791,6 +810,88 @@ def _coarsen_survival(table, cols, threshold, by_group=True):
     return out[[*cols, "outcome", *[c for c in out.columns if c not in (*cols, "outcome")]]]
 
 
+#: The headline rows that are points of a recovery curve, and the curve's outcome.
+_HEADLINE_CURVES = {"retention_km": "dropout", "not_relapsed_km": "relapse"}
+_CURVE_VALUES = ["survival", "ci_low", "ci_high"]
+
+
+def _headline_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.DataFrame:
+    """The headline's Kaplan–Meier rows as the published curve's value at their
+    horizon (hidden where the curve has no such day; missing stays missing)."""
+    rows = table["metric"].isin(list(_HEADLINE_CURVES)).to_numpy()
+    keys = table.loc[rows, cols].astype(object)
+    keys["outcome"] = table.loc[rows, "metric"].map(_HEADLINE_CURVES).to_numpy()
+    keys["time_days"] = table.loc[rows, "horizon_days"].astype(float).to_numpy()
+    points = curve[[*cols, "outcome", "time_days", *_CURVE_VALUES]].astype(
+        {c: object for c in cols}
+    )
+    found = keys.merge(points, on=[*cols, "outcome", "time_days"], how="left")
+    values = found[_CURVE_VALUES].to_numpy(dtype=object)
+    values[found["survival"].isna().to_numpy()] = HIDDEN
+    estimates = ["estimate", "ci_low", "ci_high"]
+    was_missing = table.loc[rows, "estimate"].isna().to_numpy()
+    values[was_missing] = np.nan  # nobody followed to the horizon: nothing to hide
+    out = table.copy()
+    out[estimates] = out[estimates].astype(object)
+    out.loc[rows, estimates] = values
+    return out
+
+
+#: The columns of ``survival_summary`` that rest on the shape of a curve.
+_SHAPE_COLUMNS = [
+    "median_days",
+    "median_ci_low",
+    "median_ci_high",
+    "horizon_days",
+    "rmst_days",
+    "rmst_se",
+    "rmst_ci_low",
+    "rmst_ci_high",
+    "horizon_beyond_followup",
+]
+
+
+def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.DataFrame:
+    """``survival_summary``'s medians and restricted means read off the published
+    curves (see the module docstring); hidden for a group without one."""
+    keys = [*cols, "outcome"]
+    points = curve.astype({c: object for c in cols}).sort_values([*keys, "time_days"])
+    grouped = points.groupby(keys, sort=False)
+    shape = grouped["time_days"].max().rename("horizon_days").to_frame()
+    for column, source in (
+        ("median_days", "survival"),
+        ("median_ci_low", "ci_low"),
+        ("median_ci_high", "ci_high"),
+    ):
+        at_or_below = points[points[source] <= 0.5]
+        shape[column] = at_or_below.groupby(keys)["time_days"].min()
+    step = grouped["time_days"].diff().fillna(0.0)
+    for column, source in (
+        ("rmst_days", "survival"),
+        ("rmst_ci_low", "ci_low"),
+        ("rmst_ci_high", "ci_high"),
+    ):
+        mean_height = (points[source] + grouped[source].shift(1).fillna(1.0)) / 2
+        shape[column] = (step * mean_height).groupby([points[k] for k in keys]).sum()
+    shape["rmst_se"] = np.nan  # no standard error can be read off a coarse curve
+    shape["horizon_beyond_followup"] = False  # the horizon is a published day
+    shape = shape.reset_index()
+    found = table[keys].astype({c: object for c in cols}).merge(shape, on=keys, how="left")
+    values = found[_SHAPE_COLUMNS].to_numpy(dtype=object)
+    values[found["horizon_days"].isna().to_numpy()] = HIDDEN
+    out = table.copy()
+    out[_SHAPE_COLUMNS] = out[_SHAPE_COLUMNS].astype(object)
+    out.loc[:, _SHAPE_COLUMNS] = values
+    return out
+
+
+#: Tables with values that are points of the published survival curves.
+_CURVE_POINTS = {
+    "recovery_headline": _headline_off_curves,
+    "survival_summary": _summary_off_curves,
+}
+
+
 def _group_labels(run, groupings: dict) -> pd.DataFrame:
     """Per case of the run (by ``case_id``), its label under each grouping."""
     from .grouping import group_key
@@ -888,7 +989,9 @@ def publish(
     # whole-cohort curves stay), then the tables holding the count, then every
     # curve, then whatever else remains.
     for _ in range(len(raw) + len(extra or {}) + 3):  # each step withdraws more
-        tables, rules = _collect(run, raw, extra, threshold, curves_by_group, all_groupings)
+        tables, rules = _collect(
+            run, raw, extra, threshold, curves_by_group, all_groupings, withheld
+        )
         for name in withheld:
             rules.pop(name, None)
         problem = _problem(run, tables, rules, all_groupings, threshold)
@@ -975,7 +1078,7 @@ def _mostly_small(cells: pd.DataFrame, threshold: int) -> set[str]:
     return set(share[share > MOSTLY_SMALL].index)
 
 
-def _collect(run, raw, extra, threshold, curves_by_group, groupings):
+def _collect(run, raw, extra, threshold, curves_by_group, groupings, withheld=frozenset()):
     """The candidate tables and their rules: per-case tables withheld, curves coarse."""
     tables: dict[str, pd.DataFrame | str] = {}
     rules: dict[str, Rule] = {}
@@ -994,6 +1097,15 @@ def _collect(run, raw, extra, threshold, curves_by_group, groupings):
             elif name == "cumulative_incidence":
                 table = _coarsen_cumulative_incidence(run, table, cols, threshold, curves_by_group)
             tables[name], rules[name] = _whole_only(table, rule, cols), rule
+    pointed = [n for n in _CURVE_POINTS if isinstance(tables.get(n), pd.DataFrame)]
+    if pointed:
+        curve = tables.get("survival")
+        if not isinstance(curve, pd.DataFrame):  # not asked for: made, never written
+            curve = _coarsen_survival(run.table("survival"), cols, threshold, curves_by_group)
+        if "survival" in withheld:
+            curve = curve.iloc[0:0]
+        for name in pointed:
+            tables[name] = _CURVE_POINTS[name](tables[name], curve, cols)
     for name, (rule, table) in (extra or {}).items():
         table = table.reset_index(drop=True)
         if rule.pool_total and len(table):

@@ -359,8 +359,8 @@ def survival_summary(
     Returns
     -------
     DataFrame
-        Group columns, ``n``, ``events``, ``n_excluded`` (rows with a
-        missing duration or event), ``median_days``, ``median_ci_low``,
+        Group columns, ``n``, ``events``, ``n_excluded`` (the group's rows
+        with a missing duration or event), ``median_days``, ``median_ci_low``,
         ``median_ci_high``, ``horizon_days``, ``rmst_days``, ``rmst_se``,
         ``rmst_ci_low``, ``rmst_ci_high``, ``horizon_beyond_followup``.
 
@@ -445,7 +445,13 @@ def survival_summary(
     counts["rmst_ci_low"] = counts["rmst_days"] - z * counts["rmst_se"]
     counts["rmst_ci_high"] = counts["rmst_days"] + z * counts["rmst_se"]
     counts["horizon_beyond_followup"] = (grouped["time_days"].max() < tau).to_numpy()
-    counts["n_excluded"] = n_excluded
+    if cols:  # excluded rows per group (with the whole cohort's on its own row)
+        dropped = data.loc[~(data[duration].notna() & data[event].notna()), cols]
+        labels = pd.DataFrame({c: dropped[c].astype("string").fillna("(missing)") for c in cols})
+        per_group = _with_overall(labels, cols, overall).groupby(cols).size()
+        counts["n_excluded"] = per_group.reindex(counts.index, fill_value=0).to_numpy()
+    else:
+        counts["n_excluded"] = n_excluded
     out = counts.reset_index() if cols else counts
     return out[
         [
