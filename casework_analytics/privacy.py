@@ -282,6 +282,12 @@ def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
     """Group labels in which groups of ``by`` with fewer than ``threshold``
     distinct clients are merged into one ``Other`` group.
 
+    If those groups together still have fewer than ``threshold`` clients, the
+    smallest of the other groups are folded in too, one at a time, until
+    ``Other`` has at least ``threshold`` clients (or every group is in it):
+    a small ``Other`` would be hidden in every table, and take a partner
+    group down with it each time.
+
     Parameters
     ----------
     cohort : Cohort
@@ -307,7 +313,16 @@ def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
     clients = cohort.cases.set_index("case_id")["client_id"].reindex(groups["case_id"]).to_numpy()
     key = group_key(groups, cols)
     n_clients = pd.Series(clients).groupby(key.to_numpy()).nunique()
-    small = n_clients[n_clients < threshold]
+    folded_names = list(n_clients.index[n_clients < threshold])
+    # An Other smaller than the threshold would be hidden everywhere, and each of its
+    # hidden cells would take a partner: fold the next smallest groups in until it is not.
+    larger = n_clients[n_clients >= threshold].sort_values(kind="stable")
+    for name in larger.index:  # a handful of groups
+        folded = pd.Series(clients[key.isin(folded_names).to_numpy()]).nunique()
+        if not folded or folded >= threshold:
+            break
+        folded_names.append(name)
+    small = n_clients[folded_names]
     folded_mask = key.isin(small.index).to_numpy()
     relabelled = groups.copy()
     for column in cols:
