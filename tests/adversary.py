@@ -1,0 +1,216 @@
+"""A curious reader with a spreadsheet, attacking one published `summary` folder.
+
+Written from the published files alone and sharing no code with the package:
+it knows the publishing rules (docs/privacy.md) and differences rows, tables
+and curves. Each attack returns findings: counts of people from 1 to
+``threshold - 1`` that it worked out (or pinned within ±2) although they are
+not shown. A published run passes when every attack finds nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+HIDDEN = "*"
+ALL = "All"
+
+#: Per table: the columns that name a line (besides the group) and its counts.
+LINES = {
+    "stage_funnel": (["stage"], ["n_cases", "reached", "completed", "in_stage"]),
+    "exits": (["level", "category"], ["n", "n_exits", "n_open"]),
+    "length_of_stay": ([], ["n_cases", "n_closed", "n_open", "n_under_90_days"]),
+    "survival_summary": (["outcome"], ["n", "events", "n_excluded"]),
+    "recovery_headline": (["metric"], ["numerator", "denominator"]),
+    "recovery_sensitivity": (
+        ["metric"],
+        ["numerator_positive", "numerator_ignore", "denominator_positive", "denominator_ignore"],
+    ),
+}
+
+
+def read(folder: Path) -> dict[str, pd.DataFrame]:
+    """Every published CSV as text, so that ``*`` stays ``*``."""
+    return {
+        path.stem: pd.read_csv(path, dtype=str, keep_default_na=False)
+        for path in sorted(Path(folder).glob("*.csv"))
+    }
+
+
+def number(cell: str) -> float | None:
+    """A shown number, or None for hidden or empty."""
+    if cell in (HIDDEN, ""):
+        return None
+    return float(cell)
+
+
+def small(value: float, threshold: int) -> bool:
+    return 1 <= round(value) <= threshold - 1
+
+
+def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
+    """All minus the shown groups: one hidden group is recovered; several
+    hidden groups give their total, a count of people too."""
+    found = []
+    for name, (keys, counts) in LINES.items():
+        table = tables.get(name)
+        if table is None or group not in table:
+            continue
+        for line, rows in table.groupby(keys or (lambda _: 0), sort=False):
+            whole = rows[rows[group] == ALL]
+            parts = rows[rows[group] != ALL]
+            for column in counts:
+                if column not in rows or len(whole) != 1:
+                    continue
+                total = number(whole[column].iloc[0])
+                cells = parts[column].tolist()
+                hidden = [c == HIDDEN for c in cells]
+                if total is None or not any(hidden):
+                    continue
+                rest = total - sum(number(c) or 0 for c in cells)
+                if small(rest, threshold):
+                    found.append(f"{name} {line} {column}: hidden groups sum to {rest:g}")
+    return found
+
+
+def nested_differences(tables: dict, group: str, threshold: int) -> list[str]:
+    """Differences of shown counts that hold one another: those who did not
+    reach a stage, not retained, not abstinent, open cases, and so on."""
+    pairs = []  # (label, whole, part) as frames of one value per group row
+    funnel = tables.get("stage_funnel")
+    if funnel is not None:
+        stages = list(dict.fromkeys(funnel["stage"]))
+        for stage in stages:
+            rows = funnel[funnel["stage"] == stage].set_index(group)
+            pairs.append((f"not reaching {stage}", rows["n_cases"], rows["reached"]))
+            for column in ("completed", "in_stage"):
+                if (rows[column] != "").any():
+                    pairs.append((f"{stage} reached not {column}", rows["reached"], rows[column]))
+        for before, after in zip(stages, stages[1:], strict=False):
+            a = funnel[funnel["stage"] == before].set_index(group)["reached"]
+            b = funnel[funnel["stage"] == after].set_index(group)["reached"]
+            pairs.append((f"stopped between {before} and {after}", a, b))
+    exits = tables.get("exits")
+    if exits is not None:
+        first = exits.drop_duplicates(group).set_index(group)
+        for name in ("stage_funnel", "length_of_stay"):
+            other = tables.get(name)
+            if other is not None:
+                cases = other.drop_duplicates(group).set_index(group)["n_cases"]
+                pairs.append((f"open cases ({name} n_cases - exits)", cases, first["n_exits"]))
+        for _, rows in exits.groupby(["level", "category"]):
+            rows = rows.set_index(group)
+            pairs.append((f"exits not {rows['category'].iloc[0]}", rows["n_exits"], rows["n"]))
+    for name, (num, den) in {
+        "recovery_headline": ("numerator", "denominator"),
+        "recovery_sensitivity": ("numerator_positive", "denominator_positive"),
+    }.items():
+        table = tables.get(name)
+        if table is None:
+            continue
+        for metric, rows in table.groupby("metric"):
+            rows = rows.set_index(group)
+            pairs.append((f"{name} {metric} complement", rows[den], rows[num]))
+            if name == "recovery_sensitivity":
+                for a, b in (
+                    ("numerator_ignore", "numerator_positive"),
+                    ("denominator_ignore", "denominator_positive"),
+                ):
+                    pairs.append((f"{metric} {a} - {b}", rows[a], rows[b]))
+    found = []
+    for label, whole, part in pairs:
+        for key in whole.index.intersection(part.index):
+            a, b = number(whole.loc[key]), number(part.loc[key])
+            if a is not None and b is not None and small(abs(a - b), threshold):
+                found.append(f"{key}: {label} = {abs(a - b):g}")
+    return found
+
+
+def curve_spans(tables: dict, group: str, threshold: int, base: int = 5) -> list[str]:
+    """The Kaplan-Meier recurrences run backwards: events of each span between
+    published days from the drop of the curve and the rounded numbers at risk
+    (every value they allow), and the tail after the last day from the total
+    of events in ``survival_summary``."""
+    curve, totals = tables.get("survival"), tables.get("survival_summary")
+    if curve is None or curve.empty:
+        return []
+    found = []
+    for (label, outcome), rows in curve.groupby([group, "outcome"]):
+        rows = rows.sort_values("time_days", key=lambda s: s.astype(float))
+        survival = rows["survival"].astype(float).to_numpy()
+        at_risk = rows["at_risk"].astype(float).to_numpy()
+        n = None
+        if totals is not None:
+            match = totals[(totals[group] == label) & (totals["outcome"] == outcome)]
+            if len(match):
+                n = number(match["n"].iloc[0])
+                events_total = number(match["events"].iloc[0])
+        starts = [n] if n is not None else [None]
+        before = np.r_[starts, at_risk[:-1]]
+        s_before = np.r_[1.0, survival[:-1]]
+        low_sum, high_sum = 0.0, 0.0
+        for i in range(len(rows)):
+            if before[i] is None or np.isnan(before[i]):
+                low_sum = high_sum = np.nan
+                continue
+            half = 0 if i == 0 and n is not None else base // 2
+            n_lo, n_hi = before[i] - half, before[i] + half
+            r_lo = max(survival[i] - 0.0005, 0) / (s_before[i] + 0.0005)
+            r_hi = min((survival[i] + 0.0005) / max(s_before[i] - 0.0005, 1e-9), 1.0)
+            low = np.ceil((1 - r_hi) * n_lo - 1e-9)
+            high = np.floor(-np.log(max(r_lo, 1e-12)) * n_hi + 1e-9)
+            low_sum, high_sum = low_sum + max(low, 0), high_sum + high
+            if low >= 1 and high <= threshold - 1:
+                found.append(f"{label} {outcome} day {rows['time_days'].iloc[i]}: {low:g}-{high:g}")
+            elif 1 <= low and high - low <= 4 and low <= threshold - 1:
+                found.append(f"{label} {outcome} day {rows['time_days'].iloc[i]} pinned {low:g}")
+        if n is not None and events_total is not None and not np.isnan(low_sum):
+            tail_low, tail_high = events_total - high_sum, events_total - low_sum
+            if tail_low >= 1 and tail_high <= threshold - 1:
+                found.append(f"{label} {outcome} tail: {tail_low:g}-{tail_high:g} events")
+    return found
+
+
+def curve_points(tables: dict, group: str) -> list[str]:
+    """Values that are points of a curve must be the published curve's own:
+    the Kaplan-Meier headline rows at their horizon, and the medians, which
+    must fall on published days."""
+    curve = tables.get("survival")
+    found = []
+    outcome_of = {"retention_km": "dropout", "not_relapsed_km": "relapse"}
+    headline = tables.get("recovery_headline")
+    if headline is not None:
+        for _, row in headline[headline["metric"].isin(list(outcome_of))].iterrows():
+            value = number(row["estimate"])
+            if value is None:
+                continue
+            point = curve[
+                (curve[group] == row[group])
+                & (curve["outcome"] == outcome_of[row["metric"]])
+                & (curve["time_days"].astype(float) == float(row["horizon_days"]))
+            ]
+            if len(point) != 1 or float(point["survival"].iloc[0]) != value:
+                found.append(f"{row[group]} {row['metric']} = {value} is not on the curve")
+    summary = tables.get("survival_summary")
+    if summary is not None:
+        for _, row in summary.iterrows():
+            days = curve[(curve[group] == row[group]) & (curve["outcome"] == row["outcome"])]
+            published = set(days["time_days"].astype(float))
+            for column in ("median_days", "median_ci_low", "median_ci_high", "horizon_days"):
+                value = number(row[column])
+                if value is not None and value not in published:
+                    found.append(f"{row[group]} {row['outcome']} {column} {value} off the grid")
+    return found
+
+
+def attack(folder: Path, group: str, threshold: int = 11) -> list[str]:
+    """Every finding of every attack on one published folder."""
+    tables = read(folder)
+    return [
+        *group_sums(tables, group, threshold),
+        *nested_differences(tables, group, threshold),
+        *curve_spans(tables, group, threshold),
+        *curve_points(tables, group),
+    ]

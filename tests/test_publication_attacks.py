@@ -1,0 +1,136 @@
+"""The attacks of issue 10, as a reader holding one published folder would run
+them (tests/adversary.py, which shares no code with the package).
+
+Each attack is first shown to work: on a naive publication (counts 1 to 10
+blanked, nothing else done) it recovers counts. Then `summary --publish`
+must give it nothing, on the sample, on a generated cohort with sites of 1, 2
+and 3 clients, and on random small cohorts.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from adversary import HIDDEN, LINES, attack, curve_spans, group_sums, nested_differences, read
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from casework_analytics import load, synthetic
+from casework_analytics.cli import main
+from casework_analytics.privacy import fold_small_groups
+
+AS_OF = "2025-04-15"
+
+
+def with_tiny_sites(placements: int, seed: int) -> dict[str, pd.DataFrame]:
+    """A generated cohort in which three placements, of 1, 2 and 3 cases,
+    each make up a site of their own."""
+    tables = synthetic.generate(placements, seed=seed)
+    per_placement = tables["cases"].groupby("placement_id").size()
+    for size in (1, 2, 3):
+        placement = per_placement[per_placement == size].index[0]
+        rows = tables["placements"]["placement_id"] == placement
+        tables["placements"].loc[rows, "site"] = f"BNNK Kecil {size}"
+    return tables
+
+
+def summarise(source, out, by, *publish) -> None:
+    code = main(["summary", str(source), "--as-of", AS_OF, "--by", by, *publish, "--out", str(out)])
+    assert code == 0
+
+
+@pytest.fixture(scope="module")
+def tiny_sites(tmp_path_factory):
+    return synthetic.write(with_tiny_sites(120, seed=11), tmp_path_factory.mktemp("tiny") / "src")
+
+
+def naive(folder, threshold=11):
+    """Internal tables with every count from 1 to 10 blanked and nothing else."""
+    tables = read(folder)
+    for name, (_, counts) in LINES.items():
+        table = tables[name]
+        for column in counts:
+            values = pd.to_numeric(table[column], errors="coerce")
+            table.loc[values.between(1, threshold - 1), column] = HIDDEN
+    return tables
+
+
+def test_the_attacks_recover_counts_from_a_naive_publication(tiny_sites, tmp_path):
+    summarise(tiny_sites, tmp_path / "internal", "site")
+    tables = naive(tmp_path / "internal")
+    # One tiny site hidden per line is the whole cohort minus the rest.
+    assert len(group_sums(tables, "site", 11)) >= 10
+    # Open cases per site, clients who did not reach a stage, and so on.
+    assert len(nested_differences(tables, "site", 11)) >= 10
+
+
+def test_the_curve_attack_reads_small_spans_off_an_uncoarsened_curve(tiny_sites, tmp_path):
+    summarise(tiny_sites, tmp_path / "internal", "site")
+    tables = read(tmp_path / "internal")
+    curve = tables["survival"]
+    whole = curve[curve["site"] == "All"].copy()
+    # Published naively: every 30th day of the exact curve, numbers at risk
+    # after that day rounded to 5, no rule on spans.
+    whole["time_days"] = whole["time_days"].astype(float)
+    whole["after"] = whole["at_risk"].astype(int) - whole["events"].astype(int)
+    whole["after"] -= whole["censored"].astype(int)
+    rows = []
+    for outcome, one in whole.groupby("outcome"):
+        for day in range(0, 181, 30):
+            upto = one[one["time_days"] <= day]
+            if len(upto):
+                last = upto.iloc[-1]
+                rounded = int(5 * round(last["after"] / 5))
+                rows.append(("All", outcome, float(day), str(rounded), last["survival"]))
+    tables["survival"] = pd.DataFrame(
+        rows, columns=["site", "outcome", "time_days", "at_risk", "survival"]
+    )
+    tables["survival"]["survival"] = tables["survival"]["survival"].astype(float).round(3)
+    tables["survival"] = tables["survival"].astype(str)
+    assert curve_spans(tables, "site", 11)
+
+
+@pytest.mark.parametrize("by", ["site", "placement_id"])
+def test_published_sample_gives_the_attacks_nothing(tmp_path, by):
+    summarise("data/sample", tmp_path / "published", by, "--publish")
+    assert attack(tmp_path / "published", by) == []
+
+
+@pytest.mark.parametrize("by", ["site", "term"])
+def test_published_tiny_sites_give_the_attacks_nothing(tiny_sites, tmp_path, by):
+    summarise(tiny_sites, tmp_path / "published", by, "--publish")
+    assert attack(tmp_path / "published", by) == []
+    if by == "site":  # the tiny sites are nowhere to be seen
+        text = "".join(p.read_text() for p in (tmp_path / "published").glob("*.csv"))
+        assert "Kecil" not in text
+
+
+def test_tiny_groups_fold_with_the_smallest_site_until_other_is_not_small(tiny_sites):
+    cohort = load(tiny_sites)
+    groups, folded = fold_small_groups(cohort, "site")
+    # Counted with plain pandas: clients per site.
+    sites = cohort.cases.merge(cohort.placements[["placement_id", "site"]], on="placement_id")
+    clients = sites.groupby("site")["client_id"].nunique().sort_values(kind="stable")
+    tiny = {"BNNK Kecil 1", "BNNK Kecil 2", "BNNK Kecil 3"}
+    assert set(clients[clients < 11].index) == tiny
+    # 1 + 2 + 3 clients is still under 11, so the smallest real site joins them.
+    smallest = clients.drop(list(tiny)).index[0]
+    assert set(folded["group"]) == tiny | {smallest}
+    other = groups.loc[groups["site"] == "Other", "case_id"]
+    assert sites.set_index("case_id").loc[other, "client_id"].nunique() >= 11
+
+
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    placements=st.integers(4, 14),
+    seed=st.integers(0, 10_000),
+    mean_cases=st.floats(1.0, 6.0),
+)
+def test_random_small_cohorts_give_the_attacks_nothing(
+    tmp_path_factory, placements, seed, mean_cases
+):
+    root = tmp_path_factory.mktemp("random")
+    tables = synthetic.generate(placements, seed=seed, mean_cases=mean_cases)
+    source = synthetic.write(tables, root / "src")
+    summarise(source, root / "published", "site", "--publish")
+    assert attack(root / "published", "site") == []
