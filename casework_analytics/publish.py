@@ -837,23 +837,12 @@ def _headline_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.D
     return out
 
 
-#: The columns of ``survival_summary`` that rest on the shape of a curve.
-_SHAPE_COLUMNS = [
-    "median_days",
-    "median_ci_low",
-    "median_ci_high",
-    "horizon_days",
-    "rmst_days",
-    "rmst_se",
-    "rmst_ci_low",
-    "rmst_ci_high",
-    "horizon_beyond_followup",
-]
-
-
 def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.DataFrame:
     """``survival_summary``'s medians and restricted means read off the published
     curves (see the module docstring); hidden for a group without one."""
+    from .survival import SUMMARY_SHAPE
+
+    shape_columns = list(SUMMARY_SHAPE)
     keys = [*cols, "outcome"]
     points = curve.astype({c: object for c in cols}).sort_values([*keys, "time_days"])
     grouped = points.groupby(keys, sort=False)
@@ -877,11 +866,11 @@ def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.Da
     shape["horizon_beyond_followup"] = False  # the horizon is a published day
     shape = shape.reset_index()
     found = table[keys].astype({c: object for c in cols}).merge(shape, on=keys, how="left")
-    values = found[_SHAPE_COLUMNS].to_numpy(dtype=object)
+    values = found[shape_columns].to_numpy(dtype=object)
     values[found["horizon_days"].isna().to_numpy()] = HIDDEN
     out = table.copy()
-    out[_SHAPE_COLUMNS] = out[_SHAPE_COLUMNS].astype(object)
-    out.loc[:, _SHAPE_COLUMNS] = values
+    out[shape_columns] = out[shape_columns].astype(object)
+    out.loc[:, shape_columns] = values
     return out
 
 

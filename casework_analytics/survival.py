@@ -327,6 +327,22 @@ def survival_at(km: pd.DataFrame, horizon: float, *, group=None) -> pd.DataFrame
     return out.reset_index() if cols else out.reset_index(drop=True)
 
 
+#: The counts of a :func:`survival_summary` row.
+SUMMARY_COUNTS = ("n", "events", "n_excluded")
+#: The values of a :func:`survival_summary` row that rest on the shape of its curve.
+SUMMARY_SHAPE = (
+    "median_days",
+    "median_ci_low",
+    "median_ci_high",
+    "horizon_days",
+    "rmst_days",
+    "rmst_se",
+    "rmst_ci_low",
+    "rmst_ci_high",
+    "horizon_beyond_followup",
+)
+
+
 def survival_summary(
     data: pd.DataFrame,
     *,
@@ -453,23 +469,7 @@ def survival_summary(
     else:
         counts["n_excluded"] = n_excluded
     out = counts.reset_index() if cols else counts
-    return out[
-        [
-            *cols,
-            "n",
-            "events",
-            "n_excluded",
-            "median_days",
-            "median_ci_low",
-            "median_ci_high",
-            "horizon_days",
-            "rmst_days",
-            "rmst_se",
-            "rmst_ci_low",
-            "rmst_ci_high",
-            "horizon_beyond_followup",
-        ]
-    ]
+    return out[[*cols, *SUMMARY_COUNTS, *SUMMARY_SHAPE]]
 
 
 def logrank_test(data: pd.DataFrame, *, duration: str, event: str, group) -> pd.DataFrame:
