@@ -299,3 +299,18 @@ def test_at_risk_table_counts_by_hand():
     assert m["events_before"].tolist() == [0, 3, 7]
     assert m["censored_before"].tolist() == [0, 1, 3]
     assert table.loc[("Nonmaintained", 50.0), "at_risk"] == 0
+
+
+def test_summary_counts_excluded_rows_per_group():
+    # By hand: group a has 3 rows, one without a duration; group b has 4
+    # rows, two without an event flag. All: 3 excluded of 7.
+    data = pd.DataFrame(
+        {
+            "g": ["a", "a", "a", "b", "b", "b", "b"],
+            "days": [5.0, np.nan, 9.0, 2.0, 4.0, 6.0, 8.0],
+            "event": [True, True, False, True, None, None, False],
+        }
+    )
+    table = survival_summary(data, duration="days", event="event", by="g").set_index("g")
+    assert table.loc[["a", "b", "All"], "n_excluded"].tolist() == [1, 2, 3]
+    assert table.loc[["a", "b", "All"], "n"].tolist() == [2, 2, 4]
