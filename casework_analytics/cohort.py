@@ -197,7 +197,7 @@ def load(
     parsed: dict[str, pd.DataFrame] = {}
     for name in list(raw.tables):
         table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
-        parsed[name] = apply_schema(table, name, model.stages, log)
+        parsed[name] = apply_schema(table, name, model, log)
 
     placements, cases = parsed["placements"], parsed["cases"]
     check_unique_key(placements, "placements", "placement_id", log)
@@ -216,16 +216,18 @@ def load(
         good_placements["placement_id"],
         placements.loc[bad_placements, "placement_id"],
         log,
+        _causes(log, placements, "placements", "placement_id", bad_placements),
     )
     check_intake_in_placement(cases, good_placements, intake_tolerance_days, log)
 
     bad_cases = rejected_rows(log, "cases")
     good_cases = cases.drop(index=bad_cases)
     rejected_case_ids = cases.loc[bad_cases, "case_id"]
+    causes = _causes(log, cases, "cases", "case_id", bad_cases)
     for name in ("stages", *OPTIONAL_TABLES):
         if name in parsed:
             check_references(
-                parsed[name], name, "case_id", good_cases["case_id"], rejected_case_ids, log
+                parsed[name], name, "case_id", good_cases["case_id"], rejected_case_ids, log, causes
             )
     check_not_before_intake(parsed["stages"], "stages", "started_on", good_cases, "error", log)
     check_repeated_stages(parsed["stages"], model, log)
@@ -315,6 +317,18 @@ def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.
 def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:
     """The raw frame with canonical column names (values untouched)."""
     return canonical_headers(frame, TABLES[name], extra).rename(columns=str)
+
+
+def _causes(log, frame, table: str, key: str, rows) -> pd.Series:
+    """Why each rejected row of ``table`` was rejected, by its key: the row's
+    error messages, joined (the first row of a key written twice)."""
+    problems = log.frame()
+    errors = problems[(problems["table"] == table) & (problems["severity"] == "error")]
+    errors = errors[errors["row"].isin(list(rows))]
+    joined = errors.groupby("row")["message"].agg("; ".join).str.rstrip(".")
+    keys = frame.loc[joined.index.astype("int64"), key].astype("string").to_numpy()
+    causes = pd.Series(joined.to_numpy(), index=keys, dtype="string")
+    return causes[~causes.index.duplicated()]
 
 
 def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.DataFrame:

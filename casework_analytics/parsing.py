@@ -16,7 +16,13 @@ from .errors import SourceError
 from .problems import ProblemLog
 from .schemas import TableSpec
 from .stage_models import StageModel
-from .vocabulary import column_aliases, normalise_header, normalise_label, value_aliases
+from .vocabulary import (
+    column_aliases,
+    map_labels,
+    normalise_header,
+    normalise_label,
+    value_aliases,
+)
 
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 _ISO = r"(?P<y>\d{4,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME
@@ -190,13 +196,10 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
-    """Map aliases to controlled values; unknown values are kept for the schema to report."""
+    """Map aliases to controlled values (:func:`~casework_analytics.vocabulary.map_labels`);
+    unknown values are kept for the schema to report."""
     text = to_text(values)
-    codes, uniques = pd.factorize(text)
-    distinct = pd.Series(uniques, dtype="string")
-    mapped = normalise_label(distinct).map(value_aliases()[field]).astype("string")
-    mapped = np.append(mapped.fillna(distinct).to_numpy(dtype=object, na_value=pd.NA), pd.NA)
-    return pd.Series(mapped[codes], index=values.index, dtype="string")
+    return map_labels(text, value_aliases()[field]).fillna(text)
 
 
 def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:
@@ -336,8 +339,9 @@ def parse_table(
     frame = canonical_headers(raw, spec, extra_aliases)
     case_ids = to_text(frame["case_id"]) if "case_id" in frame else None
     reported = _log_read_problems(read_problems, frame, spec, case_ids, log)
-    for column in frame.columns:
+    for column, written in zip(frame.columns, raw.columns, strict=True):
         if column not in spec.columns:
+            header = " ".join(str(written).replace("\ufeff", "").split())
             log.add(
                 "unknown_column",
                 "warning",
@@ -346,7 +350,7 @@ def parse_table(
                 None,
                 None,
                 None,
-                f"Column '{column}' is not part of the {spec.name} table; it was kept as text "
+                f"Column '{header}' is not part of the {spec.name} table; it was kept as text "
                 "but no analysis uses it.",
             )
     out = {}
@@ -390,6 +394,10 @@ def parse_table(
             bad = _not_reported(bad, column, reported)
             if bad.any():
                 rows = bad[bad].index
+                written = to_text(values.loc[rows])
+                message = f"{column} " + "'{value}' " + what
+                if rule == "unparseable_date":
+                    message = _month_first_hints(written, message)
                 log.add_many(
                     rule,
                     severity,
@@ -397,12 +405,29 @@ def parse_table(
                     column,
                     rows,
                     case_ids.loc[rows] if case_ids is not None else None,
-                    to_text(values.loc[rows]),
-                    f"{column} " + "'{value}' " + what,
+                    written,
+                    message,
                 )
         out[column] = parsed
     extras = {c: to_text(frame[c]) for c in frame.columns if c not in spec.columns}
     return pd.DataFrame({**out, **extras}, index=frame.index)
+
+
+_MONTH_FIRST = r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})\s*$"
+
+
+def _month_first_hints(written: pd.Series, message: str) -> list[str]:
+    """``message`` per value, saying how to write a date that looks month-first
+    (``04/15/2024``: 15 cannot be a month) day-first."""
+    parts = written.str.extract(_MONTH_FIRST)
+    first, second = (pd.to_numeric(parts[i], errors="coerce") for i in (0, 2))
+    swapped = (first <= 12) & (second > 12) & (second <= 31)
+    day_first = parts[2].str.zfill(2) + "/" + parts[0].str.zfill(2) + "/" + parts[3]
+    hints = ("It looks month-first; write it day-first: " + day_first + ".").where(swapped, "")
+    return [
+        (message.replace("{value}", str(value), 1) + (" " + hint if hint else ""))
+        for value, hint in zip(written.fillna(""), hints.fillna(""), strict=True)
+    ]
 
 
 def _empty(kind: str, index: pd.Index) -> pd.Series:

@@ -182,6 +182,30 @@ def _shortened(text: str) -> str:
     return f"{text[: LONGEST_LINE - 60]}... ({len(text):,} characters; see the problem table)"
 
 
+def _grouped_orphans(problems: pd.DataFrame) -> pd.DataFrame:
+    """One line for the rows left out with one rejected parent (same table, same
+    message): its ``row`` becomes the text ``"rows 4, 5, 9 (3 rows)"``."""
+    orphan = (problems["rule"] == "orphan").to_numpy()
+    if orphan.sum() < 2:
+        return problems
+    keys = problems["table"].astype(str) + "\0" + problems["message"].astype(str)
+    alone = pd.Series(range(len(problems)), index=problems.index).astype(str)
+    keys = keys.where(orphan, alone)
+    first = ~keys.duplicated()
+    rows = problems["row"].astype("Int64").astype("string").groupby(keys, sort=False)
+    counts = rows.size()
+    listed = rows.agg(lambda r: ", ".join(r.dropna().head(5)))
+    out = problems[first.to_numpy()].astype({"row": object})
+    n = counts.reindex(keys[first]).to_numpy()
+    text = listed.reindex(keys[first]).to_numpy()
+    many = n > 1
+    out.loc[many, "row"] = [
+        f"rows {t}{', ...' if k > 5 else ''} ({k} rows)"
+        for t, k in zip(text[many], n[many], strict=True)
+    ]
+    return out
+
+
 def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
     """Problems as readable lines: ``table row N (case X): message [rule]``.
 
@@ -190,9 +214,11 @@ def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
     characters cut short; the problem table itself keeps them raw.
     """
     lines = []
+    problems = _grouped_orphans(problems)
     shown = problems if limit is None else problems.head(limit)
     for p in shown.itertuples(index=False):
-        where = f"{p.table}" + (f" row {p.row}" if pd.notna(p.row) else "")
+        where = f"{p.table}" + (f" {p.row}" if isinstance(p.row, str) else "")
+        where += f" row {p.row}" if pd.notna(p.row) and not isinstance(p.row, str) else ""
         if pd.notna(p.case_id):
             where += f" (case {printable(_shortened(p.case_id))})"
         message = printable(_shortened(p.message))

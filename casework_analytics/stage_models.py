@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from .errors import CaseworkError
-from .vocabulary import normalise_label, read_package_table
+from .vocabulary import map_labels, read_package_table
 
 DEFAULT_STAGE_MODEL = "skidmore"
 
@@ -113,8 +113,10 @@ class StageModel:
         )
 
     def canonical(self, labels: pd.Series) -> pd.Series:
-        """Map stage labels (any alias, any case) to stage codes; unknown → NA."""
-        return normalise_label(labels).map(self.aliases).astype("string")
+        """Map stage labels (any alias, any case, "Tahap ..." or "relasi dan
+        kontrak" forms; see :func:`~casework_analytics.vocabulary.map_labels`)
+        to stage codes; unknown → NA."""
+        return map_labels(labels, self.aliases)
 
     def position(self, stages: pd.Series) -> pd.Series:
         """1-based position of each stage code in the model (NA if unknown)."""

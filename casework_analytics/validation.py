@@ -73,6 +73,7 @@ import pandera.pandas as pa
 
 from .problems import ProblemLog
 from .schemas import TABLES, schema_for
+from .vocabulary import accepted_text, closest_value, forms_of, named_form, value_aliases
 
 _CHECK_RULES = {
     "not_nullable": "missing_value",
@@ -97,7 +98,7 @@ def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
     return pd.Series(found.to_numpy(), index=keys.index, dtype=values.dtype)
 
 
-def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: ProblemLog):
+def apply_schema(frame: pd.DataFrame, table: str, stages, log: ProblemLog):
     """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
 
     Cells that the reader or parsing already reported are not reported
@@ -106,11 +107,17 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
     the offending value is cleared (also where it was reported earlier), so
     the row is kept; failures in required columns are errors.
 
+    ``stages`` is the stage model (or only its stage codes): a label it does
+    not know is reported with the accepted stages in both languages and
+    the closest one, if any is close.
+
     Returns
     -------
     DataFrame
         ``frame`` with invalid optional values set to missing.
     """
+    model = stages if hasattr(stages, "aliases") else None
+    stages = model.stages if model is not None else tuple(stages)
     try:
         schema_for(table, stages).validate(frame, lazy=True)
         return frame
@@ -151,9 +158,20 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
             continue
         rule = _CHECK_RULES.get(check_name, check_name)
         kind = spec.columns.get(column, "")
+        hints = None
         if kind == "stage":
             rule = "unknown_stage"
-            allowed = f"a stage of the model {list(stages)} (or an alias)"
+            if model is not None:
+                forms = {st: (model.label(st, "en"), model.label(st, "id")) for st in stages}
+                allowed = f"a stage of the model: {accepted_text(forms)}"
+                hints = (model.aliases, forms)
+            else:
+                allowed = f"a stage of the model {list(stages)} (or an alias)"
+        elif rule == "invalid_value" and kind.startswith("vocab:"):
+            field = kind.split(":", 1)[1]
+            forms = forms_of(field)
+            allowed = f"one of {accepted_text(forms)}"
+            hints = (value_aliases()[field], forms)
         elif rule == "invalid_value":
             allowed = f"one of {group['check'].iloc[0].split('(', 1)[1].removesuffix(')')}"
         elif rule == "out_of_range":
@@ -167,8 +185,25 @@ def apply_schema(frame: pd.DataFrame, table: str, stages: tuple[str, ...], log: 
         severity = "error" if required else "warning"
         if not required:
             message += " The value was cleared; the row is kept."
+        if hints is not None:
+            message = _with_hints(raw_values.loc[rows, column], message, *hints)
         log.add_rows(rule, severity, table, raw_values, column, rows, message)
     return frame
+
+
+def _with_hints(values: pd.Series, message: str, aliases: dict, forms: dict) -> list[str]:
+    """``message`` for each value, with "did you mean" where an accepted value is close
+    (worked out once per distinct value)."""
+    distinct = values.astype("string").fillna("").unique()
+    finished = {}
+    for value in distinct:  # a handful of distinct unknown labels
+        text = message.replace("{value}", str(value), 1)
+        close = closest_value(str(value), aliases)
+        if close is not None:
+            hint = f" is not accepted (did you mean {named_form(close, forms)}?); it must be "
+            text = text.replace(" is not ", hint, 1)
+        finished[value] = text
+    return [finished[v] for v in values.astype("string").fillna("")]
 
 
 def check_unique_key(frame: pd.DataFrame, table: str, key: str, log: ProblemLog) -> None:
@@ -211,24 +246,45 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
         log.add_rows("date_order", "error", table, frame, then, rows, messages.tolist())
 
 
-def check_references(frame, table, column, valid_keys, rejected_keys, log: ProblemLog) -> None:
-    """Log rows whose ``column`` does not point to an accepted row of the parent table."""
+def check_references(
+    frame, table, column, valid_keys, rejected_keys, log: ProblemLog, causes=None
+) -> None:
+    """Log rows whose ``column`` does not point to an accepted row of the parent table.
+
+    ``causes`` (rejected key → why its row was rejected) puts the parent's
+    reason in each orphan's message, so that the rows left out with one
+    rejected case read as one cause (see
+    :func:`~casework_analytics.problems.format_problems`).
+    """
     values = frame[column]
     valid = is_in(values, valid_keys)
     orphan = is_in(values, rejected_keys) & ~valid
     unknown = values.notna() & ~valid & ~orphan
     parent = "placement" if column == "placement_id" else "case"
-    for rule, mask, text in (
-        ("foreign_key", unknown, f"{column} {{value}} does not exist in the {parent}s table."),
-        (
-            "orphan",
-            orphan,
-            f"{column} {{value}} belongs to a {parent} row that was rejected, so this row was "
-            "rejected too.",
-        ),
-    ):
-        rows = frame.index[mask]
-        log.add_rows(rule, "error", table, frame, column, rows, text)
+    rows = frame.index[unknown]
+    log.add_rows(
+        "foreign_key",
+        "error",
+        table,
+        frame,
+        column,
+        rows,
+        f"{column} {{value}} does not exist in the {parent}s table.",
+    )
+    rows = frame.index[orphan]
+    if not len(rows):
+        return
+    keys = values[rows].astype("string")
+    why = keys.map(causes) if causes is not None else pd.Series(pd.NA, index=rows)
+    why = (" (" + why.astype("string") + ")").fillna("")
+    messages = (
+        f"{column} "
+        + keys
+        + f" belongs to a {parent} that was rejected"
+        + why
+        + "; rejected with it."
+    )
+    log.add_rows("orphan", "error", table, frame, column, rows, messages.tolist())
 
 
 def check_not_before_intake(frame, table, date_column, cases, severity, log) -> None:

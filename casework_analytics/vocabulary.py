@@ -16,6 +16,8 @@ extra aliases to :func:`casework_analytics.load`.
 
 from __future__ import annotations
 
+import difflib
+import re
 from functools import cache
 from importlib import resources
 
@@ -92,3 +94,99 @@ def normalise_header(name: str) -> str:
     while "__" in cleaned:
         cleaned = cleaned.replace("__", "_")
     return cleaned.strip("_")
+
+
+#: Words a caseworker writes before a stage or status that do not change it.
+LABEL_PREFIXES = ("tahap", "fase", "stage", "phase")
+_JOINERS = re.compile(r"\s+(?:dan|and|atau|or)\s+|\s*[/&+,]\s*")
+
+
+def lookup_form(label: str) -> str:
+    """A label as looked up: lower case, punctuation gone, one space between
+    words, and a leading "tahap", "fase", "stage" or "phase" dropped.
+
+    >>> lookup_form("  Tahap Pengkajian. ")
+    'pengkajian'
+    >>> lookup_form("Relasi-dan-Kontrak")
+    'relasi dan kontrak'
+    """
+    text = re.sub(r"[^\w\s/&+,]|_", " ", str(label).lower().replace("-", " "))
+    text = " ".join(text.split())
+    words = text.split(" ", 1)
+    if len(words) == 2 and words[0] in LABEL_PREFIXES:
+        text = words[1]
+    return text
+
+
+def map_labels(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
+    """Each label's controlled value, NA where none is found.
+
+    A label is looked up as written (:func:`normalise_label`), then in its
+    :func:`lookup_form`, then, if it joins several aliases with "dan",
+    "and", "/" or "&" ("relasi dan kontrak"), as the one value they all
+    mean. Nothing is guessed: a label with no such match stays NA (see
+    :func:`closest_value` for a hint). Works on the distinct labels only.
+
+    Parameters
+    ----------
+    values : Series
+        Labels as written.
+    aliases : dict
+        Normalised alias → controlled value.
+
+    Returns
+    -------
+    Series
+        The controlled values (string dtype), aligned with ``values``.
+    """
+    codes, uniques = pd.factorize(values.astype("string"))
+    distinct = pd.Series(uniques, dtype="string")
+    mapped = normalise_label(distinct).map(aliases)
+    loose = {lookup_form(k): v for k, v in aliases.items()}
+    for i in np.flatnonzero(mapped.isna().to_numpy()):  # the distinct unknown labels
+        form = lookup_form(distinct.iloc[i])
+        found = loose.get(form)
+        if found is None:
+            parts = {loose.get(part) for part in _JOINERS.split(form) if part}
+            found = parts.pop() if len(parts) == 1 else None
+        mapped.iloc[i] = found
+    out = np.append(mapped.to_numpy(dtype=object, na_value=pd.NA), pd.NA)[codes]
+    return pd.Series(out, index=values.index, dtype="string")
+
+
+def closest_value(label: str, aliases: dict[str, str]) -> str | None:
+    """The controlled value whose alias is closest to ``label`` (difflib ratio
+    at least 0.75), for a "did you mean" hint; None if nothing is close.
+
+    >>> closest_value("Assesment", {"assessment": "assessment", "pengkajian": "assessment"})
+    'assessment'
+    """
+    loose = {lookup_form(k): v for k, v in aliases.items()}
+    match = difflib.get_close_matches(lookup_form(label), list(loose), n=1, cutoff=0.75)
+    return loose[match[0]] if match else None
+
+
+@cache
+def value_labels() -> pd.DataFrame:
+    """Display labels of the controlled values: ``field, value, label_en, label_id``."""
+    return read_package_table("value_labels.csv")
+
+
+def forms_of(field: str) -> dict[str, tuple[str, str]]:
+    """``{value: (English label, Indonesian label)}`` of a controlled field."""
+    rows = value_labels()[value_labels()["field"] == field]
+    return {
+        v: (en, id_)
+        for v, en, id_ in zip(rows["value"], rows["label_en"], rows["label_id"], strict=True)
+    }
+
+
+def accepted_text(forms: dict[str, tuple[str, str]]) -> str:
+    """The accepted values with their Indonesian forms: ``held / terlaksana, ...``."""
+    return ", ".join(named_form(value, forms) for value in forms)
+
+
+def named_form(value: str, forms: dict[str, tuple[str, str]]) -> str:
+    """``value / its Indonesian label`` (the value alone where they are the same)."""
+    label_id = forms.get(value, (value, value))[1]
+    return value if label_id in ("", value) else f"{value} / {label_id}"

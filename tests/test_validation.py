@@ -143,7 +143,7 @@ def test_messages_name_values_not_placeholders(with_rows):
     order = cohort.problems.query("rule == 'date_order'")["message"].iloc[0]
     assert order == "closed_date 2024-03-01 is before intake_date 2024-04-01."
     invalid = cohort.problems.query("rule == 'invalid_value'")["message"].iloc[0]
-    assert "one of ('female', 'male', 'unknown')." in invalid
+    assert "one of female / perempuan, male / laki-laki, unknown / tidak diketahui." in invalid
 
 
 def test_duplicate_session_keeps_the_first_copy_only(with_rows):
