@@ -107,6 +107,28 @@ def _add_stage_model(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _exit_rules_file(text: str) -> Path:
+    """An ``--exit-rules`` file, read and checked before any work starts."""
+    from .closures import read_exit_rules
+    from .errors import CaseworkError
+
+    try:
+        read_exit_rules(text)
+    except CaseworkError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return Path(text)
+
+
+def _add_exit_rules(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--exit-rules",
+        type=_exit_rules_file,
+        default=None,
+        metavar="FILE.csv",
+        help="More closure-reason rules (columns code, pattern), tried before the shipped ones",
+    )
+
+
 def _add_threshold(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold",
@@ -168,6 +190,7 @@ def _parser() -> argparse.ArgumentParser:
         "database URL such as sqlite:///cohort.db",
     )
     _add_stage_model(validate)
+    _add_exit_rules(validate)
     validate.add_argument(
         "--problems-out", type=Path, default=None, help="Write the full problem report (CSV)"
     )
@@ -188,6 +211,7 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--out", type=Path, required=True, help="Folder for the tables")
     summary.add_argument("--format", choices=["csv", "parquet"], default="csv")
     _add_stage_model(summary)
+    _add_exit_rules(summary)
     summary.add_argument(
         "--missed-threshold",
         type=float,
@@ -235,6 +259,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Time-to-event outcomes of the Cox models",
     )
     _add_stage_model(compare)
+    _add_exit_rules(compare)
     _add_definitions(compare)
     compare.add_argument(
         "--publish",
@@ -257,6 +282,7 @@ def _parser() -> argparse.ArgumentParser:
         help="Turn the publishing rules off (supervisor's own use; marked internal)",
     )
     _add_threshold(report)
+    _add_exit_rules(report)
     report.set_defaults(func=_report)
 
     pseudo = commands.add_parser("pseudonymise", help="Write a pseudonymised copy of a source.")
@@ -348,7 +374,11 @@ def _loaded(args):
     """Load the source named by ``args``, print its counts, and return the cohort."""
     from .cohort import load
 
-    cohort = load(args.source, stage_model=getattr(args, "stage_model", None))
+    cohort = load(
+        args.source,
+        stage_model=getattr(args, "stage_model", None),
+        exit_rules=getattr(args, "exit_rules", None),
+    )
     say(cohort.summary())
     return cohort
 
@@ -600,6 +630,7 @@ def _report(args) -> int:
         publish=not args.internal,
         threshold=args.threshold,
         progress=say,
+        exit_rules=args.exit_rules,
     )
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 

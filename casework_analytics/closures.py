@@ -102,6 +102,49 @@ def exit_rules() -> pd.DataFrame:
     return rules.sort_values("priority", kind="stable").reset_index(drop=True)
 
 
+def read_exit_rules(path) -> pd.DataFrame:
+    """Closure-reason rules from a CSV file, checked (see :func:`check_exit_rules`).
+
+    The file has the columns of the shipped ``exit_reason_rules.csv``:
+    ``code`` (an exit-reason code of :func:`exit_taxonomy`) and
+    ``pattern`` (a regular expression matched against the lower-cased
+    reason), and optionally ``priority`` and ``example``; rows are tried in
+    file order, before the shipped rules.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    DataFrame
+        ``code, pattern`` (text).
+
+    Raises
+    ------
+    CaseworkError
+        If the file cannot be read, or a rule is not valid.
+    """
+    from pathlib import Path
+
+    path = Path(path)
+    try:
+        rules = pd.read_csv(path, dtype="string", keep_default_na=False, encoding="utf-8-sig")
+    except FileNotFoundError:
+        raise CaseworkError(f"The exit-rules file {str(path)!r} does not exist.") from None
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        raise CaseworkError(
+            f"The exit-rules file {str(path)!r} is not a readable CSV file: {exc}"
+        ) from None
+    rules.columns = [str(c).strip().lower() for c in rules.columns]
+    if "pattern" in rules:
+        rules = rules[rules["pattern"].str.strip() != ""]
+    try:
+        return check_exit_rules(rules)
+    except CaseworkError as exc:
+        raise CaseworkError(f"In the exit-rules file {str(path)!r}: {exc}") from None
+
+
 def check_exit_rules(rules: pd.DataFrame) -> pd.DataFrame:
     """Validate user rules (columns ``code`` and ``pattern``) and return them.
 

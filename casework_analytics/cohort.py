@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .closures import classify_exit_reasons, negated_completion
+from .closures import classify_exit_reasons, negated_completion, read_exit_rules
 from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .parsing import canonical_headers, parse_table
@@ -135,7 +136,7 @@ def load(
     errors: str = "report",
     intake_tolerance_days: int = 30,
     column_aliases: dict[str, dict[str, str]] | None = None,
-    exit_rules: pd.DataFrame | None = None,
+    exit_rules: pd.DataFrame | str | os.PathLike | None = None,
 ) -> Cohort:
     """Load, parse and validate a casework source into a :class:`Cohort`.
 
@@ -159,9 +160,11 @@ def load(
     column_aliases : dict, optional
         Extra header aliases per table, e.g.
         ``{"cases": {"tgl_daftar": "intake_date"}}``.
-    exit_rules : DataFrame, optional
+    exit_rules : DataFrame or path, optional
         Extra closure-reason rules (columns ``code, pattern``), tried before
-        the shipped ones; see :mod:`casework_analytics.exits`.
+        the shipped ones, or a CSV file of them
+        (:func:`~casework_analytics.closures.read_exit_rules`); see
+        :mod:`casework_analytics.exits`.
 
     Returns
     -------
@@ -241,6 +244,8 @@ def load(
         )
         check_duplicate_sessions(parsed["sessions"], log)
 
+    if exit_rules is not None and not isinstance(exit_rules, pd.DataFrame):
+        exit_rules = read_exit_rules(exit_rules)
     parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
     for name, found in raw.problems.items():
         whole = found[found["position"].isna() & found["row"].notna()]
@@ -338,15 +343,15 @@ def _classify_closures(cases: pd.DataFrame, exit_rules, log: ProblemLog) -> pd.D
     unmatched = (codes == "unclassified").fillna(False).astype(bool) & ~closed_without
     quoted = "Closure reason '" + cases["closure_reason"].fillna("") + "'"
     messages = pd.Series(
-        quoted + " matches no rule; it is counted as unclassified. Add a rule "
-        "(exit_rules) if it names a known reason.",
+        quoted + " matches no rule; it is counted as unclassified. If it names a known "
+        "reason, add a rule (--exit-rules FILE.csv, or exit_rules= in Python).",
         dtype="string",
     )
     messages = messages.mask(
         negated_completion(cases["closure_reason"]),
         quoted + " says the casework was not completed but names no other reason; it is "
-        "counted as unclassified, never as completed. Add a rule (exit_rules) if it names "
-        "a known reason.",
+        "counted as unclassified, never as completed. If it names a known reason, add a "
+        "rule (--exit-rules FILE.csv, or exit_rules= in Python).",
     ).mask(
         closed_without,
         "The case is closed but has no closure reason; it is counted as unclassified.",

@@ -112,6 +112,7 @@ def build_report(
     threshold: int = 11,
     progress: Callable[[str], None] | None = print,
     timeout: int = 1800,
+    exit_rules=None,
 ) -> Path:
     """Run the dashboard for ``source`` and write it as self-contained HTML.
 
@@ -137,6 +138,11 @@ def build_report(
         Smallest count shown (default 11: counts 1-10 hidden).
     progress : callable, optional
         Called with a line of text as each step starts (``None`` for silence).
+    timeout : int
+        Seconds a step of the dashboard may take.
+    exit_rules : path, optional
+        A CSV file of more closure-reason rules
+        (:func:`~casework_analytics.closures.read_exit_rules`).
 
     Returns
     -------
@@ -166,6 +172,7 @@ def build_report(
             "lang": lang,
             "publish": publish,
             "threshold": threshold,
+            "exit_rules": str(Path(exit_rules).resolve()) if exit_rules else "",
         },
     )
     out = Path(out)

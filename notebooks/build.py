@@ -87,7 +87,7 @@ fig.tight_layout()"""),
 
 DASHBOARD = [
     code('source = "../data/sample"\nas_of = "2025-04-15"\nby = "site"\nlang = "en"\n'
-         "publish = True\nthreshold = 11", tags=["parameters"]),
+         'publish = True\nthreshold = 11\nexit_rules = ""', tags=["parameters"]),
     code("""from pathlib import Path
 
 from IPython.display import HTML, display
@@ -95,7 +95,8 @@ from IPython.display import HTML, display
 import casework_analytics as ca
 from casework_analytics.dashboard import Dashboard
 
-board = Dashboard(ca.load(source), as_of, by=by or None, lang=lang, publish=publish,
+cohort = ca.load(source, exit_rules=exit_rules or None)
+board = Dashboard(cohort, as_of, by=by or None, lang=lang, publish=publish,
                   threshold=threshold, source_name=Path(source).name)
 display(HTML(board.header()))"""),
     *[code(f"display(HTML(board.{name}()))") for name in (

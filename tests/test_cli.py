@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import pandas as pd
+import pytest
 
 from casework_analytics.cli import main
 
@@ -173,3 +174,73 @@ def test_compare_writes_funnel_model_cox_and_trend(tmp_path, capsys):
         assert any(p.stem == name for p in out.iterdir()), name
     # argparse: --by is required
     assert main(["compare", "data/sample", "--as-of", "2025-04-15", "--out", str(out)]) == 2
+
+
+def _with_reason(tmp_path, reason: str):
+    """data/example with the first closed case's reason replaced."""
+    import shutil
+
+    import pandas as pd
+
+    source = tmp_path / "src"
+    shutil.copytree("data/example", source)
+    cases = pd.read_csv(source / "cases.csv", dtype=str, keep_default_na=False)
+    closed = cases.index[cases["closed_date"] != ""][0]
+    cases.loc[closed, "closure_reason"] = reason
+    cases.to_csv(source / "cases.csv", index=False)
+    return source, cases.loc[closed, "case_id"]
+
+
+def test_exit_rules_file_classifies_what_the_shipped_rules_do_not(tmp_path, capsys):
+    source, case = _with_reason(tmp_path, "klien berangkat jadi TKI ke Malaysia")
+    assert main(["validate", str(source)]) == 0  # a warning, not an error
+    unclassified = capsys.readouterr().out
+    assert "--exit-rules FILE.csv" in unclassified  # the warning names the option
+    rules = tmp_path / "rules.csv"
+    rules.write_text("code,pattern\nmoved,jadi tki\n", encoding="utf-8")
+    import pandas as pd
+
+    def reasons(*extra):
+        out = tmp_path / f"out{len(extra)}"
+        args = ["summary", str(source), "--as-of", "2024-10-31", "--out", str(out), *extra]
+        assert main(args) == 0
+        exits = pd.read_csv(out / "exits.csv")
+        return exits[exits["level"] == "reason"].set_index("category")["n"]
+
+    before = reasons()
+    after = reasons("--exit-rules", str(rules))
+    assert before.get("unclassified", 0) == 1 and after.get("unclassified", 0) == 0
+    assert after["moved"] == before.get("moved", 0) + 1
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("code,pattern\nlocked_up,ditahan\n", "unknown codes ['locked_up']"),
+        ("code,pattern\nincarcerated,(ditahan\n", "not a valid regular expression"),
+        ("kode,pola\nincarcerated,ditahan\n", "missing columns ['code', 'pattern']"),
+    ],
+)
+def test_a_bad_exit_rules_file_is_refused_before_anything_is_written(
+    tmp_path, capsys, content, says
+):
+    rules = tmp_path / "rules.csv"
+    rules.write_text(content, encoding="utf-8")
+    out = tmp_path / "out"
+    code = main(
+        [
+            "summary",
+            "data/example",
+            "--as-of",
+            "2024-10-31",
+            "--out",
+            str(out),
+            "--exit-rules",
+            str(rules),
+        ]
+    )
+    assert code == 2
+    assert says in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["validate", "data/example", "--exit-rules", str(tmp_path / "none.csv")]) == 2
+    assert "does not exist" in capsys.readouterr().err
