@@ -397,3 +397,24 @@ def test_notebooks_are_what_build_py_writes():
     for cell in cells[first + 1 :]:
         if cell.cell_type == "code" and "board." in cell.source:
             assert re.fullmatch(r"display\(HTML\(board\.\w+\(\)\)\)", cell.source.strip())
+
+
+def test_report_takes_exit_rules_from_a_file(tmp_path):
+
+    source = tmp_path / "src"
+    shutil.copytree("data/example", source)
+    cases = pd.read_csv(source / "cases.csv", dtype=str, keep_default_na=False)
+    closed = cases.index[cases["closed_date"] != ""][0]
+    cases.loc[closed, "closure_reason"] = "klien berangkat jadi TKI ke Malaysia"
+    cases.to_csv(source / "cases.csv", index=False)
+    rules = tmp_path / "rules.csv"
+    rules.write_text("code,pattern\nmoved,jadi tki\n", encoding="utf-8")
+    pages = {}
+    for name, extra in (("without", {}), ("with", {"exit_rules": rules})):
+        out = build_report(
+            source, "2024-10-31", tmp_path / f"{name}.html", publish=False, progress=None, **extra
+        )
+        pages[name] = out.read_text(encoding="utf-8")
+    # The one unmatched reason is a data-quality warning without the rule, and gone with it.
+    assert "unclassified_reason" in pages["without"]
+    assert "unclassified_reason" not in pages["with"]
