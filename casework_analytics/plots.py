@@ -699,9 +699,11 @@ def swimmer_plot(
     ax.scatter(
         exit_day[closed], lanes[closed], marker="X", color="black", s=25, zorder=4, label=t["exit"]
     )
-    for lane, day, reason in zip(
-        lanes[closed], exit_day[closed], shown["exit_reason"].to_numpy()[closed], strict=True
-    ):
+    from .closures import exit_taxonomy
+
+    taxonomy = exit_taxonomy().set_index("code")[f"label_{lang}"]
+    reasons = shown["exit_reason"].map(taxonomy).fillna(shown["exit_reason"]).to_numpy()
+    for lane, day, reason in zip(lanes[closed], exit_day[closed], reasons[closed], strict=True):
         ax.annotate(
             str(reason), (day, lane), xytext=(4, -2), textcoords="offset points", fontsize=6
         )

@@ -99,7 +99,17 @@ def test_swimmer_has_one_lane_per_client_and_says_when_it_samples(sample):
     )
     assert [t.get_text() for t in ax.get_yticklabels()] == ["TT-001"]
     assert "of" not in ax.get_title()
-    assert "placement_ended" in [t.get_text() for t in ax.texts]
+    # Exit reasons by their labels in the plot's language (exit_reasons.csv), never as codes.
+    assert "Placement ended before goals were met" in [t.get_text() for t in ax.texts]
+    ax = plots.swimmer_plot(
+        stage_progress(example, "2024-10-31"),
+        weekly_status(example, "2024-10-31"),
+        ax=plt.figure().gca(),
+        lang="id",
+    )
+    texts = [t.get_text() for t in ax.texts]
+    assert "Masa PKL berakhir sebelum tujuan tercapai" in texts
+    assert not any("_" in text for text in texts)
 
 
 def test_heatmap_cells_are_the_weekly_statuses():
