@@ -192,6 +192,9 @@ def _parser() -> argparse.ArgumentParser:
     _add_stage_model(validate)
     _add_exit_rules(validate)
     validate.add_argument(
+        "--lang", choices=["en", "id"], default="en", help="Language of messages (en, id)"
+    )
+    validate.add_argument(
         "--problems-out", type=Path, default=None, help="Write the full problem report (CSV)"
     )
     validate.add_argument(
@@ -212,6 +215,9 @@ def _parser() -> argparse.ArgumentParser:
     summary.add_argument("--format", choices=["csv", "parquet"], default="csv")
     _add_stage_model(summary)
     _add_exit_rules(summary)
+    summary.add_argument(
+        "--lang", choices=["en", "id"], default="en", help="Language of messages (en, id)"
+    )
     summary.add_argument(
         "--missed-threshold",
         type=float,
@@ -379,13 +385,36 @@ def _loaded(args):
         stage_model=getattr(args, "stage_model", None),
         exit_rules=getattr(args, "exit_rules", None),
     )
-    say(cohort.summary())
+    say(cohort.summary(_lang(args)))
     return cohort
+
+
+def _lang(args) -> str:
+    return getattr(args, "lang", None) or "en"
+
+
+def _text(args, key: str, **values) -> str:
+    """The catalogue's line ``key`` in the command's language."""
+    from .labels import text
+
+    return text(key, _lang(args), **values)
+
+
+def _reason(args, reason: str) -> str:
+    """A publication's reason for withholding a table, in the command's language."""
+    from .publish import WITHHELD_REASONS
+
+    codes = {text: code for code, text in WITHHELD_REASONS.items()}
+    return _text(args, f"withheld_{codes[reason]}") if reason in codes else reason
+
+
+def _say(args, key: str, **values) -> None:
+    say(_text(args, key, **values))
 
 
 def _validate(args) -> int:
     from .outputs import check_output_file, file_starts_with, write_file_atomically
-    from .problems import PROBLEM_COLUMNS, format_problems
+    from .problems import PROBLEM_COLUMNS, format_problems, in_language
 
     if args.problems_out is not None:
         header = ",".join(PROBLEM_COLUMNS)
@@ -395,17 +424,18 @@ def _validate(args) -> int:
             earlier=lambda path: file_starts_with(path, header),
         )
     cohort = _loaded(args)
-    if len(cohort.problems):
+    problems = in_language(cohort.problems, _lang(args))
+    if len(problems):
         say()
-        say(format_problems(cohort.problems, limit=args.show))
+        say(format_problems(problems, limit=args.show, lang=_lang(args)))
     if args.problems_out is not None:
         from .outputs import neutralise
 
         write_file_atomically(
             args.problems_out,
-            lambda path: neutralise(cohort.problems).to_csv(path, index=False),
+            lambda path: neutralise(problems).to_csv(path, index=False),
         )
-        say(f"Problem report written to {args.problems_out}")
+        _say(args, "cli_problems_written", path=args.problems_out)
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 
@@ -414,9 +444,13 @@ def _folded(cohort, args, withheld: str):
     from .privacy import fold_small_groups
 
     by, folded = fold_small_groups(cohort, args.by, threshold=args.threshold)
-    say(
-        f"Publishing: {len(folded)} group(s) with fewer than {args.threshold} clients "
-        f"folded into 'Other'; counts 1 to {args.threshold - 1} hidden; {withheld}."
+    _say(
+        args,
+        "cli_publishing",
+        folded=len(folded),
+        threshold=args.threshold,
+        largest=args.threshold - 1,
+        withheld=withheld,
     )
     return by
 
@@ -430,10 +464,10 @@ def _write_tables(args, manifest: dict, tables) -> None:
         for name, table in tables:
             if isinstance(table, str):
                 manifest["withheld"][name] = table
-                say(f"  skipped {name}: {table}")
+                _say(args, "cli_skipped", name=name, reason=_reason(args, table))
                 continue
             path = folder.write_table(name, table, format=args.format)
-            say(f"  wrote {name}.{args.format} ({len(table):,} rows)")
+            _say(args, "cli_wrote", name=f"{name}.{args.format}", rows=f"{len(table):,}")
             if args.format == "csv" and len(table) > 1_000_000:
                 say(f"  note: {path.name} has over a million rows; --format parquet reads faster")
 
@@ -451,14 +485,14 @@ def _summary(args) -> int:
     _say_renamed(cohort, args.by)
     by = args.by
     if args.publish:
-        by = _folded(cohort, args, "per-client tables withheld")
+        by = _folded(cohort, args, _text(args, "cli_per_client_withheld"))
     run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
     tables = run.tables()
     publication = None
     if args.publish:
         from .publish import publish
 
-        say("Auditing what would be published (linear programming) ...")
+        _say(args, "cli_auditing")
         publication = publish(run, threshold=args.threshold)
         tables = publication.items()
     manifest = {
@@ -478,9 +512,9 @@ def _summary(args) -> int:
         "disclosure": publication.summary() if publication is not None else None,
     }
     _write_tables(args, manifest, tables)
-    say(f"Tables written to {args.out}")
+    _say(args, "cli_tables_written", path=args.out)
     if cohort.has_errors:
-        say("Some rows were rejected; run `casework-analytics validate` for the full report.")
+        _say(args, "cli_rejected_hint")
     return EXIT_REJECTED if cohort.has_errors else EXIT_OK
 
 

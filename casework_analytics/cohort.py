@@ -104,17 +104,20 @@ class Cohort:
             self.placements[["placement_id", *placement_cols]], on="placement_id", how="left"
         )
 
-    def summary(self) -> str:
-        """Rows read, accepted and rejected per table, as text."""
+    def summary(self, lang: str = "en") -> str:
+        """Rows read, accepted and rejected per table, as text in ``lang`` ("en" or "id")."""
+        from .labels import text
+
+        table, read, accepted, rejected = text("cli_counts", lang).split()
         lines = [
-            f"Source: {self.source}  (stage model: {self.stage_model.name})",
-            f"{'table':<11}{'read':>8}{'accepted':>10}{'rejected':>10}",
+            text("cli_source", lang, source=self.source, model=self.stage_model.name),
+            f"{table:<11}{read:>8}{accepted:>10}{rejected:>10}",
         ]
         for r in self.counts.itertuples(index=False):
             lines.append(f"{r.table:<11}{r.read:>8}{r.accepted:>10}{r.rejected:>10}")
         n_err = int((self.problems["severity"] == "error").sum())
         n_warn = int((self.problems["severity"] == "warning").sum())
-        lines.append(f"{n_err} error(s), {n_warn} warning(s).")
+        lines.append(text("cli_totals", lang, errors=n_err, warnings=n_warn))
         return "\n".join(lines)
 
     def __repr__(self) -> str:

@@ -150,6 +150,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "see it for larger groups, or in the internal report"
         ),
         "withheld_unprotectable": "no suppression could protect its small counts",
+        "withheld_per_client": "per-client table, withheld from publication",
         "download": "Numbers behind this chart (CSV)",
         "footer": "Made with casework_analytics {version} from {source}, observed up to {as_of}.",
         "all_group": "All",
@@ -158,6 +159,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "no_sessions": "The source has no sessions table.",
         "at_risk_rounded": "Followed (≈, rounded to 5)",
         "progress": "[{step}/{total}] {what} ({seconds} s)",
+        "cli_source": "Source: {source}  (stage model: {model})",
+        "cli_counts": "table read accepted rejected",
+        "cli_totals": "{errors} error(s), {warnings} warning(s).",
+        "cli_problems_written": "Problem report written to {path}",
+        "cli_auditing": "Auditing what would be published (linear programming) ...",
+        "cli_publishing": (
+            "Publishing: {folded} group(s) with fewer than {threshold} clients folded into "
+            "'Other'; counts 1 to {largest} hidden; {withheld}."
+        ),
+        "cli_per_client_withheld": "per-client tables withheld",
+        "cli_wrote": "  wrote {name} ({rows} rows)",
+        "cli_skipped": "  skipped {name}: {reason}",
+        "cli_tables_written": "Tables written to {path}",
+        "cli_rejected_hint": (
+            "Some rows were rejected; run `casework-analytics validate` for the full report."
+        ),
         "written": "Report written to {path} ({seconds} s)",
         "setup": "setting up",
         "hidden_groups": "Not drawn, every figure hidden at this size: {groups}.",
@@ -402,6 +419,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "lihat untuk kelompok yang lebih besar, atau di laporan internal"
         ),
         "withheld_unprotectable": "tidak ada penyembunyian yang dapat melindungi jumlah kecilnya",
+        "withheld_per_client": "tabel per klien, tidak diterbitkan",
         "download": "Angka di balik grafik ini (CSV)",
         "footer": "Dibuat dengan casework_analytics {version} dari {source}, diamati sampai {as_of}.",
         "all_group": "Semua",
@@ -410,6 +428,22 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "no_sessions": "Sumber data tidak memiliki tabel sesi.",
         "at_risk_rounded": "Diikuti (≈, dibulatkan ke 5)",
         "progress": "[{step}/{total}] {what} ({seconds} dtk)",
+        "cli_source": "Sumber: {source}  (model tahap: {model})",
+        "cli_counts": "tabel dibaca diterima ditolak",
+        "cli_totals": "{errors} galat, {warnings} peringatan.",
+        "cli_problems_written": "Laporan masalah ditulis ke {path}",
+        "cli_auditing": "Memeriksa apa yang akan diterbitkan (pemrograman linear) ...",
+        "cli_publishing": (
+            "Menerbitkan: {folded} kelompok dengan kurang dari {threshold} klien digabung ke "
+            "'Lainnya'; angka 1 sampai {largest} disembunyikan; {withheld}."
+        ),
+        "cli_per_client_withheld": "tabel per klien tidak diterbitkan",
+        "cli_wrote": "  menulis {name} ({rows} baris)",
+        "cli_skipped": "  dilewati {name}: {reason}",
+        "cli_tables_written": "Tabel ditulis ke {path}",
+        "cli_rejected_hint": (
+            "Ada baris yang ditolak; jalankan `casework-analytics validate` untuk laporan lengkap."
+        ),
         "written": "Laporan ditulis ke {path} ({seconds} dtk)",
         "setup": "menyiapkan",
         "hidden_groups": "Tidak digambar, semua angkanya disembunyikan pada ukuran ini: {groups}.",

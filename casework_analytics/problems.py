@@ -182,7 +182,7 @@ def _shortened(text: str) -> str:
     return f"{text[: LONGEST_LINE - 60]}... ({len(text):,} characters; see the problem table)"
 
 
-def _grouped_orphans(problems: pd.DataFrame) -> pd.DataFrame:
+def _grouped_orphans(problems: pd.DataFrame, words: dict) -> pd.DataFrame:
     """One line for the rows left out with one rejected parent (same table, same
     message): its ``row`` becomes the text ``"rows 4, 5, 9 (3 rows)"``."""
     orphan = (problems["rule"] == "orphan").to_numpy()
@@ -200,29 +200,191 @@ def _grouped_orphans(problems: pd.DataFrame) -> pd.DataFrame:
     text = listed.reindex(keys[first]).to_numpy()
     many = n > 1
     out.loc[many, "row"] = [
-        f"rows {t}{', ...' if k > 5 else ''} ({k} rows)"
+        f"{words['rows']} {t}{', ...' if k > 5 else ''} ({k} {words['rows']})"
         for t, k in zip(text[many], n[many], strict=True)
     ]
     return out
 
 
-def format_problems(problems: pd.DataFrame, limit: int | None = 50) -> str:
+def format_problems(problems: pd.DataFrame, limit: int | None = 50, lang: str = "en") -> str:
     """Problems as readable lines: ``table row N (case X): message [rule]``.
 
-    Values from the source are printed with control characters escaped
-    (see :func:`printable`) and messages over :data:`LONGEST_LINE`
-    characters cut short; the problem table itself keeps them raw.
+    The rows left out with one rejected parent are one line. Values from
+    the source are printed with control characters escaped (see
+    :func:`printable`) and messages over :data:`LONGEST_LINE` characters
+    cut short; the problem table itself keeps them raw.
+
+    Parameters
+    ----------
+    problems : DataFrame
+        ``cohort.problems`` (translate it first with :func:`in_language`).
+    limit : int or None
+        Lines shown at most (None: all).
+    lang : {"en", "id"}
+        Language of the words around the messages.
+
+    Returns
+    -------
+    str
     """
+    words = _WORDS[lang]
     lines = []
-    problems = _grouped_orphans(problems)
+    problems = _grouped_orphans(problems, words)
     shown = problems if limit is None else problems.head(limit)
     for p in shown.itertuples(index=False):
         where = f"{p.table}" + (f" {p.row}" if isinstance(p.row, str) else "")
-        where += f" row {p.row}" if pd.notna(p.row) and not isinstance(p.row, str) else ""
+        if pd.notna(p.row) and not isinstance(p.row, str):
+            where += f" {words['row']} {p.row}"
         if pd.notna(p.case_id):
-            where += f" (case {printable(_shortened(p.case_id))})"
+            where += f" ({words['case']} {printable(_shortened(p.case_id))})"
         message = printable(_shortened(p.message))
-        lines.append(f"{p.severity.upper():7} {where}: {message} [{p.rule}]")
+        lines.append(f"{words[p.severity]:10} {where}: {message} [{p.rule}]")
     if limit is not None and len(problems) > limit:
-        lines.append(f"... and {len(problems) - limit} more; write them all with --problems-out.")
+        lines.append(words["more"].format(n=len(problems) - limit))
     return "\n".join(lines)
+
+
+_WORDS = {
+    "en": {
+        "error": "ERROR",
+        "warning": "WARNING",
+        "row": "row",
+        "rows": "rows",
+        "case": "case",
+        "more": "... and {n} more; write them all with --problems-out.",
+    },
+    "id": {
+        "error": "GALAT",
+        "warning": "PERINGATAN",
+        "row": "baris",
+        "rows": "baris",
+        "case": "kasus",
+        "more": "... dan {n} lagi; tulis semuanya dengan --problems-out.",
+    },
+}
+
+
+#: Indonesian wording of each rule's problem, with ``{column}``, ``{value}``,
+#: ``{table}`` and the details read off the English message (:func:`in_language`).
+MESSAGES_ID = {
+    "unparseable_date": "{column} '{value}' bukan tanggal berbentuk yyyy-mm-dd atau dd/mm/yyyy.",
+    "date_out_of_range": (
+        "{column} '{value}' di luar rentang tanggal yang dapat disimpan; kosongkan tanggal "
+        "daripada memakai pengganti seperti 9999-12-31."
+    ),
+    "invalid_value": "{column} '{value}' tidak diterima.",
+    "missing_value": "Kolom wajib {column} kosong.",
+    "out_of_range": "{column} '{value}' di luar rentang yang diizinkan.",
+    "unknown_stage": "Tahap '{value}' tidak dikenal.",
+    "duplicate_key": "{column} {value} sudah ada di baris sebelumnya; baris ini ditolak.",
+    "date_order": "{first} {first_date} lebih awal dari {then} {then_date}.",
+    "foreign_key": "{column} {value} tidak ada di tabel induknya.",
+    "orphan": (
+        "{column} {value} milik baris yang ditolak (lihat masalah baris itu); "
+        "baris ini ikut ditolak."
+    ),
+    "before_intake": "{column} {value} lebih awal dari tanggal masuk kasus ({intake}).",
+    "repeated_stage": (
+        "Tahap {value} dicatat lagi untuk kasus yang sama; mulai yang kemudian ditolak."
+    ),
+    "duplicate_visit": "Kunjungan kedua untuk kasus yang sama pada tanggal {value}; ditolak.",
+    "duplicate_session": "Baris sesi ini sama persis dengan baris sebelumnya; salinannya ditolak.",
+    "stage_order": "Tahap {value} dimulai sebelum tahap yang lebih awal dalam model dimulai.",
+    "intake_outside_placement": "Tanggal masuk {value} jauh di luar masa penempatan.",
+    "result_without_attendance": (
+        "Kunjungan ditandai tidak hadir tetapi memiliki hasil tes ({value})."
+    ),
+    "unknown_column": (
+        "Kolom '{header}' bukan bagian dari tabel {table}; disimpan sebagai teks tetapi "
+        "tidak dipakai analisis."
+    ),
+    "unclassified_reason": (
+        "Alasan penutupan '{value}' tidak cocok dengan aturan mana pun dan dihitung sebagai "
+        "tidak terklasifikasi. Jika alasan ini dikenal, tambahkan aturan "
+        "(--exit-rules FILE.csv)."
+    ),
+    "field_count": (
+        "Baris ini punya jumlah kolom yang berbeda dari judulnya; seluruh baris ditolak."
+    ),
+    "encoding_error": "{column} berisi byte yang bukan teks yang sah: '{value}'.",
+    "encoding_fallback": "Berkas dibaca sebagai Windows-1252, bukan UTF-8; periksa huruf khusus.",
+}
+
+#: Details taken from an English message to fill the Indonesian one.
+_DETAILS = {
+    "date_order": (
+        r"^(?P<first_x>\w+) (?P<first_date_x>\S+) is before "
+        r"(?P<then_x>\w+) (?P<then_date_x>\S+)\.$"
+    ),
+    "before_intake": r"is before the case's intake on (?P<intake>\S+)\.$",
+    "unknown_column": r"^Column '(?P<header>.*)' is not part",
+}
+_ADDED_ID = (
+    (r"did you mean (?P<x>[^?]+)\?", " Maksud Anda {x}?"),
+    (
+        r"(?:it must be|is not) (?:one of|a stage of the model:) (?P<x>.+?)\.(?: |$)",
+        " Nilai yang diterima: {x}.",
+    ),
+    (r"write it day-first: (?P<x>[^.]+)\.", " Tampaknya bulan ditulis lebih dulu; tulis {x}."),
+    (r"The value was cleared; the row is kept\.", " Nilainya dikosongkan; baris tetap dipakai."),
+)
+
+
+def in_language(problems: pd.DataFrame, lang: str = "en") -> pd.DataFrame:
+    """The problem table with its messages in ``lang``.
+
+    ``rule`` stays the stable English code; in Indonesian, ``message`` is
+    the rule's Indonesian wording (:data:`MESSAGES_ID`, with the accepted
+    values and any "did you mean" carried over) and ``message_en`` keeps
+    the English original. A rule without an Indonesian wording keeps its
+    English message.
+
+    Parameters
+    ----------
+    problems : DataFrame
+        ``cohort.problems``.
+    lang : {"en", "id"}
+
+    Returns
+    -------
+    DataFrame
+    """
+    from .labels import LANGUAGES
+
+    if lang not in LANGUAGES:
+        from .errors import CaseworkError
+
+        raise CaseworkError(
+            f"The value for `lang` must be one of {list(LANGUAGES)}, but {lang!r} was passed."
+        )
+    if lang == "en" or problems.empty:
+        return problems
+    out = problems.copy()
+    out["message_en"] = out["message"]
+    distinct = out[["rule", "table", "column", "value", "message"]].drop_duplicates()
+    translated = {}
+    for row in distinct.itertuples(index=False):  # one per distinct message
+        template = MESSAGES_ID.get(row.rule)
+        if template is None:
+            translated[row[1:]] = row.message
+            continue
+        fields = {
+            "column": row.column if isinstance(row.column, str) else "",
+            "value": row.value if isinstance(row.value, str) else "",
+            "table": row.table,
+        }
+        found = re.search(_DETAILS.get(row.rule, "$^"), str(row.message))
+        if found:
+            fields.update({k.removesuffix("_x"): v for k, v in found.groupdict().items()})
+        try:
+            text = template.format(**fields)
+        except KeyError:
+            text = str(row.message)
+        for pattern, added in _ADDED_ID if row.rule != "orphan" else ():
+            match = re.search(pattern, str(row.message))
+            if match:
+                text += added.format(x=match.groupdict().get("x", ""))
+        translated[row[1:]] = text
+    keys = zip(out["table"], out["column"], out["value"], out["message"], strict=True)
+    out["message"] = [translated.get(key, key[-1]) for key in keys]
+    return out

@@ -1053,6 +1053,7 @@ WITHHELD_REASONS = {
         "publish it for larger groups, or use it internally"
     ),
     "unprotectable": "withheld: no suppression could protect its small counts",
+    "per_client": "per-client table, withheld from publication",
 }
 
 #: A table whose count cells are more often small than not is not published.
@@ -1077,7 +1078,7 @@ def _collect(run, raw, extra, threshold, curves_by_group, groupings, withheld=fr
         if isinstance(table, str):
             tables[name] = table
         elif rule.per_case:
-            tables[name] = "per-client table, withheld from publication"
+            tables[name] = WITHHELD_REASONS["per_client"]
         else:
             if rule.curve and cols and not curves_by_group:
                 table = table[(table[cols] == OVERALL).all(axis=1)]

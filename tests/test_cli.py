@@ -244,3 +244,45 @@ def test_a_bad_exit_rules_file_is_refused_before_anything_is_written(
     assert not out.exists()
     assert main(["validate", "data/example", "--exit-rules", str(tmp_path / "none.csv")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_validate_and_summary_speak_indonesian(tmp_path, capsys):
+    import re
+
+    import pandas as pd
+
+    import casework_analytics.validation as validation
+    from casework_analytics.problems import MESSAGES_ID
+
+    # Every rule the validation docs list has its Indonesian wording.
+    rules = re.findall(r"^``(\w+)`` \(", validation.__doc__, re.M)
+    assert len(rules) >= 20 and set(rules) <= set(MESSAGES_ID)
+    source, _ = _with_reason(tmp_path, "klien berangkat jadi TKI ke Malaysia")
+    visits = pd.read_csv(source / "visits.csv", dtype=str, keep_default_na=False)
+    visits.loc[0, "test_result"] = "negatf"
+    visits.to_csv(source / "visits.csv", index=False)
+    report = tmp_path / "masalah.csv"
+    main(["validate", str(source), "--lang", "id", "--problems-out", str(report)])
+    out = capsys.readouterr().out
+    assert "tabel        dibaca  diterima   ditolak" in out
+    assert "0 galat, 2 peringatan." in out
+    assert "Maksud Anda negative / negatif?" in out
+    problems = pd.read_csv(report).set_index("rule")
+    # The rule stays the stable English code; the message is Indonesian, the English kept.
+    assert set(problems.index) == {"invalid_value", "unclassified_reason"}
+    assert problems.loc["unclassified_reason", "message"].startswith("Alasan penutupan")
+    assert problems.loc["unclassified_reason", "message_en"].startswith("Closure reason")
+    main(
+        [
+            "summary",
+            str(source),
+            "--as-of",
+            "2024-10-31",
+            "--lang",
+            "id",
+            "--out",
+            str(tmp_path / "out"),
+        ]
+    )
+    out = capsys.readouterr().out
+    assert "Tabel ditulis ke" in out and "menulis exits.csv" in out

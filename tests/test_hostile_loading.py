@@ -45,7 +45,7 @@ from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from strategies import hostile_cohort, small_cohort
 
 from casework_analytics import SourceError, load
-from casework_analytics.problems import format_problems
+from casework_analytics.problems import format_problems, in_language
 from casework_analytics.sources import TABLE_NAMES
 
 EXAMPLES = int(os.environ.get("CASEWORK_FUZZ_EXAMPLES", "6"))
@@ -332,6 +332,10 @@ def check_cohort(cohort, expected: dict[str, list[int]]) -> None:
                 assert str(accepted_frame[column].dtype) == "datetime64[ns]", column
     assert problems["message"].notna().all() and problems["rule"].notna().all()
     assert not _UNSAFE.search(format_problems(problems, limit=None))
+    # Every message has an Indonesian wording, whatever the input.
+    translated = in_language(problems, "id")
+    assert len(translated) == len(problems) and translated["message"].notna().all()
+    assert not _UNSAFE.search(format_problems(translated, limit=None, lang="id"))
 
 
 STYLES = st.tuples(
