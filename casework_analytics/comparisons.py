@@ -52,6 +52,8 @@ from .intervals import wilson_interval
 
 KINDS = ("proportion", "ratio")
 OVERDISPERSION = ("auto", "none", "multiplicative", "additive")
+#: ``overdispersion="auto"`` widens funnel limits only with at least this many groups.
+MIN_GROUPS_TO_WIDEN = 10
 TRANSFORMS = ("km", "rank", "identity", "log")
 DEFAULT_LEVELS = (0.95, 0.998)
 #: Case-mix covariates used by :func:`case_mix_model` when none are named,
@@ -483,7 +485,7 @@ def funnel_table(
     metric: str | None = None,
     trim: float = 0.1,
     test_level: float = 0.05,
-    min_units: int = 10,
+    min_units: int = MIN_GROUPS_TO_WIDEN,
 ) -> FunnelResult:
     """Compare groups in a funnel: value, limits for the group's size, and a flag.
 

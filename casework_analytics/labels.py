@@ -270,6 +270,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "adjusted": "Adjusted for case mix (observed / expected)",
         "widened": "limits widened for overdispersion ({method}; φ = {phi}, p = {p})",
         "not_widened": "exact limits, not widened (φ = {phi}, p = {p})",
+        "too_few_to_widen": (
+            "exact limits: groups vary more than chance (φ = {phi}, p = {p}), but {n} "
+            "groups are too few to widen the limits ({needed} needed)"
+        ),
         "multiplicative": "multiplicative",
         "additive": "additive random effect",
         "hazard_ratio": "Hazard ratio",
@@ -539,6 +543,10 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "adjusted": "Disesuaikan dengan bauran kasus (teramati / harapan)",
         "widened": "batas diperlebar karena overdispersi ({method}; φ = {phi}, p = {p})",
         "not_widened": "batas eksak, tidak diperlebar (φ = {phi}, p = {p})",
+        "too_few_to_widen": (
+            "batas eksak: variasi antarkelompok melebihi kebetulan (φ = {phi}, p = {p}), "
+            "tetapi {n} kelompok terlalu sedikit untuk memperlebar batas (perlu {needed})"
+        ),
         "multiplicative": "multiplikatif",
         "additive": "efek acak aditif",
         "hazard_ratio": "Rasio hazard",

@@ -864,13 +864,16 @@ def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True
     :func:`casework_analytics.comparisons.funnel_limits` from the table's
     target, kind, widening, φ and τ² (never read off the points). The
     title names the metric and says whether the comparison is adjusted for
-    case mix and whether the limits were widened for overdispersion. Limit
+    case mix and whether the limits were widened for overdispersion (or,
+    where the groups vary more than chance but ``"auto"`` had fewer than
+    :data:`~casework_analytics.comparisons.MIN_GROUPS_TO_WIDEN` groups to
+    estimate it from, says so). Limit
     lines carry a ``gid`` (``"lower_95"``, ``"upper_998"``, ...), the target
     line ``"target"`` and the points ``"groups"``.
     """
     from matplotlib.ticker import PercentFormatter
 
-    from .comparisons import funnel_limits, level_from_name
+    from .comparisons import MIN_GROUPS_TO_WIDEN, funnel_limits, level_from_name
     from .grouping import group_key
 
     frame = getattr(table, "table", table)
@@ -933,11 +936,19 @@ def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True
             ax.annotate(str(text), (xi, yi), xytext=(4, 3), textcoords="offset points", fontsize=7)
     p = _number(first["dispersion_p"])
     phi = _number(first["phi"], 3)
-    limits_note = (
-        t["widened"].format(method=t[widening], phi=phi, p=p)
-        if widening != "none"
-        else t["not_widened"].format(phi=phi, p=p)
-    )
+    overdispersed = str(first.get("overdispersed", "")).lower() == "true"
+    if widening != "none":
+        limits_note = t["widened"].format(method=t[widening], phi=phi, p=p)
+    elif (
+        overdispersed
+        and getattr(table, "overdispersion", "auto") == "auto"
+        and len(frame) < MIN_GROUPS_TO_WIDEN
+    ):
+        limits_note = t["too_few_to_widen"].format(
+            phi=phi, p=p, n=len(frame), needed=MIN_GROUPS_TO_WIDEN
+        )
+    else:
+        limits_note = t["not_widened"].format(phi=phi, p=p)
     adjusted = t["adjusted"] if kind == "ratio" else t["unadjusted"]
     metric = t.get(first["metric"], first["metric"])
     ax.set_title(metric + "\n" + textwrap.fill(f"{adjusted}; {limits_note}", 58), fontsize=9)

@@ -891,3 +891,20 @@ def test_forest_plot_on_a_difference_scale():
     assert _lines(ax)["reference"].get_xdata()[0] == 0.0
     with pytest.raises(CaseworkError, match="log=False"):
         plots.forest_plot(table, estimate="diff", low="lo", high="hi", log=True)
+
+
+def test_funnel_plot_says_when_too_few_groups_to_widen():
+    # Same three groups as above: clearly overdispersed (0/10, 10/10, 20/40), but
+    # "auto" widens only with 10 or more groups, and the title must say why not.
+    frame = pd.DataFrame(
+        {
+            "site": ["zero10"] * 10 + ["all10"] * 10 + ["mid"] * 40,
+            "done": [0] * 10 + [1] * 10 + [1, 0] * 20,
+        }
+    )
+    result = funnel_table(frame, outcome="done", by="site", target=0.5)
+    assert result.widening == "none" and bool(result.table["overdispersed"].iloc[0])
+    title = plots.funnel_plot(result, ax=plt.figure().gca()).get_title().replace("\n", " ")
+    assert "3 groups are too few to widen the limits (10 needed)" in title
+    asked_none = funnel_table(frame, outcome="done", by="site", target=0.5, overdispersion="none")
+    assert "too few" not in plots.funnel_plot(asked_none, ax=plt.figure().gca()).get_title()
