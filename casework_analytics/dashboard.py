@@ -821,7 +821,7 @@ class Dashboard:
                 shares=("completion", "missed_rate"),
                 wholes=("n_cases", "n_closed", "n_planned", "median_los_days"),
             )
-            + _csv_link("placements", self.tables["placements"], self.t["download"])
+            + _csv_link("placements", self.tables["placements"], self.t["download_table"])
         )
 
     def quality(self) -> str:
