@@ -329,6 +329,10 @@ class Dashboard:
             extra["trend"] = pd.concat(trends, ignore_index=True).assign(missing_as=convention)
         extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
         if publish:
+            # A student's ID next to a caseload says who worked with whom: internal only.
+            extra["placements"] = extra["placements"].drop(
+                columns=["caseworker_id", "supervisor_id"], errors="ignore"
+            )
             from .publish import RULES
             from .publish import publish as publish_run
 

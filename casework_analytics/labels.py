@@ -112,8 +112,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "placements_section": "Placements",
         "placements_note": "One row per student placement (pooled sessions for the missed rate).",
         "folded_note": (
-            "{n} group(s) with fewer than {threshold} clients are shown together as "
-            "“{other}”: a small group could identify its clients."
+            "{n} group(s) are shown together as “{other}”: those with fewer than "
+            "{threshold} clients (a small group could identify its clients), and, where "
+            "they add up to fewer than {threshold}, the smallest others with them."
         ),
         "small_cohort_banner": (
             "This cohort has {n} clients: published figures for groups this small are mostly "
@@ -166,8 +167,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cli_problems_written": "Problem report written to {path}",
         "cli_auditing": "Auditing what would be published (linear programming) ...",
         "cli_publishing": (
-            "Publishing: {folded} group(s) with fewer than {threshold} clients folded into "
-            "'Other'; counts 1 to {largest} hidden; {withheld}."
+            "Publishing: {folded} group(s) folded into 'Other' (those with fewer than "
+            "{threshold} clients, and the smallest others until 'Other' has {threshold}); "
+            "counts 1 to {largest} hidden; {withheld}."
         ),
         "cli_per_client_withheld": "per-client tables withheld",
         "cli_wrote": "  wrote {name} ({rows} rows)",
@@ -385,8 +387,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "placements_section": "Penempatan PKL",
         "placements_note": "Satu baris per penempatan mahasiswa (sesi digabung untuk angka ketidakhadiran).",
         "folded_note": (
-            "{n} kelompok dengan kurang dari {threshold} klien ditampilkan bersama sebagai "
-            "“{other}”: kelompok kecil dapat mengungkap kliennya."
+            "{n} kelompok ditampilkan bersama sebagai “{other}”: yang kliennya kurang dari "
+            "{threshold} (kelompok kecil dapat mengungkap kliennya), dan, bila jumlahnya "
+            "masih kurang dari {threshold}, kelompok terkecil lainnya bersama mereka."
         ),
         "small_cohort_banner": (
             "Kohort ini berisi {n} klien: angka terbitan untuk kelompok sekecil ini sebagian "
@@ -440,8 +443,9 @@ CATALOGUE: dict[str, dict[str, str]] = {
         "cli_problems_written": "Laporan masalah ditulis ke {path}",
         "cli_auditing": "Memeriksa apa yang akan diterbitkan (pemrograman linear) ...",
         "cli_publishing": (
-            "Menerbitkan: {folded} kelompok dengan kurang dari {threshold} klien digabung ke "
-            "'Lainnya'; angka 1 sampai {largest} disembunyikan; {withheld}."
+            "Menerbitkan: {folded} kelompok digabung ke 'Lainnya' (yang kliennya kurang dari "
+            "{threshold}, dan kelompok terkecil lainnya sampai 'Lainnya' berisi {threshold}); "
+            "angka 1 sampai {largest} disembunyikan; {withheld}."
         ),
         "cli_per_client_withheld": "tabel per klien tidak diterbitkan",
         "cli_wrote": "  menulis {name} ({rows} baris)",

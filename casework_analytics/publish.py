@@ -844,7 +844,15 @@ def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.Da
 
     shape_columns = list(SUMMARY_SHAPE)
     keys = [*cols, "outcome"]
-    points = curve.astype({c: object for c in cols}).sort_values([*keys, "time_days"])
+    points = curve.astype({c: object for c in cols})
+    # Every curve starts at 1 just before day 0: the area is measured from there.
+    starts = points.drop_duplicates(keys)[keys].assign(
+        time_days=0.0, survival=1.0, ci_low=1.0, ci_high=1.0, _start=True
+    )
+    points = pd.concat([starts, points.assign(_start=False)], ignore_index=True)
+    points = points.sort_values(
+        [*keys, "time_days", "_start"], ascending=[*[True] * len(keys), True, False]
+    )
     grouped = points.groupby(keys, sort=False)
     shape = grouped["time_days"].max().rename("horizon_days").to_frame()
     for column, source in (
@@ -852,7 +860,7 @@ def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.Da
         ("median_ci_low", "ci_low"),
         ("median_ci_high", "ci_high"),
     ):
-        at_or_below = points[points[source] <= 0.5]
+        at_or_below = points[(points[source] <= 0.5) & ~points["_start"]]
         shape[column] = at_or_below.groupby(keys)["time_days"].min()
     step = grouped["time_days"].diff().fillna(0.0)
     for column, source in (
@@ -874,9 +882,32 @@ def _summary_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.Da
     return out
 
 
+def _sensitivity_off_curves(table: pd.DataFrame, curve: pd.DataFrame, cols) -> pd.DataFrame:
+    """``recovery_sensitivity``'s Kaplan–Meier rows: the published curve's value under
+    the run's convention (:func:`_headline_off_curves`); the other convention's curve
+    is not published, so its value and the difference are hidden."""
+    rows = table["metric"].isin(list(_HEADLINE_CURVES)).to_numpy()
+    if not rows.any():
+        return table
+    out = table.copy()
+    columns = ["estimate_positive", "estimate_ignore", "difference"]
+    out[columns] = out[columns].astype(object)
+    convention = curve.attrs.get("missing_as", "positive")
+    as_headline = table.loc[rows, [*cols, "metric", "horizon_days"]].assign(
+        estimate=table.loc[rows, f"estimate_{convention}"],
+        ci_low=np.nan,
+        ci_high=np.nan,
+    )
+    read = _headline_off_curves(as_headline, curve, cols)["estimate"].to_numpy(dtype=object)
+    out.loc[rows, columns] = HIDDEN
+    out.loc[rows, f"estimate_{convention}"] = read
+    return out
+
+
 #: Tables with values that are points of the published survival curves.
 _CURVE_POINTS = {
     "recovery_headline": _headline_off_curves,
+    "recovery_sensitivity": _sensitivity_off_curves,
     "survival_summary": _summary_off_curves,
 }
 
@@ -1094,6 +1125,8 @@ def _collect(run, raw, extra, threshold, curves_by_group, groupings, withheld=fr
             curve = _coarsen_survival(run.table("survival"), cols, threshold, curves_by_group)
         if "survival" in withheld:
             curve = curve.iloc[0:0]
+        curve = curve.copy()  # the published table itself stays as it is
+        curve.attrs["missing_as"] = run.definition.missing_as
         for name in pointed:
             tables[name] = _CURVE_POINTS[name](tables[name], curve, cols)
     for name, (rule, table) in (extra or {}).items():
@@ -1357,7 +1390,9 @@ def protect_counts(
     target no longer pinned stays so, since hiding more only widens every
     interval, so each round re-solves only the pinned targets and the newly
     hidden counts. A target with nothing left to hide
-    around it is returned in ``stuck``.
+    around it is returned in ``stuck``. Last, hidden counts of ``threshold``
+    or more that the published numbers determine exactly are shown again
+    (:func:`_show_determined`), if no small count becomes pinned.
     """
     from scipy import sparse
 
@@ -1396,6 +1431,10 @@ def protect_counts(
         todo = np.union1d(pinned, [c for c in newly if small[c]]).astype(int)
         if not newly:
             break
+    if bounds is not None:
+        hidden = _show_determined(
+            bounds, hidden, count & ~primary & ~small, small, kind, stuck, margin
+        )
     status = np.where(
         kind == "rounded",
         "rounded",
@@ -1406,6 +1445,28 @@ def protect_counts(
         ),
     )
     return Protected(hidden, status, np.array(sorted(set(stuck)), dtype=int), rounds)
+
+
+def _show_determined(bounds, hidden, large, small, kind, stuck, margin) -> np.ndarray:
+    """``hidden`` with the hidden large counts that the published numbers already
+    determine shown again: hiding them protects nothing, and a reader who works
+    them out sees suppression that does not hold. Kept only if every small
+    count stays unpinned once they are shown."""
+    candidates = np.flatnonzero(hidden & large)
+    if not len(candidates):
+        return hidden
+    low, high = bounds(hidden, candidates)
+    determined = candidates[low >= high]
+    if not len(determined):
+        return hidden
+    trial = hidden.copy()
+    trial[determined] = False
+    targets = np.setdiff1d(np.flatnonzero(small & (kind != "rounded")), stuck)
+    if len(targets):
+        low, high = bounds(trial, targets)
+        if (high - low <= 2 * margin).any():
+            return hidden
+    return trial
 
 
 def _partner(target, inter, size, count, hidden, value, spare, margin):

@@ -75,6 +75,40 @@ def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
     return found
 
 
+def determined_cells(tables: dict, group: str) -> list[str]:
+    """Hidden cells the published numbers give exactly, whatever their size: the one
+    hidden cell of a line, and open cases between shown cases and closed cases.
+    Hiding them protects nothing; shown suppression that does not hold is a leak
+    of the method."""
+    found = []
+    for name, (keys, counts) in LINES.items():
+        table = tables.get(name)
+        if table is None or group not in table:
+            continue
+        for line, rows in table.groupby(keys or (lambda _: 0), sort=False):
+            whole = rows[rows[group] == ALL]
+            for column in counts:
+                if column not in rows or len(whole) != 1 or number(whole[column].iloc[0]) is None:
+                    continue
+                hidden = (rows.loc[rows[group] != ALL, column] == HIDDEN).sum()
+                if hidden == 1:
+                    found.append(f"{name} {line} {column}: the one hidden group is All - rest")
+    exits = tables.get("exits")
+    if exits is not None:  # exit types add up to the closed cases of their group
+        types = exits[exits["level"] == "type"]
+        for label, rows in types.groupby(group, sort=False):
+            total = number(rows["n_exits"].iloc[0])
+            if total is not None and (rows["n"] == HIDDEN).sum() == 1:
+                found.append(f"exits {label}: the one hidden type is n_exits - rest")
+    stays = tables.get("length_of_stay")
+    if stays is not None:
+        for _, row in stays.iterrows():
+            cases, closed = number(row["n_cases"]), number(row["n_closed"])
+            if row["n_open"] == HIDDEN and cases is not None and closed is not None:
+                found.append(f"length_of_stay {row[group]}: n_open = {cases - closed:g}")
+    return found
+
+
 def nested_differences(tables: dict, group: str, threshold: int) -> list[str]:
     """Differences of shown counts that hold one another: those who did not
     reach a stage, not retained, not abstinent, open cases, and so on."""
@@ -193,6 +227,20 @@ def curve_points(tables: dict, group: str) -> list[str]:
             ]
             if len(point) != 1 or float(point["survival"].iloc[0]) != value:
                 found.append(f"{row[group]} {row['metric']} = {value} is not on the curve")
+    sensitivity = tables.get("recovery_sensitivity")
+    if sensitivity is not None:
+        rows = sensitivity[sensitivity["metric"].isin(list(outcome_of))]
+        for _, row in rows.iterrows():
+            for column in ("estimate_positive", "estimate_ignore", "difference"):
+                value = number(row[column])
+                point = curve[
+                    (curve[group] == row[group])
+                    & (curve["outcome"] == outcome_of[row["metric"]])
+                    & (curve["time_days"].astype(float) == float(row["horizon_days"]))
+                ]
+                on_curve = len(point) == 1 and float(point["survival"].iloc[0]) == value
+                if value is not None and not (column == "estimate_positive" and on_curve):
+                    found.append(f"{row[group]} sensitivity {row['metric']} {column} = {value}")
     summary = tables.get("survival_summary")
     if summary is not None:
         for _, row in summary.iterrows():
@@ -202,6 +250,14 @@ def curve_points(tables: dict, group: str) -> list[str]:
                 value = number(row[column])
                 if value is not None and value not in published:
                     found.append(f"{row[group]} {row['outcome']} {column} {value} off the grid")
+            rmst = number(row["rmst_days"])
+            if rmst is not None:  # the area under the published points, from (0, 1)
+                days = days.sort_values("time_days", key=lambda t: t.astype(float))
+                t = np.r_[0.0, days["time_days"].astype(float)]
+                s = np.r_[1.0, days["survival"].astype(float)]
+                area = float(np.sum(np.diff(t) * (s[1:] + s[:-1]) / 2))
+                if abs(area - rmst) > 1e-6:
+                    found.append(f"{row[group]} {row['outcome']} rmst {rmst} is not {area}")
     return found
 
 
@@ -209,6 +265,7 @@ def attack(folder: Path, group: str, threshold: int = 11) -> list[str]:
     """Every finding of every attack on one published folder."""
     tables = read(folder)
     return [
+        *determined_cells(tables, group),
         *group_sums(tables, group, threshold),
         *nested_differences(tables, group, threshold),
         *curve_spans(tables, group, threshold),

@@ -418,3 +418,13 @@ def test_report_takes_exit_rules_from_a_file(tmp_path):
     # The one unmatched reason is a data-quality warning without the rule, and gone with it.
     assert "unclassified_reason" in pages["without"]
     assert "unclassified_reason" not in pages["with"]
+
+
+def test_published_report_names_no_caseworker_or_supervisor(published, internal_id):
+    # data/sample/placements.csv: caseworkers CW000-CW035, supervisors SV0-SV5. A
+    # student's ID beside a caseload says who worked with which clients.
+    page, _ = published
+    assert re.search(r"CW0\d\d", page) is None and re.search(r"\bSV\d\b", page) is None
+    assert "caseworker_id" not in page
+    # The internal report, for the supervisors themselves, keeps them.
+    assert re.search(r"CW0\d\d", internal_id[0]) is not None
