@@ -423,7 +423,7 @@ def _summary(args) -> int:
     if args.publish:
         by = _folded(cohort, args, "per-client tables withheld")
     run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
-    tables = run.tables()
+    tables = run.tables(parts=True)
     publication = None
     if args.publish:
         from .publish import publish

@@ -9,6 +9,7 @@ import pandas as pd
 from .closures import classify_exit_reasons, negated_completion
 from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
+from .keys import positions, take
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
 from .schemas import OPTIONAL_TABLES, TABLES
@@ -99,9 +100,9 @@ class Cohort:
         This is the frame every ``by=`` grouping is looked up in.
         """
         placement_cols = [c for c in self.placements.columns if c not in self.cases.columns]
-        return self.cases.merge(
-            self.placements[["placement_id", *placement_cols]], on="placement_id", how="left"
-        )
+        where = positions(self.cases["placement_id"], self.placements["placement_id"])
+        attributes = {c: take(self.placements[c], where) for c in placement_cols}
+        return self.cases.reset_index(drop=True).assign(**attributes)
 
     def summary(self) -> str:
         """Rows read, accepted and rejected per table, as text."""
