@@ -12,6 +12,7 @@ from .errors import CaseworkError, MissingTableError, ValidationError
 from .keys import positions, take
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
+from .progress import Progress
 from .schemas import OPTIONAL_TABLES, TABLES
 from .sources import TABLE_NAMES, read_source
 from .stage_models import StageModel, get_stage_model
@@ -137,6 +138,7 @@ def load(
     intake_tolerance_days: int = 30,
     column_aliases: dict[str, dict[str, str]] | None = None,
     exit_rules: pd.DataFrame | None = None,
+    progress: bool | None = None,
 ) -> Cohort:
     """Load, parse and validate a casework source into a :class:`Cohort`.
 
@@ -163,6 +165,10 @@ def load(
     exit_rules : DataFrame, optional
         Extra closure-reason rules (columns ``code, pattern``), tried before
         the shipped ones; see :mod:`casework_analytics.exits`.
+    progress : bool, optional
+        Show a line for each step that takes over a second (name, rows,
+        time); by default only on a terminal or in Jupyter (see
+        :mod:`casework_analytics.progress`).
 
     Returns
     -------
@@ -193,12 +199,34 @@ def load(
             f"The value for `errors` must be one of ['report', 'raise'], but {errors!r} was passed."
         )
     model = get_stage_model(stage_model)
-    raw = read_source(source)
+    steps = Progress(progress, "load")
+    with steps.step("read") as step:
+        raw = read_source(source, progress=steps)
+        step.rows = sum(len(t) for t in raw.tables.values())
     log = ProblemLog()
     parsed: dict[str, pd.DataFrame] = {}
     for name in list(raw.tables):
-        table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
-        parsed[name] = apply_schema(table, name, model.stages, log)
+        with steps.step(f"parse {name}", len(raw.tables[name])):
+            table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
+            parsed[name] = apply_schema(table, name, model.stages, log)
+    with steps.step("check keys and dates", sum(len(t) for t in parsed.values())):
+        _check_tables(parsed, model, intake_tolerance_days, log)
+    with steps.step("classify closure reasons", len(parsed["cases"])):
+        parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+    with steps.step("accept and reject rows", sum(len(t) for t in parsed.values())):
+        cohort = _assemble(raw, parsed, model, log, column_aliases)
+    if errors == "raise" and cohort.has_errors:
+        problems = cohort.problems
+        raise ValidationError(
+            f"{int((problems['severity'] == 'error').sum())} problem(s) rejected rows in "
+            f"{raw.description}:\n" + format_problems(problems, limit=None),
+            problems,
+        )
+    return cohort
+
+
+def _check_tables(parsed: dict, model: StageModel, intake_tolerance_days: int, log) -> None:
+    """The rules across rows and tables (keys, date order, references, duplicates)."""
 
     placements, cases = parsed["placements"], parsed["cases"]
     check_unique_key(placements, "placements", "placement_id", log)
@@ -240,7 +268,9 @@ def load(
         )
         check_duplicate_sessions(parsed["sessions"], log)
 
-    parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+
+def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Cohort:
+    """The cohort: accepted rows, rejected rows with their reasons, and the counts."""
     for name, found in raw.problems.items():
         whole = found[found["position"].isna() & found["row"].notna()]
         whole = whole[whole["severity"] == "error"]
@@ -279,12 +309,6 @@ def load(
         counts=pd.DataFrame(count_rows, columns=["table", "read", "accepted", "rejected"]),
         source=raw.description,
     )
-    if errors == "raise" and cohort.has_errors:
-        raise ValidationError(
-            f"{int((problems['severity'] == 'error').sum())} problem(s) rejected rows in "
-            f"{raw.description}:\n" + format_problems(problems, limit=None),
-            problems,
-        )
     return cohort
 
 

@@ -195,8 +195,9 @@ def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     codes, uniques = pd.factorize(text)
     distinct = pd.Series(uniques, dtype="string")
     mapped = normalise_label(distinct).map(value_aliases()[field]).astype("string")
-    mapped = np.append(mapped.fillna(distinct).to_numpy(dtype=object, na_value=pd.NA), pd.NA)
-    return pd.Series(mapped[codes], index=values.index, dtype="string")
+    # Taken from the few distinct values by code: no Python string per row.
+    mapped = mapped.fillna(distinct).array.take(codes, allow_fill=True)
+    return pd.Series(mapped, index=values.index, dtype="string")
 
 
 def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:

@@ -23,6 +23,7 @@ from .grouping import as_as_of, attach_groups, case_groups
 from .keys import positions
 from .length_of_stay import length_of_stay, length_of_stay_summary
 from .outputs import TableParts
+from .progress import Progress
 from .recovery import (
     recovery_headline,
     recovery_logrank,
@@ -54,6 +55,19 @@ RECOVERY_TABLES = (
     "recovery_sensitivity",
     "logrank",
 )
+#: Every table ``summary`` can write, in the order it writes them.
+TABLE_NAMES = (
+    "stage_progress",
+    "stage_funnel",
+    "exits",
+    "exit_stage",
+    "length_of_stay",
+    "contacts",
+    "association",
+    "exit_type_test",
+    *RECOVERY_TABLES,
+    "cumulative_incidence",
+)
 
 
 class Summary:
@@ -74,6 +88,9 @@ class Summary:
     missed_threshold : float
         Missed-session rate above which a case counts as high in
         ``association`` (0.25).
+    progress : bool, optional
+        Show a line for each table of :meth:`tables` that takes over a
+        second (see :mod:`casework_analytics.progress`).
 
     Examples
     --------
@@ -91,6 +108,7 @@ class Summary:
         *,
         definition: RecoveryDefinition | None = None,
         missed_threshold: float = 0.25,
+        progress: bool | None = None,
     ) -> None:
         if not 0 <= missed_threshold < 1:
             raise CaseworkError(
@@ -101,25 +119,14 @@ class Summary:
         self.as_of = as_as_of(as_of)
         self.definition = resolve_definition(definition)
         self.missed_threshold = missed_threshold
+        self.steps = Progress(progress, "summary")
         self.groups, self.cols = case_groups(cohort, by)
         self.by = self.groups if self.cols else None
 
     @property
     def names(self) -> list[str]:
         """The names of every table of the run, in the order they are written."""
-        names = [
-            "stage_progress",
-            "stage_funnel",
-            "exits",
-            "exit_stage",
-            "length_of_stay",
-            "contacts",
-            "association",
-            *(["exit_type_test"] if self.cols else []),
-            *RECOVERY_TABLES,
-            "cumulative_incidence",
-        ]
-        return [n for n in names if n != "logrank" or self.cols]
+        return [n for n in TABLE_NAMES if self.cols or n not in ("exit_type_test", "logrank")]
 
     @cached_property
     def grouping(self) -> tuple[pd.DataFrame, list[str]]:
@@ -304,9 +311,13 @@ class Summary:
         """
         for name in names or self.names:
             try:
-                if parts and name == "weekly_status":
-                    yield name, self.weekly_parts()
-                else:
-                    yield name, self.table(name)
+                with self.steps.step(name) as step:
+                    if parts and name == "weekly_status":
+                        table = self.weekly_parts()
+                    else:
+                        table = self.table(name)
+                    step.rows = len(table)
             except MissingTableError as exc:
                 yield name, str(exc)
+            else:
+                yield name, table
