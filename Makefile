@@ -37,6 +37,7 @@ fuzz: $(STAMP)
 		--hypothesis-show-statistics
 
 bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_national.py --cases 1000000
 	$(BIN)/python benchmarks/bench_load.py --cases 100000
 	$(BIN)/python benchmarks/bench_analyses.py --cases 100000
 	$(BIN)/python benchmarks/bench_recovery.py --cases 100000

@@ -10,22 +10,13 @@ from __future__ import annotations
 
 from timing import generated_cohort, time_tables
 
-from casework_analytics.summary import Summary
+from casework_analytics.summary import RECOVERY_TABLES, TABLE_NAMES, Summary
 
 
 def main() -> None:
     cohort, args = generated_cohort(__doc__.splitlines()[0])
     run = Summary(cohort, args.as_of, args.by)
-    names = [
-        "stage_progress",
-        "stage_funnel",
-        "exits",
-        "exit_stage",
-        "length_of_stay",
-        "contacts",
-        "association",
-        "exit_type_test",
-    ]
+    names = [n for n in TABLE_NAMES if n not in (*RECOVERY_TABLES, "cumulative_incidence")]
     time_tables(run.tables(names), "all analyses")
 
 

@@ -7,22 +7,13 @@ from __future__ import annotations
 
 from timing import generated_cohort, time_tables
 
-from casework_analytics.summary import Summary
+from casework_analytics.summary import RECOVERY_TABLES, Summary
 
 
 def main() -> None:
     cohort, args = generated_cohort(__doc__.splitlines()[0])
     run = Summary(cohort, args.as_of, args.by)
-    names = [
-        "recovery",
-        "weekly_status",
-        "survival",
-        "survival_summary",
-        "recovery_headline",
-        "recovery_sensitivity",
-        "logrank",
-        "cumulative_incidence",
-    ]
+    names = [*RECOVERY_TABLES, "cumulative_incidence"]
     time_tables(run.tables(names), "all recovery analyses")
 
 

@@ -56,6 +56,9 @@ MIN_THRESHOLD = 3
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 COMPARE_METRICS = ("planned_completion", "retention", "sustained_abstinence", "not_relapsed")
 COMPARE_OUTCOMES = ("dropout", "first_positive", "sustained", "relapse", "unplanned_exit")
+#: Tables of ``summary`` with one row per case (or per case and week); ``--tables group``
+#: leaves them out (the same list as :data:`casework_analytics.summary.PER_CASE_TABLES`).
+PER_CASE_TABLES = ("stage_progress", "contacts", "recovery", "weekly_status")
 
 
 def _escape(text: str) -> str:
@@ -213,6 +216,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     summary.add_argument("--out", type=Path, required=True, help="Folder for the tables")
     summary.add_argument("--format", choices=["csv", "parquet"], default="csv")
+    summary.add_argument(
+        "--tables",
+        nargs="+",
+        default=["all"],
+        metavar="NAME",
+        help="Which tables to write: all (default); group for the group-level tables "
+        "only, leaving out the per-case and per-case-week ones ("
+        + ", ".join(PER_CASE_TABLES)
+        + "); or table names",
+    )
     _add_stage_model(summary)
     _add_exit_rules(summary)
     summary.add_argument(
@@ -459,17 +472,43 @@ def _write_tables(args, manifest: dict, tables) -> None:
     """Write ``(name, table or reason)`` pairs into ``args.out`` as one output folder;
     a reason is recorded in the manifest as withheld."""
     from .outputs import output_folder
+    from .progress import Progress
 
+    steps = Progress(None, "write")
     with output_folder(args.out, manifest) as folder:
         for name, table in tables:
             if isinstance(table, str):
                 manifest["withheld"][name] = table
                 _say(args, "cli_skipped", name=name, reason=_reason(args, table))
                 continue
-            path = folder.write_table(name, table, format=args.format)
+            with steps.step(name, len(table)):
+                path = folder.write_table(name, table, format=args.format)
             _say(args, "cli_wrote", name=f"{name}.{args.format}", rows=f"{len(table):,}")
             if args.format == "csv" and len(table) > 1_000_000:
                 say(f"  note: {path.name} has over a million rows; --format parquet reads faster")
+
+
+def _table_names(args) -> list[str] | None:
+    """The tables ``--tables`` asks for (``None``: all), refused before any work if unknown."""
+    from .summary import TABLE_NAMES
+
+    asked = list(dict.fromkeys(args.tables))
+    if asked == ["all"]:
+        return None
+    if asked == ["group"]:
+        return [n for n in TABLE_NAMES if n not in PER_CASE_TABLES]
+    unknown = [n for n in asked if n not in TABLE_NAMES]
+    if unknown:
+        raise CaseworkError(
+            f"--tables: {', '.join(unknown)} is not a table of summary; give all, group, or "
+            f"names among {', '.join(TABLE_NAMES)}."
+        )
+    grouped = [n for n in asked if n in ("exit_type_test", "logrank")]
+    if grouped and not args.by:
+        raise CaseworkError(
+            f"--tables: {', '.join(grouped)} compares groups; give --by, or leave it out."
+        )
+    return asked
 
 
 def _summary(args) -> int:
@@ -479,6 +518,7 @@ def _summary(args) -> int:
 
     as_of = as_as_of(args.as_of)
     definition = _definition(args)
+    names = _table_names(args)
     check_output_folder(args.out)
     cohort = _loaded(args)
     _observed(cohort, as_of)
@@ -487,13 +527,15 @@ def _summary(args) -> int:
     if args.publish:
         by = _folded(cohort, args, _text(args, "cli_per_client_withheld"))
     run = Summary(cohort, as_of, by, definition=definition, missed_threshold=args.missed_threshold)
-    tables = run.tables()
+    if names is not None:
+        names = [n for n in run.names if n in names]
+    tables = run.tables(names, parts=True)
     publication = None
     if args.publish:
         from .publish import publish
 
         _say(args, "cli_auditing")
-        publication = publish(run, threshold=args.threshold)
+        publication = publish(run, threshold=args.threshold, names=names)
         tables = publication.items()
     manifest = {
         "command": "summary",
@@ -504,6 +546,7 @@ def _summary(args) -> int:
             "stage_model": cohort.stage_model.name,
             "missed_threshold": args.missed_threshold,
             "format": args.format,
+            "tables": args.tables,
             **definition.as_dict(),
         },
         "published": bool(args.publish),

@@ -10,8 +10,10 @@ import pandas as pd
 from .closures import classify_exit_reasons, negated_completion, read_exit_rules
 from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
+from .keys import positions, take
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
+from .progress import Progress
 from .schemas import OPTIONAL_TABLES, TABLES
 from .sources import TABLE_NAMES, read_source
 from .stage_models import StageModel, get_stage_model
@@ -100,9 +102,9 @@ class Cohort:
         This is the frame every ``by=`` grouping is looked up in.
         """
         placement_cols = [c for c in self.placements.columns if c not in self.cases.columns]
-        return self.cases.merge(
-            self.placements[["placement_id", *placement_cols]], on="placement_id", how="left"
-        )
+        where = positions(self.cases["placement_id"], self.placements["placement_id"])
+        attributes = {c: take(self.placements[c], where) for c in placement_cols}
+        return self.cases.reset_index(drop=True).assign(**attributes)
 
     def summary(self, lang: str = "en") -> str:
         """Rows read, accepted and rejected per table, as text in ``lang`` ("en" or "id")."""
@@ -140,6 +142,7 @@ def load(
     intake_tolerance_days: int = 30,
     column_aliases: dict[str, dict[str, str]] | None = None,
     exit_rules: pd.DataFrame | str | os.PathLike | None = None,
+    progress: bool | None = None,
 ) -> Cohort:
     """Load, parse and validate a casework source into a :class:`Cohort`.
 
@@ -168,6 +171,10 @@ def load(
         the shipped ones, or a CSV file of them
         (:func:`~casework_analytics.closures.read_exit_rules`); see
         :mod:`casework_analytics.exits`.
+    progress : bool, optional
+        Show a line for each step that takes over a second (name, rows,
+        time); by default only on a terminal or in Jupyter (see
+        :mod:`casework_analytics.progress`).
 
     Returns
     -------
@@ -198,12 +205,36 @@ def load(
             f"The value for `errors` must be one of ['report', 'raise'], but {errors!r} was passed."
         )
     model = get_stage_model(stage_model)
-    raw = read_source(source)
+    steps = Progress(progress, "load")
+    with steps.step("read") as step:
+        raw = read_source(source, progress=steps)
+        step.rows = sum(len(t) for t in raw.tables.values())
     log = ProblemLog()
     parsed: dict[str, pd.DataFrame] = {}
     for name in list(raw.tables):
-        table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
-        parsed[name] = apply_schema(table, name, model, log)
+        with steps.step(f"parse {name}", len(raw.tables[name])):
+            table = _parse_raw(raw, name, model, log, (column_aliases or {}).get(name))
+            parsed[name] = apply_schema(table, name, model, log)
+    with steps.step("check keys and dates", sum(len(t) for t in parsed.values())):
+        _check_tables(parsed, model, intake_tolerance_days, log)
+    if exit_rules is not None and not isinstance(exit_rules, pd.DataFrame):
+        exit_rules = read_exit_rules(exit_rules)
+    with steps.step("classify closure reasons", len(parsed["cases"])):
+        parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+    with steps.step("accept and reject rows", sum(len(t) for t in parsed.values())):
+        cohort = _assemble(raw, parsed, model, log, column_aliases)
+    if errors == "raise" and cohort.has_errors:
+        problems = cohort.problems
+        raise ValidationError(
+            f"{int((problems['severity'] == 'error').sum())} problem(s) rejected rows in "
+            f"{raw.description}:\n" + format_problems(problems, limit=None),
+            problems,
+        )
+    return cohort
+
+
+def _check_tables(parsed: dict, model: StageModel, intake_tolerance_days: int, log) -> None:
+    """The rules across rows and tables (keys, date order, references, duplicates)."""
 
     placements, cases = parsed["placements"], parsed["cases"]
     check_unique_key(placements, "placements", "placement_id", log)
@@ -247,9 +278,9 @@ def load(
         )
         check_duplicate_sessions(parsed["sessions"], log)
 
-    if exit_rules is not None and not isinstance(exit_rules, pd.DataFrame):
-        exit_rules = read_exit_rules(exit_rules)
-    parsed["cases"] = _classify_closures(parsed["cases"], exit_rules, log)
+
+def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Cohort:
+    """The cohort: accepted rows, rejected rows with their reasons, and the counts."""
     for name, found in raw.problems.items():
         whole = found[found["position"].isna() & found["row"].notna()]
         whole = whole[whole["severity"] == "error"]
@@ -288,12 +319,6 @@ def load(
         counts=pd.DataFrame(count_rows, columns=["table", "read", "accepted", "rejected"]),
         source=raw.description,
     )
-    if errors == "raise" and cohort.has_errors:
-        raise ValidationError(
-            f"{int((problems['severity'] == 'error').sum())} problem(s) rejected rows in "
-            f"{raw.description}:\n" + format_problems(problems, limit=None),
-            problems,
-        )
     return cohort
 
 

@@ -9,11 +9,12 @@ import pandas as pd
 from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 from .intervals import risk_ratio
+from .keys import positions, take
 
 SESSION_STATUSES = ("held", "missed_client", "missed_worker", "cancelled", "rescheduled")
 
 
-def session_summary(cohort, as_of) -> pd.DataFrame:
+def session_summary(cohort, as_of, *, run=None) -> pd.DataFrame:
     """Sessions per case up to ``as_of``.
 
     Definition
@@ -36,32 +37,43 @@ def session_summary(cohort, as_of) -> pd.DataFrame:
     ------
     MissingTableError
         If the source had no sessions table.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort and ``as_of``, whose case exits are reused.
     """
     as_of = as_as_of(as_of)
     sessions = cohort.require("sessions", "The session summary")
-    exits = case_exits(cohort, as_of)
-    sessions = sessions[
-        (sessions["session_date"] <= as_of) & sessions["case_id"].isin(exits["case_id"])
-    ]
-    counts = sessions.groupby(["case_id", "status"]).size().unstack("status")
-    counts = counts.reindex(index=exits["case_id"], columns=list(SESSION_STATUSES), fill_value=0)
-    counts = counts.fillna(0).astype("int64")
-    held = sessions[sessions["status"] == "held"].sort_values(["case_id", "session_date"])
-    gaps = held.groupby("case_id")["session_date"].diff().dt.days
-    longest = gaps.groupby(held["case_id"]).max()
-    out = counts.reset_index()
-    out.columns.name = None
-    out.insert(1, "scheduled", counts.sum(axis=1).to_numpy())
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    n, k = len(exits), len(SESSION_STATUSES)
+    row = positions(sessions["case_id"], exits["case_id"])
+    status = positions(sessions["status"], pd.Index(SESSION_STATUSES))
+    date = sessions["session_date"].to_numpy(dtype="datetime64[ns]")
+    kept = (date <= as_of.to_datetime64()) & (row >= 0) & (status >= 0)
+    row, status, date = row[kept], status[kept], date[kept]
+    counts = np.bincount(row * k + status, minlength=n * k).reshape(n, k).astype("int64")
+    # Longest interval between consecutive held sessions, per case.
+    held = status == SESSION_STATUSES.index("held")
+    h_row, h_day = row[held], date[held].astype("datetime64[D]").astype(np.int64)
+    order = np.lexsort((h_day, h_row))
+    h_row, h_day = h_row[order], h_day[order]
+    same = h_row[1:] == h_row[:-1]
+    longest = pd.Series(np.diff(h_day)[same]).groupby(h_row[1:][same]).max()
+    out = pd.DataFrame({"case_id": exits["case_id"].reset_index(drop=True)})
+    out["scheduled"] = counts.sum(axis=1)
+    for j, name in enumerate(SESSION_STATUSES):
+        out[name] = counts[:, j]
     missed = out["missed_client"] + out["missed_worker"]
     base = missed + out["held"]
     out["missed_rate"] = (missed / base.where(base > 0)).astype("Float64")
-    out["longest_gap_days"] = longest.reindex(out["case_id"]).to_numpy()
-    out["longest_gap_days"] = out["longest_gap_days"].astype("Float64").astype("Int64")
+    longest = longest.reindex(np.arange(n)).to_numpy(dtype="float64")
+    out["longest_gap_days"] = pd.array(longest, dtype="Float64").astype("Int64")
     return out
 
 
 def association_flags(
-    cohort, as_of, *, threshold: float = 0.25, summary: pd.DataFrame | None = None
+    cohort, as_of, *, threshold: float = 0.25, summary: pd.DataFrame | None = None, run=None
 ) -> pd.DataFrame:
     """Per case, the cell of the missed-session × unplanned-exit table it falls in.
 
@@ -74,6 +86,9 @@ def association_flags(
         Missed-session rate above which a case is in the high group.
     summary : DataFrame, optional
         :func:`session_summary` of the same ``as_of``, to reuse.
+    run : Summary, optional
+        A run of the same cohort and ``as_of``, whose case exits and session
+        summary are reused.
 
     Returns
     -------
@@ -83,17 +98,16 @@ def association_flags(
         False for cases open at ``as_of`` or without a held or missed
         session (they are not in the table).
     """
-    summary = session_summary(cohort, as_of) if summary is None else summary
-    exits = case_exits(cohort, as_of)
-    frame = exits[["case_id", "closed", "exit_type"]].merge(
-        summary[["case_id", "missed_rate"]], on="case_id", how="left"
-    )
-    counted = frame["closed"].to_numpy(dtype=bool) & frame["missed_rate"].notna().to_numpy()
-    high = (frame["missed_rate"] > threshold).fillna(False).to_numpy(dtype=bool)
-    unplanned = (frame["exit_type"] == "unplanned").fillna(False).to_numpy(dtype=bool)
+    if summary is None:
+        summary = session_summary(cohort, as_of) if run is None else run.contacts
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    rate = take(summary["missed_rate"], positions(exits["case_id"], summary["case_id"]))
+    counted = exits["closed"].to_numpy(dtype=bool) & rate.notna().to_numpy()
+    high = (rate > threshold).fillna(False).to_numpy(dtype=bool)
+    unplanned = (exits["exit_type"] == "unplanned").fillna(False).to_numpy(dtype=bool)
     return pd.DataFrame(
         {
-            "case_id": frame["case_id"].to_numpy(),
+            "case_id": exits["case_id"].to_numpy(),
             "n_high": counted & high,
             "unplanned_high": counted & high & unplanned,
             "n_low": counted & ~high,
@@ -110,6 +124,7 @@ def missed_sessions_and_unplanned_exit(
     threshold: float = 0.25,
     overall: bool = True,
     confidence: float = 0.95,
+    run=None,
 ) -> pd.DataFrame:
     """Risk ratio of unplanned exit for cases with a high missed-session rate.
 
@@ -132,9 +147,15 @@ def missed_sessions_and_unplanned_exit(
         Group columns, ``threshold``, ``n_high``, ``unplanned_high``,
         ``risk_high``, ``n_low``, ``unplanned_low``, ``risk_low``,
         ``risk_ratio``, ``ci_low``, ``ci_high``, ``corrected``.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose case exits,
+        session summary and groups are reused.
     """
-    groups, cols = case_groups(cohort, by)
-    flags = association_flags(cohort, as_of, threshold=threshold)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
+    flags = association_flags(cohort, as_of, threshold=threshold, run=run)
     frame = attach_groups(flags, groups, cols)
 
     def summarise(data, keys):

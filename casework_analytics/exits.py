@@ -22,10 +22,13 @@ from .grouping import (
     with_overall,
 )
 from .intervals import wilson_interval
+from .keys import positions, take
 from .stages import furthest_stage
 
 
-def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+def exit_reasons(
+    cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95, run=None
+):
     """Counts and shares of exits by reason and by exit type, per group.
 
     Definition
@@ -46,9 +49,15 @@ def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
         the category), ``n_exits``, ``n_open``, ``share`` = n / n_exits,
         ``ci_low``, ``ci_high`` (Wilson interval at ``confidence``). Every
         reason and every type appears in every group, with zeros.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose case exits and
+        groups are reused.
     """
-    exits = case_exits(cohort, as_of)
-    groups, cols = case_groups(cohort, by)
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     frame = attach_groups(exits, groups, cols)
     taxonomy = exit_taxonomy()
     categories = pd.concat(
@@ -114,7 +123,7 @@ def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     ]
 
 
-def stages_at_exit(cohort, as_of) -> pd.DataFrame:
+def stages_at_exit(cohort, as_of, *, run=None) -> pd.DataFrame:
     """The furthest stage each closed case had started when it closed.
 
     Returns
@@ -124,25 +133,28 @@ def stages_at_exit(cohort, as_of) -> pd.DataFrame:
         ``exit_reason``, ``exit_type``, ``stage_at_exit`` (furthest stage of
         the model started on or before the closure date; ``"(none)"`` if no
         stage was recorded) and ``stage_position`` (0 for none).
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort and ``as_of``, whose case exits are reused.
     """
-    exits = case_exits(cohort, as_of)
-    closed = exits[exits["closed"]]
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    closed = exits[exits["closed"].to_numpy(dtype=bool)].reset_index(drop=True)
     furthest = furthest_stage(cohort, closed.set_index("case_id")["closed_date"])
-    frame = closed[["case_id", "exit_reason", "exit_type"]].merge(
-        furthest, on="case_id", how="left"
-    )
+    where = positions(closed["case_id"], furthest["case_id"])
     return pd.DataFrame(
         {
-            "case_id": frame["case_id"],
-            "exit_reason": frame["exit_reason"],
-            "exit_type": frame["exit_type"],
-            "stage_at_exit": frame["furthest_stage"].fillna("(none)"),
-            "stage_position": frame["furthest_position"].fillna(0).astype("int64"),
+            "case_id": closed["case_id"],
+            "exit_reason": closed["exit_reason"],
+            "exit_type": closed["exit_type"],
+            "stage_at_exit": take(furthest["furthest_stage"], where).fillna("(none)"),
+            "stage_position": take(furthest["furthest_position"], where).fillna(0).astype("int64"),
         }
     )
 
 
-def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def exit_stage(cohort, as_of, by=None, *, overall: bool = True, run=None) -> pd.DataFrame:
     """Reason × stage at exit, in long form, per group.
 
     Definition
@@ -156,9 +168,15 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
     DataFrame
         Group columns, ``exit_reason``, ``exit_type``, ``stage_at_exit``,
         ``stage_position`` (0 for none), ``n``. Only non-zero cells are listed.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose case exits and
+        groups are reused.
     """
-    groups, cols = case_groups(cohort, by)
-    frame = attach_groups(stages_at_exit(cohort, as_of), groups, cols)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
+    frame = attach_groups(stages_at_exit(cohort, as_of, run=run), groups, cols)
 
     def summarise(data, keys):
         return (
@@ -173,7 +191,14 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
 
 
 def exit_type_association(
-    cohort, as_of, by, *, n_resamples: int = 9999, seed: int = 0, min_expected: float = 5.0
+    cohort,
+    as_of,
+    by,
+    *,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    min_expected: float = 5.0,
+    run=None,
 ) -> pd.DataFrame:
     """Test of association between group and exit type (planned / unplanned /
     administrative).
@@ -198,11 +223,17 @@ def exit_type_association(
         (chi-square, or the odds ratio for Fisher), ``df``, ``p_value``,
         ``n`` (exits in the table), ``n_groups``, ``n_unknown``,
         ``min_expected`` (smallest expected count).
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose case exits and
+        groups are reused.
     """
     if not group_columns(by):
         raise CaseworkError("`by` is required: name the column(s) whose groups are compared.")
-    exits = case_exits(cohort, as_of)
-    groups, cols = case_groups(cohort, by)
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     frame = attach_groups(exits[exits["closed"]], groups, cols)
     unknown = int((frame["exit_type"] == "unknown").sum())
     known = frame[frame["exit_type"].isin(EXIT_TYPES)]
@@ -246,7 +277,9 @@ def exit_type_association(
     return pd.DataFrame([row])
 
 
-def exit_cumulative_incidence(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def exit_cumulative_incidence(
+    cohort, as_of, by=None, *, overall: bool = True, run=None
+) -> pd.DataFrame:
     """Cumulative incidence of competing casework exits, by exit type.
 
     Definition
@@ -264,16 +297,22 @@ def exit_cumulative_incidence(cohort, as_of, by=None, *, overall: bool = True) -
     DataFrame
         Columns of :func:`casework_analytics.survival.cumulative_incidence`
         with ``cause`` = exit type.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose case exits and
+        groups are reused.
     """
     from .survival import cumulative_incidence
 
     as_of = as_as_of(as_of)
-    exits = case_exits(cohort, as_of)
+    exits = case_exits(cohort, as_of) if run is None else run.exits
     end = exits["closed_date"].fillna(as_of)
     exits = exits.assign(
         time=(end - exits["intake_date"]).dt.days, cause=exits["exit_type"].where(exits["closed"])
     )
-    groups, cols = case_groups(cohort, by)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     frame = attach_groups(exits, groups, cols)
     return cumulative_incidence(
         frame, duration="time", cause="cause", by=cols or None, overall=overall

@@ -23,6 +23,7 @@ from collections.abc import Callable, Sequence
 import pandas as pd
 
 from .errors import CaseworkError
+from .keys import positions, take
 
 OVERALL = "All"
 MISSING_GROUP = "(missing)"
@@ -117,10 +118,10 @@ def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
                 "A frame passed as `by` needs a case_id column and at least one group column; "
                 f"it has {list(by.columns)}."
             )
-        labels = by.drop_duplicates("case_id").set_index("case_id")[cols]
+        where = positions(cohort.cases["case_id"], by["case_id"])
         groups = cohort.cases[["case_id"]].copy()
         for column in cols:
-            values = labels[column].reindex(groups["case_id"]).astype("string")
+            values = take(by[column], where).astype("string")
             groups[column] = values.fillna(MISSING_GROUP).to_numpy()
         return groups, cols
     cols = group_columns(by)
@@ -157,8 +158,20 @@ def group_key(frame: pd.DataFrame, cols: list[str], sep: str = " / ") -> pd.Seri
 
 
 def attach_groups(frame: pd.DataFrame, groups: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
-    """Add the group columns to a per-case ``frame`` (replacing same-named columns)."""
-    return frame.drop(columns=[c for c in cols if c in frame.columns]).merge(groups, on="case_id")
+    """Add the group columns to a per-case ``frame`` (replacing same-named columns).
+
+    As an inner merge on ``case_id``: rows of cases without a group are left
+    out, the order of ``frame`` is kept, and the index is a new range.
+    """
+    where = positions(frame["case_id"], groups["case_id"])
+    out = frame.drop(columns=[c for c in cols if c in frame.columns])
+    found = where >= 0
+    if not found.all():
+        out, where = out[found], where[found]
+    out = out.reset_index(drop=True)
+    for column in cols:
+        out[column] = groups[column].array.take(where)
+    return out
 
 
 def with_overall(

@@ -14,6 +14,7 @@ import pandas as pd
 
 from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .keys import positions
 
 #: Upper day limit of each TEDS-D LOS band code 31-37.
 TEDS_LOS_BANDS = {31: 45, 32: 60, 33: 90, 34: 120, 35: 180, 36: 365, 37: np.inf}
@@ -38,30 +39,30 @@ def teds_los_code(days) -> np.ndarray:
     return np.where(np.isnan(d), np.nan, code)
 
 
-def _last_contacts(cohort, as_of: pd.Timestamp) -> pd.Series:
-    """Latest held session or attended visit between intake and ``as_of``, per case."""
-    dates = []
+def _last_contacts(cohort, exits: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarray:
+    """Latest held session or attended visit between intake and ``as_of``, per row of
+    ``exits`` (``datetime64[ns]``, NaT for none)."""
+    intake = exits["intake_date"].to_numpy(dtype="datetime64[ns]")
+    last = np.full(len(exits), np.iinfo(np.int64).min)  # NaT
+    contacts = []
     if cohort.sessions is not None:
-        held = cohort.sessions[
-            (cohort.sessions["status"] == "held") & (cohort.sessions["session_date"] <= as_of)
-        ]
-        dates.append(held[["case_id"]].assign(contact=held["session_date"]))
+        held = (cohort.sessions["status"] == "held").fillna(False).to_numpy(dtype=bool)
+        contacts.append((cohort.sessions, "session_date", held))
     if cohort.visits is not None:
-        seen = cohort.visits[
-            cohort.visits["attended"].fillna(False).astype(bool)
-            & (cohort.visits["visit_date"] <= as_of)
-        ]
-        dates.append(seen[["case_id"]].assign(contact=seen["visit_date"]))
-    if not dates:
-        return pd.Series(dtype="datetime64[ns]")
-    contacts = pd.concat(dates)
-    intake = cohort.cases.set_index("case_id")["intake_date"].reindex(contacts["case_id"])
-    # A contact dated before intake (a data error the loader warns about) never counts.
-    contacts = contacts[contacts["contact"].to_numpy() >= intake.to_numpy()]
-    return contacts.groupby("case_id")["contact"].max()
+        seen = cohort.visits["attended"].fillna(False).to_numpy(dtype=bool)
+        contacts.append((cohort.visits, "visit_date", seen))
+    for table, column, kept in contacts:
+        date = table[column].to_numpy(dtype="datetime64[ns]")
+        kept = kept & (date <= as_of.to_datetime64())
+        row = positions(table["case_id"], exits["case_id"])
+        row, date = row[kept], date[kept]
+        # A contact dated before intake (a data error the loader warns about) never counts.
+        counted = (row >= 0) & (date >= intake[np.maximum(row, 0)])
+        np.maximum.at(last, row[counted], date[counted].view(np.int64))
+    return last.view("datetime64[ns]")
 
 
-def length_of_stay(cohort, as_of) -> pd.DataFrame:
+def length_of_stay(cohort, as_of, *, run=None) -> pd.DataFrame:
     """Length of stay per case, TEDS-D style.
 
     Definition
@@ -81,12 +82,16 @@ def length_of_stay(cohort, as_of) -> pd.DataFrame:
         ``case_id, intake_date, closed, closed_date, last_contact,
         los_days`` (Int64, NA if open), ``los_code`` (TEDS-D code, Int64),
         ``days_observed``.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort and ``as_of``, whose case exits are reused.
     """
     as_of = as_as_of(as_of)
-    exits = case_exits(cohort, as_of)
-    last = _last_contacts(cohort, as_of).reindex(exits["case_id"]).to_numpy()
+    exits = case_exits(cohort, as_of) if run is None else run.exits
+    last = _last_contacts(cohort, exits, as_of)
     closed_date = exits["closed_date"].to_numpy()
-    last = pd.Series(last, dtype="datetime64[ns]").to_numpy()
     end = np.where(np.isnat(last), closed_date, np.minimum(last, closed_date))
     end = np.where(np.isnat(closed_date), np.datetime64("NaT"), end)
     days = (end - exits["intake_date"].to_numpy()) / np.timedelta64(1, "D")
@@ -104,7 +109,9 @@ def length_of_stay(cohort, as_of) -> pd.DataFrame:
     )
 
 
-def length_of_stay_summary(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def length_of_stay_summary(
+    cohort, as_of, by=None, *, overall: bool = True, run=None
+) -> pd.DataFrame:
     """Median and IQR of TEDS-D length of stay per group.
 
     Definition
@@ -121,9 +128,15 @@ def length_of_stay_summary(cohort, as_of, by=None, *, overall: bool = True) -> p
         ``median_days``, ``q1_days``, ``q3_days``, ``mean_days``,
         ``n_under_90_days`` (closed within 90 days: the DATOS early-dropout
         threshold).
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose lengths of stay
+        and groups are reused.
     """
-    los = length_of_stay(cohort, as_of)
-    groups, cols = case_groups(cohort, by)
+    los = length_of_stay(cohort, as_of) if run is None else run.stays
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     frame = attach_groups(los, groups, cols)
     frame["los"] = frame["los_days"].astype("float64")
 

@@ -195,6 +195,36 @@ def _check_creatable(folder: Path) -> None:
         ) from None
 
 
+class TableParts:
+    """A table too large to build whole: its rows as consecutive frames.
+
+    Iterating gives the frames in order (built one at a time, so only one is
+    in memory); ``len`` is the number of rows of the whole table.
+    :meth:`OutputFolder.write_table` writes it as it would the whole frame.
+
+    Parameters
+    ----------
+    parts : callable
+        Called with no argument, returns an iterator of the frames.
+    rows : int
+        Rows of the whole table.
+    """
+
+    def __init__(self, parts: Callable[[], Iterator[pd.DataFrame]], rows: int) -> None:
+        self._parts = parts
+        self.rows = rows
+
+    def __iter__(self) -> Iterator[pd.DataFrame]:
+        return iter(self._parts())
+
+    def __len__(self) -> int:
+        return self.rows
+
+    def frame(self) -> pd.DataFrame:
+        """The whole table as one frame."""
+        return pd.concat(list(self), ignore_index=True)
+
+
 @dataclass
 class OutputFolder:
     """A folder being written; files go into :attr:`path` (a temporary folder)."""
@@ -202,25 +232,59 @@ class OutputFolder:
     path: Path
     files: list[dict] = field(default_factory=list)
 
-    def write_table(self, name: str, table: pd.DataFrame, *, format: str = "csv") -> Path:
-        """Write ``table`` as ``name.csv`` or ``name.parquet``, neutralised, and list it."""
+    def write_table(
+        self, name: str, table: pd.DataFrame | TableParts, *, format: str = "csv"
+    ) -> Path:
+        """Write ``table`` as ``name.csv`` or ``name.parquet``, neutralised, and list it.
+
+        A :class:`TableParts` is written part by part into the same file,
+        which holds what the whole frame would have given.
+        """
         if format not in TABLE_FORMATS:
             raise CaseworkError(
                 f"The value for `format` must be one of {list(TABLE_FORMATS)}, but {format!r} "
                 "was passed."
             )
         path = self.path / f"{name}.{format}"
-        safe = neutralise(table)
-        if format == "csv":
-            safe.to_csv(path, index=False, date_format="%Y-%m-%d")
+        if isinstance(table, TableParts):
+            _write_parts(path, table, format)
+        elif format == "csv":
+            neutralise(table).to_csv(path, index=False, date_format="%Y-%m-%d")
         else:
-            safe.to_parquet(path, index=False)
+            neutralise(table).to_parquet(path, index=False)
         self.files.append({"file": path.name, "rows": len(table)})
         return path
 
     def add_file(self, path: Path, rows: int | None = None) -> None:
         """List a file written into the folder by other means."""
         self.files.append({"file": Path(path).name, "rows": rows})
+
+
+def _write_parts(path: Path, table: TableParts, format: str) -> None:
+    """Write the parts of ``table`` one after the other into one CSV or Parquet file.
+
+    Each Parquet part becomes a row group (the parts of the weekly grid have
+    as many rows as pyarrow puts in a row group), as one whole write would.
+    """
+    if format == "csv":
+        for i, part in enumerate(table):
+            neutralise(part).to_csv(
+                path, index=False, date_format="%Y-%m-%d", header=i == 0, mode="a" if i else "w"
+            )
+        return
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    writer = None
+    try:
+        for part in table:
+            arrow = pa.Table.from_pandas(neutralise(part), preserve_index=False)
+            if writer is None:
+                writer = pq.ParquetWriter(path, arrow.schema)
+            writer.write_table(arrow)
+    finally:
+        if writer is not None:
+            writer.close()
 
 
 @contextlib.contextmanager

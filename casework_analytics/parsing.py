@@ -199,7 +199,12 @@ def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     """Map aliases to controlled values (:func:`~casework_analytics.vocabulary.map_labels`);
     unknown values are kept for the schema to report."""
     text = to_text(values)
-    return map_labels(text, value_aliases()[field]).fillna(text)
+    codes, uniques = pd.factorize(text)
+    distinct = pd.Series(uniques, dtype="string")
+    mapped = map_labels(distinct, value_aliases()[field]).fillna(distinct)
+    # Taken from the few distinct values by code: no Python string per row.
+    mapped = mapped.array.take(codes, allow_fill=True)
+    return pd.Series(mapped, index=values.index, dtype="string")
 
 
 def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:

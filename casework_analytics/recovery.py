@@ -14,6 +14,7 @@ import pandas as pd
 from .errors import CaseworkError
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
+from .keys import positions, take
 from .survival import kaplan_meier, logrank_test, survival_at
 from .timelines import (
     MISSING_AS,
@@ -47,6 +48,7 @@ def recovery_headline(
     overall: bool = True,
     confidence: float = 0.95,
     outcomes: pd.DataFrame | None = None,
+    run=None,
 ) -> pd.DataFrame:
     """Cohort headlines per group: retention, sustained abstinence, not relapsed.
 
@@ -108,6 +110,8 @@ def recovery_headline(
     outcomes : DataFrame, optional
         A :func:`~casework_analytics.timelines.recovery_outcomes` table
         computed with the same ``as_of`` and definition, to reuse.
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose groups are reused.
 
     Returns
     -------
@@ -121,10 +125,11 @@ def recovery_headline(
     d = resolve_definition(definition)
     as_of = as_as_of(as_of)
     outcomes = _outcomes_for(cohort, as_of, d, outcomes)
-    groups, cols = case_groups(cohort, by)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     frame = attach_groups(outcomes, groups, cols)
     flags = headline_flags(cohort, as_of, outcomes, d).drop(columns=["monitored", "sustained"])
-    frame = frame.merge(flags, on="case_id", how="left")
+    where = positions(frame["case_id"], flags["case_id"])  # as a left merge: one flag per case
+    frame = frame.assign(**{c: take(flags[c], where) for c in flags.columns if c != "case_id"})
 
     def summarise(data, keys):
         return (
@@ -228,8 +233,9 @@ def headline_flags(
     """
     d = resolve_definition(definition)
     as_of = as_as_of(as_of)
-    intake = cohort.cases.set_index("case_id")["intake_date"]
-    intake = intake.reindex(outcomes["case_id"]).to_numpy()
+    cases = cohort.cases
+    where = positions(outcomes["case_id"], cases["case_id"])
+    intake = take(cases["intake_date"], where).to_numpy(dtype="datetime64[ns]")
     eligible = intake <= (as_of - pd.Timedelta(days=d.retention_days)).to_datetime64()
     kept = outcomes["retention_days"].fillna(-1).to_numpy() >= d.retention_days
     completed = outcomes["monitoring_completed"].to_numpy(dtype=bool)
@@ -281,6 +287,7 @@ def recovery_sensitivity(
     definition: RecoveryDefinition | None = None,
     overall: bool = True,
     outcomes: dict[str, pd.DataFrame] | None = None,
+    run=None,
 ) -> pd.DataFrame:
     """Each headline under ``missing_as="positive"`` and ``"ignore"``, with the difference.
 
@@ -297,6 +304,8 @@ def recovery_sensitivity(
     outcomes : dict, optional
         ``{"positive": table, "ignore": table}`` of precomputed
         :func:`~casework_analytics.timelines.recovery_outcomes`.
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose groups are reused.
 
     Returns
     -------
@@ -319,6 +328,7 @@ def recovery_sensitivity(
             definition=d.replace(missing_as=convention),
             overall=overall,
             outcomes=given.get(convention),
+            run=run,
         )
         for convention in MISSING_AS
     }
@@ -365,6 +375,7 @@ def recovery_survival(
     confidence: float = 0.95,
     overall: bool = True,
     outcomes: pd.DataFrame | None = None,
+    run=None,
 ) -> pd.DataFrame:
     """Kaplan–Meier curves of time to dropout, first positive, sustained abstinence and relapse.
 
@@ -377,7 +388,7 @@ def recovery_survival(
 
     Parameters
     ----------
-    cohort, as_of, by, definition, overall, outcomes
+    cohort, as_of, by, definition, overall, outcomes, run
         As in :func:`recovery_headline`.
     conf_type, confidence
         As in :func:`~casework_analytics.survival.kaplan_meier`.
@@ -390,7 +401,7 @@ def recovery_survival(
         ``survival``, ``se``, ``ci_low``, ``ci_high``.
     """
     outcomes = _outcomes_for(cohort, as_of, resolve_definition(definition), outcomes)
-    groups, cols = case_groups(cohort, by)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     long = _long_events(attach_groups(outcomes, groups, cols), cols)
     km = kaplan_meier(
         long,
@@ -423,12 +434,13 @@ def recovery_logrank(
     *,
     definition: RecoveryDefinition | None = None,
     outcomes: pd.DataFrame | None = None,
+    run=None,
 ) -> pd.DataFrame:
     """Log-rank test across the groups of ``by`` for each recovery event.
 
     Parameters
     ----------
-    cohort, as_of, definition, outcomes
+    cohort, as_of, definition, outcomes, run
         As in :func:`recovery_headline`.
     by : str or list of str
         The column(s) whose groups are compared (required).
@@ -441,7 +453,7 @@ def recovery_logrank(
         df, p_value, n, events, n_groups``.
     """
     outcomes = _outcomes_for(cohort, as_of, resolve_definition(definition), outcomes)
-    groups, cols = case_groups(cohort, by)
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     if not cols:
         raise CaseworkError("`by` is required: name the column(s) whose groups are compared.")
     frame = attach_groups(outcomes, groups, cols)

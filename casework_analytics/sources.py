@@ -278,17 +278,33 @@ def _select(table, connection):
     return sa.select(*selected).select_from(sa.table(table)), [c["name"] for c in columns]
 
 
-def _sql_frame(connection, table) -> pd.DataFrame:
+#: Rows fetched from a database at a time.
+SQL_CHUNK_ROWS = 100_000
+
+
+def _sql_frame(connection, table, chunk_rows: int | None = None, step=None) -> pd.DataFrame:
+    """The table's rows, fetched ``chunk_rows`` at a time (a server-side cursor where
+    the driver has one), so that no driver holds the whole table as Python rows."""
     statement, names = _select(table, connection)
     if statement is None:
         return pd.DataFrame()
-    rows = connection.execute(statement).fetchall()
-    return pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object)
+    result = connection.execution_options(stream_results=True).execute(statement)
+    parts = []
+    for rows in result.partitions(chunk_rows or SQL_CHUNK_ROWS):
+        parts.append(pd.DataFrame([tuple(r) for r in rows], columns=names, dtype=object))
+        if step is not None:
+            step.rows = (step.rows or 0) + len(rows)
+    if not parts:
+        return pd.DataFrame(columns=names, dtype=object)
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
-def _sql_tables(engine, shown: str, lenient: bool) -> tuple[dict, dict]:
+def _sql_tables(engine, shown: str, lenient: bool, progress=None) -> tuple[dict, dict]:
     import sqlalchemy as sa
 
+    from .progress import quiet
+
+    progress = progress or quiet()
     tables, problems = {}, {}
     with engine.connect() as connection:
         found: dict[str, str] = {}
@@ -297,16 +313,17 @@ def _sql_tables(engine, shown: str, lenient: bool) -> tuple[dict, dict]:
             if table is not None:
                 _add_table(found, table, name, shown)
         for table, name in found.items():
-            frame = _number_rows(_sql_frame(connection, name), first_row=1)
-            if lenient:
-                frame, bad = clean_cells(frame)
-                if len(bad):
-                    problems[table] = bad
-            tables[table] = frame.infer_objects()
+            with progress.step(f"read {table}") as step:
+                frame = _number_rows(_sql_frame(connection, name, step=step), first_row=1)
+                if lenient:
+                    frame, bad = clean_cells(frame)
+                    if len(bad):
+                        problems[table] = bad
+                tables[table] = frame.infer_objects()
     return tables, problems
 
 
-def _read_sql(url: str) -> RawSource:
+def _read_sql(url: str, progress=None) -> RawSource:
     import sqlite3
 
     import sqlalchemy as sa
@@ -335,7 +352,7 @@ def _read_sql(url: str) -> RawSource:
         for lenient in (False, True):
             engine = make_engine(lenient)
             try:
-                tables, problems = _sql_tables(engine, shown, lenient)
+                tables, problems = _sql_tables(engine, shown, lenient, progress)
                 break
             except sa.exc.OperationalError as exc:
                 # SQLite text that is not UTF-8: read again, keeping the bad bytes to report.
@@ -353,7 +370,7 @@ def _read_sql(url: str) -> RawSource:
     return RawSource(shown, tables, problems)
 
 
-def read_source(source) -> RawSource:
+def read_source(source, *, progress=None) -> RawSource:
     """Find and read the raw tables of ``source``.
 
     Parameters
@@ -364,6 +381,9 @@ def read_source(source) -> RawSource:
         as ``sqlite:///cohort.db``, or a mapping ``{table: DataFrame}``.
         Indonesian table names (``penempatan``, ``kasus``, ``tahapan``,
         ``sesi``, ``kunjungan``) are accepted.
+    progress : Progress, optional
+        Where a database table's read is shown (rows fetched so far, in
+        chunks of :data:`SQL_CHUNK_ROWS`); see :mod:`casework_analytics.progress`.
 
     Raises
     ------
@@ -385,7 +405,7 @@ def read_source(source) -> RawSource:
             tables[table] = _number_rows(frame.reset_index(drop=True), first_row=1)
         raw = RawSource("in-memory tables", tables)
     elif isinstance(source, str) and _URL.match(source):
-        raw = _read_sql(source)
+        raw = _read_sql(source, progress)
     else:
         path = Path(source)
         if not path.exists():

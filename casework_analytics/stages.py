@@ -13,6 +13,7 @@ import pandas as pd
 from .closures import case_exits
 from .grouping import as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
+from .keys import positions, take
 
 
 def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
@@ -23,9 +24,10 @@ def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     """
     stages = cohort.stages
     if isinstance(cutoff, pd.Series):
-        limit = cutoff.reindex(stages["case_id"].to_numpy()).to_numpy()
-        stages = stages[(stages["started_on"].to_numpy() <= limit)]
-        limit = cutoff.reindex(stages["case_id"].to_numpy()).to_numpy()
+        where = positions(stages["case_id"], cutoff.index)
+        limit = take(cutoff, where).to_numpy(dtype="datetime64[ns]")
+        kept = stages["started_on"].to_numpy() <= limit
+        stages, limit = stages[kept], limit[kept]
     else:
         stages = stages[stages["started_on"] <= cutoff]
         limit = np.full(len(stages), cutoff.to_datetime64())
@@ -58,7 +60,7 @@ def furthest_stage(cohort, cutoff) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def stage_progress(cohort, as_of) -> pd.DataFrame:
+def stage_progress(cohort, as_of, *, run=None) -> pd.DataFrame:
     """One row per case: how far it got through the stages by ``as_of``.
 
     Definition
@@ -86,23 +88,33 @@ def stage_progress(cohort, as_of) -> pd.DataFrame:
         ``n_skipped``, ``termination_planned`` (True if closed with a planned
         exit type, False if closed otherwise, NA while open), then the four
         columns above for every stage in model order.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort and ``as_of``, whose case exits are reused.
     """
     as_of = as_as_of(as_of)
     model = cohort.stage_model
-    exits = case_exits(cohort, as_of)
+    exits = case_exits(cohort, as_of) if run is None else run.exits
     starts = _stage_starts(cohort, as_of)
-    starts = starts[starts["case_id"].isin(exits["case_id"])]
-    wide_start = starts.pivot(index="case_id", columns="stage", values="started_on")
-    wide_done = starts.pivot(index="case_id", columns="stage", values="completed_on")
+    # Wide (case x stage) arrays by position: the rows of exits, the stages of the model.
+    row = positions(starts["case_id"], exits["case_id"])
+    col = positions(starts["stage"], pd.Index(model.stages))
+    kept = (row >= 0) & (col >= 0)
+    row, col = row[kept], col[kept]
     index = pd.Index(exits["case_id"])
-    wide_start = wide_start.reindex(index=index, columns=list(model.stages))
-    wide_done = wide_done.reindex(index=index, columns=list(model.stages))
+    shape = (len(index), len(model.stages))
+    wide_start = np.full(shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    wide_done = np.full(shape, np.datetime64("NaT"), dtype="datetime64[ns]")
+    wide_start[row, col] = starts["started_on"].to_numpy(dtype="datetime64[ns]")[kept]
+    wide_done[row, col] = starts["completed_on"].to_numpy(dtype="datetime64[ns]")[kept]
 
     intake = exits.set_index("case_id")["intake_date"].to_numpy()[:, None]
     end = exits["closed_date"].fillna(as_of).to_numpy()[:, None]
     day = np.timedelta64(1, "D")
-    start_days = (wide_start.to_numpy(dtype="datetime64[ns]") - intake) / day
-    done_days = (wide_done.to_numpy(dtype="datetime64[ns]") - intake) / day
+    start_days = (wide_start - intake) / day
+    done_days = (wide_done - intake) / day
     end_days = (end - intake) / day
     # Earliest start among later stages, per stage (reverse running minimum).
     later = np.fmin.accumulate(start_days[:, ::-1], axis=1)[:, ::-1]
@@ -115,9 +127,9 @@ def stage_progress(cohort, as_of) -> pd.DataFrame:
 
     started = ~np.isnan(start_days)
     completed = ~np.isnan(done_days)
-    positions = np.arange(1, len(model.stages) + 1)
-    furthest_pos = np.where(started, positions, 0).max(axis=1)
-    skipped = (~started) & (positions[None, :] < furthest_pos[:, None])
+    stage_positions = np.arange(1, len(model.stages) + 1)
+    furthest_pos = np.where(started, stage_positions, 0).max(axis=1)
+    skipped = (~started) & (stage_positions[None, :] < furthest_pos[:, None])
     names = np.asarray(model.stages, dtype=object)
     skipped_text = pd.Series([""] * len(index), dtype="string")
     for j, name in enumerate(names):  # loop over stages, not cases
@@ -185,7 +197,9 @@ def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
     }
 
 
-def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+def stage_funnel(
+    cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95, run=None
+):
     """The stage funnel per group: reached, completed, conversion, in stage.
 
     Definition
@@ -207,11 +221,17 @@ def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
         reached / n_cases with ``share_ci_low``, ``share_ci_high`` (Wilson),
         ``conversion`` = reached / reached at the previous stage (n_cases for
         the first stage) with ``conversion_ci_low``, ``conversion_ci_high``.
+
+    Other Parameters
+    ----------------
+    run : Summary, optional
+        A run of the same cohort, ``as_of`` and ``by``, whose stage progress
+        and groups are reused.
     """
     as_of = as_as_of(as_of)
     model = cohort.stage_model
-    progress = stage_progress(cohort, as_of)
-    groups, cols = case_groups(cohort, by)
+    progress = stage_progress(cohort, as_of) if run is None else run.progress
+    groups, cols = case_groups(cohort, by) if run is None else run.grouping
     progress = attach_groups(progress, groups, cols)
     flags = funnel_flags(progress, model)
     positions = np.arange(1, len(model.stages) + 1)

@@ -20,7 +20,10 @@ from .contacts import missed_sessions_and_unplanned_exit, session_summary
 from .errors import CaseworkError, MissingTableError
 from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_type_association
 from .grouping import as_as_of, attach_groups, case_groups
+from .keys import positions
 from .length_of_stay import length_of_stay, length_of_stay_summary
+from .outputs import TableParts
+from .progress import Progress
 from .recovery import (
     recovery_headline,
     recovery_logrank,
@@ -30,11 +33,13 @@ from .recovery import (
 from .stages import stage_funnel, stage_progress
 from .survival import survival_summary
 from .timelines import (
+    GRID_CHUNK_ROWS,
     MISSING_AS,
     RECOVERY_EVENTS,
     RecoveryDefinition,
-    recovery_outcomes,
-    recovery_timelines,
+    Timelines,
+    _outcomes,
+    _timeline,
     resolve_definition,
 )
 
@@ -49,6 +54,19 @@ RECOVERY_TABLES = (
     "recovery_headline",
     "recovery_sensitivity",
     "logrank",
+)
+#: Every table ``summary`` can write, in the order it writes them.
+TABLE_NAMES = (
+    "stage_progress",
+    "stage_funnel",
+    "exits",
+    "exit_stage",
+    "length_of_stay",
+    "contacts",
+    "association",
+    "exit_type_test",
+    *RECOVERY_TABLES,
+    "cumulative_incidence",
 )
 
 
@@ -70,6 +88,9 @@ class Summary:
     missed_threshold : float
         Missed-session rate above which a case counts as high in
         ``association`` (0.25).
+    progress : bool, optional
+        Show a line for each table of :meth:`tables` that takes over a
+        second (see :mod:`casework_analytics.progress`).
 
     Examples
     --------
@@ -87,6 +108,7 @@ class Summary:
         *,
         definition: RecoveryDefinition | None = None,
         missed_threshold: float = 0.25,
+        progress: bool | None = None,
     ) -> None:
         if not 0 <= missed_threshold < 1:
             raise CaseworkError(
@@ -97,25 +119,20 @@ class Summary:
         self.as_of = as_as_of(as_of)
         self.definition = resolve_definition(definition)
         self.missed_threshold = missed_threshold
+        self.steps = Progress(progress, "summary")
         self.groups, self.cols = case_groups(cohort, by)
         self.by = self.groups if self.cols else None
 
     @property
     def names(self) -> list[str]:
         """The names of every table of the run, in the order they are written."""
-        names = [
-            "stage_progress",
-            "stage_funnel",
-            "exits",
-            "exit_stage",
-            "length_of_stay",
-            "contacts",
-            "association",
-            *(["exit_type_test"] if self.cols else []),
-            *RECOVERY_TABLES,
-            "cumulative_incidence",
-        ]
-        return [n for n in names if n != "logrank" or self.cols]
+        return [n for n in TABLE_NAMES if self.cols or n not in ("exit_type_test", "logrank")]
+
+    @cached_property
+    def grouping(self) -> tuple[pd.DataFrame, list[str]]:
+        """:func:`~casework_analytics.grouping.case_groups` of the run's ``by``, as the
+        grouped analyses look it up (its labels are plain text)."""
+        return case_groups(self.cohort, self.by)
 
     # Per-case tables shared by several analyses.
     @cached_property
@@ -126,33 +143,53 @@ class Summary:
     @cached_property
     def progress(self) -> pd.DataFrame:
         """:func:`~casework_analytics.stages.stage_progress` of the run."""
-        return stage_progress(self.cohort, self.as_of)
+        return stage_progress(self.cohort, self.as_of, run=self)
 
     @cached_property
     def stays(self) -> pd.DataFrame:
         """:func:`~casework_analytics.length_of_stay.length_of_stay` of the run."""
-        return length_of_stay(self.cohort, self.as_of)
+        return length_of_stay(self.cohort, self.as_of, run=self)
 
     @cached_property
     def contacts(self) -> pd.DataFrame:
         """:func:`~casework_analytics.contacts.session_summary` (needs sessions)."""
-        return session_summary(self.cohort, self.as_of)
+        return session_summary(self.cohort, self.as_of, run=self)
+
+    @cached_property
+    def _timeline(self):
+        """The weekly grid and visit summaries under the run's definition (needs visits)."""
+        return _timeline(self.cohort, self.as_of, self.definition, exits=self.exits)
+
+    @cached_property
+    def outcomes(self) -> pd.DataFrame:
+        """:func:`~casework_analytics.timelines.recovery_outcomes` under the run's definition."""
+        d, cases, grid, visits = self._timeline
+        return _outcomes(d, cases, grid, visits)
+
+    @property
+    def weekly(self) -> pd.DataFrame:
+        """:func:`~casework_analytics.timelines.weekly_status` of the run (built anew
+        at each use: tens of millions of rows for a national cohort)."""
+        return self._timeline[2].frame()
 
     @cached_property
     def timelines(self):
         """Weekly grid and outcomes under the run's definition (needs visits)."""
-        return recovery_timelines(self.cohort, self.as_of, definition=self.definition)
+        return Timelines(self.weekly, self.outcomes)
 
     @cached_property
     def outcomes_by_convention(self) -> dict[str, pd.DataFrame]:
-        """Recovery outcomes under both missing-visit conventions."""
+        """Recovery outcomes under both missing-visit conventions.
+
+        Only the counted outcome of a week depends on the convention, so the
+        other convention's outcomes are computed from the same weekly grid.
+        """
         own = self.definition.missing_as
         other = next(m for m in MISSING_AS if m != own)
+        d, cases, grid, visits = self._timeline
         return {
-            own: self.timelines.outcomes,
-            other: recovery_outcomes(
-                self.cohort, self.as_of, definition=self.definition.replace(missing_as=other)
-            ),
+            own: self.outcomes,
+            other: _outcomes(d.replace(missing_as=other), cases, grid.recounted(other), visits),
         }
 
     def per_case(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -169,27 +206,24 @@ class Summary:
             If the table needs sessions or visits and the source has none.
         """
         builders = {
-            "stage_progress": lambda: self.per_case(
-                self.progress.merge(
-                    self.stays[
-                        ["case_id", "last_contact", "los_days", "los_code", "days_observed"]
-                    ],
-                    on="case_id",
-                )
+            "stage_progress": self._stage_progress,
+            "stage_funnel": lambda: stage_funnel(self.cohort, self.as_of, self.by, run=self),
+            "exits": lambda: exit_reasons(self.cohort, self.as_of, self.by, run=self),
+            "exit_stage": lambda: exit_stage(self.cohort, self.as_of, self.by, run=self),
+            "length_of_stay": lambda: length_of_stay_summary(
+                self.cohort, self.as_of, self.by, run=self
             ),
-            "stage_funnel": lambda: stage_funnel(self.cohort, self.as_of, self.by),
-            "exits": lambda: exit_reasons(self.cohort, self.as_of, self.by),
-            "exit_stage": lambda: exit_stage(self.cohort, self.as_of, self.by),
-            "length_of_stay": lambda: length_of_stay_summary(self.cohort, self.as_of, self.by),
             "contacts": lambda: self.per_case(self.contacts),
             "association": lambda: missed_sessions_and_unplanned_exit(
-                self.cohort, self.as_of, self.by, threshold=self.missed_threshold
+                self.cohort, self.as_of, self.by, threshold=self.missed_threshold, run=self
             ),
-            "exit_type_test": lambda: exit_type_association(self.cohort, self.as_of, self.by),
-            "recovery": lambda: self.per_case(self.timelines.outcomes),
-            "weekly_status": lambda: self.per_case(self.timelines.weekly),
+            "exit_type_test": lambda: exit_type_association(
+                self.cohort, self.as_of, self.by, run=self
+            ),
+            "recovery": lambda: self.per_case(self.outcomes),
+            "weekly_status": lambda: self.weekly_parts(rows=None).frame(),
             "survival": lambda: recovery_survival(
-                self.cohort, self.as_of, self.by, outcomes=self.timelines.outcomes
+                self.cohort, self.as_of, self.by, outcomes=self.outcomes, run=self
             ),
             "survival_summary": self._survival_summary,
             "recovery_headline": lambda: recovery_headline(
@@ -197,7 +231,8 @@ class Summary:
                 self.as_of,
                 self.by,
                 definition=self.definition,
-                outcomes=self.timelines.outcomes,
+                outcomes=self.outcomes,
+                run=self,
             ),
             "recovery_sensitivity": lambda: recovery_sensitivity(
                 self.cohort,
@@ -205,12 +240,13 @@ class Summary:
                 self.by,
                 definition=self.definition,
                 outcomes=self.outcomes_by_convention,
+                run=self,
             ),
             "logrank": lambda: recovery_logrank(
-                self.cohort, self.as_of, self.by, outcomes=self.timelines.outcomes
+                self.cohort, self.as_of, self.by, outcomes=self.outcomes, run=self
             ),
             "cumulative_incidence": lambda: exit_cumulative_incidence(
-                self.cohort, self.as_of, self.by
+                self.cohort, self.as_of, self.by, run=self
             ),
         }
         if name not in builders:
@@ -221,8 +257,38 @@ class Summary:
             raise CaseworkError(f"The {name} table compares groups: give a grouping (`by`).")
         return builders[name]()
 
+    def weekly_parts(self, rows: int | None = GRID_CHUNK_ROWS) -> TableParts:
+        """The ``weekly_status`` table in parts of ``rows`` rows (``None``: one part).
+
+        The weekly grid of a national cohort has tens of millions of rows;
+        written part by part, it is never whole in memory.
+        """
+        grid = self._timeline[2]
+        where = positions(grid.case_id, self.groups["case_id"])  # per case, its group row
+        rows = rows or max(len(grid), 1)
+
+        def parts():
+            for start in range(0, max(len(grid), 1), rows):
+                part = grid.frame(start, start + rows)
+                found = where[grid.case[start : start + rows]]
+                if (found < 0).any():  # as an inner merge: weeks of cases without a group
+                    part, found = part[found >= 0].reset_index(drop=True), found[found >= 0]
+                for column in self.cols:
+                    part[column] = self.groups[column].array.take(found)
+                yield part[[*self.cols, *[c for c in part.columns if c not in self.cols]]]
+
+        return TableParts(parts, int((where[grid.case] >= 0).sum()))
+
+    def _stage_progress(self) -> pd.DataFrame:
+        stays = self.stays[["case_id", "last_contact", "los_days", "los_code", "days_observed"]]
+        where = positions(self.progress["case_id"], stays["case_id"])
+        found = where >= 0  # as an inner merge: every case has both
+        progress = self.progress[found].reset_index(drop=True)
+        extra = {c: stays[c].array.take(where[found]) for c in stays.columns if c != "case_id"}
+        return self.per_case(progress.assign(**extra))
+
     def _survival_summary(self) -> pd.DataFrame:
-        frame = attach_groups(self.timelines.outcomes, self.groups, self.cols)
+        frame = attach_groups(self.outcomes, self.groups, self.cols)
         parts = []
         for event in RECOVERY_EVENTS:  # four events
             part = survival_summary(
@@ -232,15 +298,26 @@ class Summary:
             parts.append(part)
         return pd.concat(parts, ignore_index=True)
 
-    def tables(self, names=None) -> Iterator[tuple[str, pd.DataFrame | str]]:
+    def tables(
+        self, names=None, *, parts: bool = False
+    ) -> Iterator[tuple[str, pd.DataFrame | TableParts | str]]:
         """Yield ``(name, table)``; a table that cannot be made comes as ``(name, reason)``.
 
         Without a sessions or visits table, the analyses that need it are
         yielded with the reason instead of a frame, so the caller can say so
-        and go on.
+        and go on. With ``parts=True``, ``weekly_status`` comes as
+        :class:`~casework_analytics.outputs.TableParts`, to be written part by
+        part.
         """
         for name in names or self.names:
             try:
-                yield name, self.table(name)
+                with self.steps.step(name) as step:
+                    if parts and name == "weekly_status":
+                        table = self.weekly_parts()
+                    else:
+                        table = self.table(name)
+                    step.rows = len(table)
             except MissingTableError as exc:
                 yield name, str(exc)
+            else:
+                yield name, table

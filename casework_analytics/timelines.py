@@ -71,8 +71,8 @@ Retention
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from functools import cached_property
 from typing import NamedTuple
 
 import numpy as np
@@ -81,6 +81,7 @@ import pandas as pd
 from .closures import case_exits, observed_cases
 from .errors import CaseworkError
 from .grouping import as_as_of
+from .keys import positions
 
 WEEK_STATUSES = ("negative", "positive", "missed", "no_result", "unrecorded", "not_scheduled")
 MISSING_AS = ("positive", "ignore")
@@ -183,17 +184,17 @@ def _first_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: i
     """``values`` at the first row per case where ``mask`` holds (rows sorted by case)."""
     out = np.full(n, np.nan)
     hit_keys = keys[mask]
-    unique, first = np.unique(hit_keys, return_index=True)
-    out[unique] = np.asarray(values, dtype=float)[mask][first]
+    first = np.flatnonzero(_starts(hit_keys))
+    out[hit_keys[first]] = np.asarray(values, dtype=float)[mask][first]
     return out
 
 
 def _last_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     """``values`` at the last row per case where ``mask`` holds (rows sorted by case)."""
     out = np.full(n, np.nan)
-    hit_keys = keys[mask][::-1]
-    unique, last = np.unique(hit_keys, return_index=True)
-    out[unique] = np.asarray(values, dtype=float)[mask][::-1][last]
+    hit_keys = keys[mask]
+    last = np.flatnonzero(np.r_[_starts(hit_keys)[1:], True]) if len(hit_keys) else []
+    out[hit_keys[last]] = np.asarray(values, dtype=float)[mask][last]
     return out
 
 
@@ -231,9 +232,19 @@ class Timelines(NamedTuple):
     outcomes: pd.DataFrame
 
 
+#: Rows of the weekly grid built into one frame at a time when it is written in parts.
+GRID_CHUNK_ROWS = 1 << 20
+
+
 @dataclass
 class _Grid:
-    """Arrays of the weekly grid (rows sorted by case, then week)."""
+    """Arrays of the weekly grid (rows sorted by case, then week).
+
+    ``case`` is the row of each week's case in ``case_id``; the other arrays
+    are as small as their values allow (the grid of a national cohort has
+    tens of millions of rows). :meth:`frame` builds the table of
+    :func:`weekly_status`, whole or a slice of rows at a time.
+    """
 
     case_id: pd.Series
     intake: np.ndarray
@@ -245,29 +256,52 @@ class _Grid:
     status: np.ndarray
     counted: np.ndarray
 
-    @cached_property
-    def frame(self) -> pd.DataFrame:
+    def __len__(self) -> int:
+        return len(self.case)
+
+    def frame(self, start: int = 0, stop: int | None = None) -> pd.DataFrame:
+        """Rows ``start`` to ``stop`` of the weekly table (all of them by default)."""
+        rows = slice(start, stop)
+        case, week = self.case[rows], self.week[rows].astype("int64")
         return pd.DataFrame(
             {
-                "case_id": self.case_id.take(self.case).reset_index(drop=True),
-                "week": self.week.astype("int64"),
-                "week_start": pd.Series(
-                    self.intake[self.case] + self.week * np.timedelta64(7, "D")
-                ).astype("datetime64[ns]"),
-                "day": self.day.astype("int64"),
-                "n_visits": self.n_visits,
-                "status": pd.Categorical.from_codes(self.status, categories=list(WEEK_STATUSES)),
+                "case_id": self.case_id.take(case).reset_index(drop=True),
+                "week": week,
+                "week_start": pd.Series(self.intake[case] + week * np.timedelta64(7, "D")).astype(
+                    "datetime64[ns]"
+                ),
+                "day": self.day[rows].astype("int64"),
+                "n_visits": self.n_visits[rows].astype("int64"),
+                "status": pd.Categorical.from_codes(
+                    self.status[rows], categories=list(WEEK_STATUSES)
+                ),
                 "counted": pd.Categorical.from_codes(
-                    self.counted, categories=["negative", "positive"]
+                    self.counted[rows], categories=["negative", "positive"]
                 ),
             }
         )
 
+    def chunks(self, rows: int = GRID_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
+        """The weekly table in consecutive parts of ``rows`` rows."""
+        for start in range(0, max(len(self), 1), rows):
+            yield self.frame(start, start + rows)
 
-def _due_until(cohort, as_of: pd.Timestamp, cases: pd.DataFrame, d: RecoveryDefinition):
+    def recounted(self, missing_as: str) -> _Grid:
+        """The same grid with ``counted`` under another missing-visit convention."""
+        return replace(self, counted=_counted(self.status, missing_as))
+
+
+def _counted(status: np.ndarray, missing_as: str) -> np.ndarray:
+    """Counted outcome per week: 0 negative, 1 positive, -1 skipped (see the module)."""
+    counted = np.select([status == _NEG, status == _POS], [0, 1], -1).astype(np.int8)
+    if missing_as == "positive":
+        counted[np.isin(status, [_MISSED, _NO_RESULT, _UNRECORDED])] = 1
+    return counted
+
+
+def _due_until(as_of: pd.Timestamp, cases: pd.DataFrame, exits, d: RecoveryDefinition):
     """Per case: the last day (since intake) the client is due for monitoring,
     whether monitoring has ended by ``as_of``, and whether it ended as planned."""
-    exits = case_exits(cohort, as_of)
     intake = cases["intake_date"]
     day = np.timedelta64(1, "D")
     as_of_day = ((as_of - intake) / day).to_numpy(dtype=float)
@@ -280,38 +314,50 @@ def _due_until(cohort, as_of: pd.Timestamp, cases: pd.DataFrame, d: RecoveryDefi
     return np.minimum(as_of_day, end), end <= as_of_day, planned <= np.minimum(as_of_day, end)
 
 
-def _timeline(cohort, as_of, definition: RecoveryDefinition | None):
+def _missed_streaks(v_case: np.ndarray, v_day: np.ndarray, missed: np.ndarray, dropout_missed, n):
+    """Per case, the day of the first missed visit of its first run of
+    ``dropout_missed`` consecutive missed visits (NaN if none)."""
+    # A run starts after an attended visit or at a case's first visit.
+    head = np.flatnonzero(~missed | _starts(v_case))
+    run = np.cumsum(~missed | _starts(v_case)) - 1
+    first_missed = head[run] + (~missed[head[run]])
+    length = np.arange(len(v_case)) - first_missed + 1
+    hit = missed & (length == dropout_missed)
+    # (A run's head that is its case's last visit, attended, points past the end.)
+    start_day = v_day[np.minimum(first_missed, max(len(v_day) - 1, 0))]
+    return _first_per_case(v_case, start_day, hit, n)
+
+
+def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     d = resolve_definition(definition)
     as_of = as_as_of(as_of)
     visits = cohort.require("visits", "The recovery timeline")
     cases = observed_cases(cohort, as_of)
+    exits = case_exits(cohort, as_of) if exits is None else exits
     n = len(cases)
-    due_until, monitoring_ended, planned_end = _due_until(cohort, as_of, cases, d)
-    intake = cases["intake_date"].to_numpy()
+    due_until, monitoring_ended, planned_end = _due_until(as_of, cases, exits, d)
+    intake = cases["intake_date"].to_numpy(dtype="datetime64[ns]")
 
-    # Visits of observed cases up to as_of, sorted by case and day.
-    v = visits[visits["visit_date"] <= as_of]
-    codes, uniques = pd.factorize(v["case_id"])
-    v_case = pd.Index(cases["case_id"]).get_indexer(uniques)[codes]
-    keep = v_case >= 0
-    v = v[keep]
-    v_case = v_case[keep]
-    v_day = (v["visit_date"].to_numpy() - intake[v_case]) // np.timedelta64(1, "D")
+    # Visits of observed cases up to as_of, sorted by case and day (arrays only:
+    # the visits table is never copied).
+    v_case = positions(visits["case_id"], cases["case_id"])
+    date = visits["visit_date"].to_numpy(dtype="datetime64[ns]")
+    kept = np.flatnonzero((date <= as_of.to_datetime64()) & (v_case >= 0))
+    v_case = v_case[kept].astype(np.int32)
+    v_day = ((date[kept] - intake[v_case]) // np.timedelta64(1, "D")).astype(np.int32)
+    del date
     order = np.lexsort((v_day, v_case))
-    v_case, v_day = v_case[order], v_day[order].astype(np.int64)
-    attended = v["attended"].fillna(False).to_numpy(dtype=bool)[order]
-    result = v["test_result"].fillna("").to_numpy(dtype=object)[order]
-    positive = attended & (result == "positive")
-    negative = attended & (result == "negative")
+    v_case, v_day = v_case[order], v_day[order]
+    kept = kept[order]
+    attended = visits["attended"].fillna(False).to_numpy(dtype=bool)[kept]
+    result = positions(visits["test_result"], pd.Index(["positive", "negative"]))[kept]
+    del kept, order
+    positive = attended & (result == 0)
+    negative = attended & (result == 1)
     missed = ~attended
 
     # Dropout by missed visits: streaks of consecutive missed visits per case.
-    streak_id = np.cumsum(~missed | _starts(v_case))
-    streak_len = pd.Series(missed.astype(np.int64)).groupby(streak_id).cumsum().to_numpy()
-    streak_start = pd.Series(np.where(missed, v_day, np.nan)).groupby(streak_id).transform("min")
-    by_missed = _first_per_case(
-        v_case, streak_start.to_numpy(), missed & (streak_len == d.dropout_missed), n
-    )
+    by_missed = _missed_streaks(v_case, v_day, missed, d.dropout_missed, n)
 
     # Dropout by gaps: attended visits more than dropout_gap_days apart while due.
     a_case, a_day = v_case[attended], v_day[attended].astype(float)
@@ -331,19 +377,21 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None):
     # The weekly grid.
     n_weeks = ((as_of - cases["intake_date"]).dt.days // 7 + 1).to_numpy()
     offsets = np.r_[0, np.cumsum(n_weeks)[:-1]] if n else np.zeros(0, dtype=np.int64)
-    case = np.repeat(np.arange(n), n_weeks)
-    week = np.arange(n_weeks.sum()) - np.repeat(offsets, n_weeks)
+    # (Dates span under 600 years, so weeks fit 16 bits; duplicate visits are
+    # rejected, so a week holds at most 7.)
+    case = np.repeat(np.arange(n, dtype=np.int32), n_weeks)
+    week = (np.arange(n_weeks.sum()) - np.repeat(offsets, n_weeks)).astype(np.int16)
     status = np.full(len(week), _NOT_SCHEDULED, dtype=np.int8)
-    day = (week * 7).astype(np.int64)
+    day = week.astype(np.int32) * 7
     last_day = day.copy()  # of the last screen of the week's status
-    n_visits = np.zeros(len(week), dtype=np.int64)
+    n_visits = np.zeros(len(week), dtype=np.int16)
     row = offsets[v_case] + v_day // 7
     if len(row):
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         rows = row[starts]
 
         kinds = (positive, negative, attended, missed)
-        never = np.iinfo(np.int64).max
+        never = np.iinfo(v_day.dtype).max
         firsts = [np.minimum.reduceat(np.where(m, v_day, never), starts) for m in kinds]
         lasts = [np.maximum.reduceat(np.where(m, v_day, -1), starts) for m in kinds]
         found = [f < never for f in firsts]
@@ -364,10 +412,8 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None):
         due_row, due_day = due_row[empty], due_day[empty]
         first = np.unique(due_row, return_index=True)[1]
         status[due_row[first]] = _UNRECORDED
-        day[due_row[first]] = last_day[due_row[first]] = due_day[first].astype(np.int64)
-    counted = np.select([status == _NEG, status == _POS], [0, 1], -1).astype(np.int8)
-    if d.missing_as == "positive":
-        counted[np.isin(status, [_MISSED, _NO_RESULT, _UNRECORDED])] = 1
+        day[due_row[first]] = last_day[due_row[first]] = due_day[first].astype(np.int32)
+    counted = _counted(status, d.missing_as)
     grid = _Grid(cases["case_id"], intake, case, week, day, last_day, n_visits, status, counted)
     visit_summary = {
         "v_case": v_case,
@@ -495,7 +541,7 @@ def recovery_timelines(cohort, as_of, *, definition: RecoveryDefinition | None =
         If the source had no visits table.
     """
     d, cases, grid, visits = _timeline(cohort, as_of, definition)
-    return Timelines(grid.frame, _outcomes(d, cases, grid, visits))
+    return Timelines(grid.frame(), _outcomes(d, cases, grid, visits))
 
 
 def weekly_status(cohort, as_of, *, definition: RecoveryDefinition | None = None) -> pd.DataFrame:
@@ -528,7 +574,7 @@ def weekly_status(cohort, as_of, *, definition: RecoveryDefinition | None = None
         If the source had no visits table.
     """
     _, _, grid, _ = _timeline(cohort, as_of, definition)
-    return grid.frame
+    return grid.frame()
 
 
 def recovery_outcomes(

@@ -71,6 +71,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from .keys import positions, take
 from .problems import ProblemLog
 from .schemas import TABLES, schema_for
 from .vocabulary import accepted_text, closest_value, forms_of, named_form, value_aliases
@@ -86,16 +87,13 @@ _CHECK_RULES = {
 
 def is_in(values: pd.Series, keys) -> pd.Series:
     """``values.isin(keys)``, hashing each distinct value once (fast for text keys)."""
-    codes, uniques = pd.factorize(values)
-    index = pd.Index(pd.unique(pd.Series(keys).dropna().to_numpy(dtype=object)))
-    found = np.append(index.get_indexer(uniques.to_numpy(dtype=object)) >= 0, False)
-    return pd.Series(found[codes], index=values.index)
+    keys = pd.Series(keys).dropna()
+    return pd.Series(positions(values, keys.to_numpy(dtype=object)) >= 0, index=values.index)
 
 
 def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
     """``values`` (indexed by a unique key) looked up for each of ``keys``, dtype kept."""
-    found = values[~values.index.duplicated()].reindex(keys.to_numpy())
-    return pd.Series(found.to_numpy(), index=keys.index, dtype=values.dtype)
+    return take(values, positions(keys, values.index), index=keys.index)
 
 
 def apply_schema(frame: pd.DataFrame, table: str, stages, log: ProblemLog):

@@ -150,8 +150,8 @@ def map_labels(values: pd.Series, aliases: dict[str, str]) -> pd.Series:
             parts = {loose.get(part) for part in _JOINERS.split(form) if part}
             found = parts.pop() if len(parts) == 1 else None
         mapped.iloc[i] = found
-    out = np.append(mapped.to_numpy(dtype=object, na_value=pd.NA), pd.NA)[codes]
-    return pd.Series(out, index=values.index, dtype="string")
+    taken = mapped.astype("string").array.take(codes, allow_fill=True)
+    return pd.Series(taken, index=values.index, dtype="string")
 
 
 def closest_value(label: str, aliases: dict[str, str]) -> str | None:

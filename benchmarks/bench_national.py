@@ -1,0 +1,170 @@
+"""Benchmark: a national cohort end to end, as ratios to the floor (issue 14).
+
+Usage: python benchmarks/bench_national.py [--cases 1000000] [--dir DIR] [--by site]
+
+Generates the cohort once to Parquet (kept in ``--dir`` and reused by later
+runs with the same size and seed), then measures in this one run:
+
+* the floor: every table read with ``pd.read_parquet`` and the visits sorted
+  by (case, date), the least any analysis of the cohort has to do;
+* ``load``, and each analysis of ``summary`` on the loaded cohort;
+* ``casework-analytics summary --by site --format parquet`` end to end, as a
+  separate process, with its peak resident set size.
+
+Each is printed in seconds and as a ratio to the floor, beside the goals of
+issue 14 (load at most 3x the floor, the analyses together at most 6x, the
+command at most 15x and 4 GiB). The machine may be shared: compare ratios
+measured in the same run, not seconds across runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.parquet as pq
+
+from casework_analytics import load, synthetic
+from casework_analytics.summary import Summary
+
+MEAN_CASES = 5.5
+GOALS = {"load": 3, "analyses": 6, "command": 15}
+GIB = 2**30
+
+
+def cohort_folder(folder: Path, cases: int, seed: int) -> Path:
+    """The Parquet cohort of ``cases`` in ``folder``, generated unless already there."""
+    placements = max(1, round(cases / MEAN_CASES))
+    manifest = folder / "manifest.json"
+    if manifest.is_file():
+        record = json.loads(manifest.read_text(encoding="utf-8"))
+        if record.get("parameters") == {"placements": placements, "seed": seed}:
+            print(f"cohort: reusing {folder}")
+            return folder
+    started = time.perf_counter()
+    tables = synthetic.generate(placements, seed=seed, mean_cases=MEAN_CASES)
+    synthetic.write(
+        tables,
+        folder,
+        format="parquet",
+        overwrite=True,
+        manifest={"command": "generate", "parameters": {"placements": placements, "seed": seed}},
+    )
+    print(f"cohort: generated into {folder} in {time.perf_counter() - started:.0f} s")
+    return folder
+
+
+def floor(folder: Path) -> float:
+    """Seconds to read every table with ``pd.read_parquet`` and sort the visits."""
+    started = time.perf_counter()
+    tables = {path.stem: pd.read_parquet(path) for path in sorted(folder.glob("*.parquet"))}
+    read = time.perf_counter() - started
+    tables["visits"].sort_values(["case_id", "visit_date"], kind="stable", ignore_index=True)
+    total = time.perf_counter() - started
+    sizes = ", ".join(f"{len(f):,} {n}" for n, f in tables.items())
+    print(f"floor: read {read:.1f} s + sort {total - read:.1f} s ({sizes})")
+    return total
+
+
+def command(folder: Path, by: list[str], as_of: str, extra: list[str]) -> tuple[float, float]:
+    """Seconds and peak RSS (bytes) of ``summary --format parquet`` as a process."""
+    with tempfile.TemporaryDirectory() as tmp:
+        argv = [
+            sys.executable,
+            "-m",
+            "casework_analytics.cli",
+            "summary",
+            str(folder),
+            "--as-of",
+            as_of,
+            "--by",
+            *by,
+            "--format",
+            "parquet",
+            "--out",
+            str(Path(tmp) / "summary"),
+            *extra,
+        ]
+        started = time.perf_counter()
+        done = subprocess.run(argv, capture_output=True, text=True)
+        elapsed = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        print(done.stdout[-2000:], done.stderr[-2000:], sep="\n")
+        raise SystemExit(f"the summary command failed with exit code {done.returncode}")
+    # Linux reports ru_maxrss in KiB; the largest child so far is the command.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+    return elapsed, peak
+
+
+def line(name: str, seconds: float, base: float, goal: float | None = None) -> None:
+    """One result: seconds, ratio to the floor, and the goal if there is one."""
+    target = f"  (goal <= {goal:g}x)" if goal else ""
+    print(f"  {name:<24} {seconds:8.1f} s  {seconds / base:6.1f}x floor{target}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cases", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--dir",
+        type=Path,
+        default=None,
+        help="Folder for the generated Parquet cohort (default: the system's temporary "
+        "folder, by size and seed)",
+    )
+    parser.add_argument("--by", nargs="+", default=["site"])
+    parser.add_argument("--as-of", default=synthetic.DEFAULT_EXPORT_DATE)
+    parser.add_argument(
+        "--skip-command", action="store_true", help="Leave out the end-to-end command"
+    )
+    args = parser.parse_args()
+    folder = args.dir or Path(tempfile.gettempdir()) / f"casework-national-{args.cases}-{args.seed}"
+    cohort_folder(folder, args.cases, args.seed)
+
+    base = floor(folder)
+    started = time.perf_counter()
+    cohort = load(folder)
+    load_seconds = time.perf_counter() - started
+    load_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(
+        f"{len(cohort.cases):,} cases, {len(cohort.visits):,} visits; load peak RSS of this "
+        f"process {load_peak / GIB:.1f} GiB"
+    )
+    run = Summary(cohort, args.as_of, args.by)
+    times = {}
+    started = last = time.perf_counter()
+    for name, _ in run.tables():
+        now = time.perf_counter()
+        times[name] = now - last
+        last = now
+    analyses = time.perf_counter() - started
+    del run, cohort
+
+    results = [("load", load_seconds, GOALS["load"])]
+    print(f"\nfloor {base:.1f} s; by={args.by}")
+    line("load", load_seconds, base, GOALS["load"])
+    for name, seconds in times.items():
+        line(f"  {name}", seconds, base)
+    line("analyses together", analyses, base, GOALS["analyses"])
+    results.append(("analyses", analyses, GOALS["analyses"]))
+    if not args.skip_command:
+        seconds, peak = command(folder, args.by, args.as_of, [])
+        line("summary command", seconds, base, GOALS["command"])
+        print(f"  {'peak RSS of the command':<24} {peak / GIB:8.2f} GiB  (goal <= 4 GiB)")
+        visits = pq.ParquetFile(folder / "visits.parquet").metadata.num_rows
+        print(f"  {'peak RSS per visit':<24} {peak / visits:8.0f} bytes")
+        results.append(("command", seconds, GOALS["command"]))
+    missed = [name for name, seconds, goal in results if seconds / base > goal]
+    print("goals met" if not missed else f"goals missed: {', '.join(missed)}")
+
+
+if __name__ == "__main__":
+    main()
