@@ -18,6 +18,7 @@ a source that cannot be used at all.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Mapping
@@ -30,6 +31,10 @@ from .delimited import blank_rows, clean_cells, problem_frame, read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
+
+#: What :func:`casework_analytics.load` reads: a directory, a workbook or a
+#: database URL (text or path), or a mapping ``{table: DataFrame}``.
+SourceLike = str | os.PathLike | Mapping[str, pd.DataFrame]
 
 TABLE_NAMES = REQUIRED_TABLES + OPTIONAL_TABLES
 
@@ -100,6 +105,18 @@ def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     See :mod:`casework_analytics.delimited`: UTF-8, UTF-16 and UTF-32 with a
     byte-order mark, Windows-1252 only for files wholly in it; `,` `;` tab
     or `|` delimiters; rows numbered by the line where they start.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+
+    Returns
+    -------
+    frame : DataFrame
+        The file's rows as text, blank rows dropped, indexed by line number.
+    problems : DataFrame
+        What was wrong in single rows or cells
+        (:data:`~casework_analytics.delimited.READ_PROBLEM_COLUMNS`).
     """
     frame, problems = read_delimited(path)
     return frame.dropna(how="all"), problems
@@ -353,7 +370,7 @@ def _read_sql(url: str) -> RawSource:
     return RawSource(shown, tables, problems)
 
 
-def read_source(source) -> RawSource:
+def read_source(source: SourceLike) -> RawSource:
     """Find and read the raw tables of ``source``.
 
     Parameters
@@ -364,6 +381,11 @@ def read_source(source) -> RawSource:
         as ``sqlite:///cohort.db``, or a mapping ``{table: DataFrame}``.
         Indonesian table names (``penempatan``, ``kasus``, ``tahapan``,
         ``sesi``, ``kunjungan``) are accepted.
+
+    Returns
+    -------
+    RawSource
+        The raw tables (as read, not yet parsed) and their read problems.
 
     Raises
     ------
