@@ -7,6 +7,8 @@ the exits they describe.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -14,6 +16,8 @@ from scipy import stats
 from .closures import EXIT_TYPES, case_exits, exit_taxonomy
 from .errors import CaseworkError
 from .grouping import (
+    DateLike,
+    GroupBy,
     as_as_of,
     attach_groups,
     case_groups,
@@ -24,8 +28,18 @@ from .grouping import (
 from .intervals import wilson_interval
 from .stages import furthest_stage
 
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
-def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+
+def exit_reasons(
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """Counts and shares of exits by reason and by exit type, per group.
 
     Definition
@@ -36,6 +50,19 @@ def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     the group (``n_exits``). Cases whose closure reason is missing or matches
     no rule count as ``unclassified`` (exit type ``unknown``) and stay in the
     denominator.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
+    confidence : float
+        Coverage of the intervals (0.95).
 
     Returns
     -------
@@ -114,8 +141,14 @@ def exit_reasons(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     ]
 
 
-def stages_at_exit(cohort, as_of) -> pd.DataFrame:
+def stages_at_exit(cohort: Cohort, as_of: DateLike) -> pd.DataFrame:
     """The furthest stage each closed case had started when it closed.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -142,7 +175,9 @@ def stages_at_exit(cohort, as_of) -> pd.DataFrame:
     )
 
 
-def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def exit_stage(
+    cohort: Cohort, as_of: DateLike, by: GroupBy = None, *, overall: bool = True
+) -> pd.DataFrame:
     """Reason × stage at exit, in long form, per group.
 
     Definition
@@ -150,6 +185,17 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
     Cases closed on or before ``as_of``. The stage at exit is the furthest
     stage of the model started on or before the closure date; ``"(none)"``
     if no stage was recorded.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------
@@ -173,7 +219,13 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
 
 
 def exit_type_association(
-    cohort, as_of, by, *, n_resamples: int = 9999, seed: int = 0, min_expected: float = 5.0
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy,
+    *,
+    n_resamples: int = 9999,
+    seed: int = 0,
+    min_expected: float = 5.0,
 ) -> pd.DataFrame:
     """Test of association between group and exit type (planned / unplanned /
     administrative).
@@ -189,6 +241,20 @@ def exit_type_association(
     chi-square statistic (``n_resamples`` tables with the observed margins,
     ``scipy.stats.chi2_contingency(method=MonteCarloMethod)``, seeded by
     ``seed``) for larger tables.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame
+        The groups compared (required; see :mod:`casework_analytics.grouping`).
+    n_resamples : int
+        Tables drawn by the Monte-Carlo test (9999).
+    seed : int
+        Seed of the Monte-Carlo test.
+    min_expected : float
+        Smallest expected count for Pearson's chi-square (5).
 
     Returns
     -------
@@ -246,7 +312,9 @@ def exit_type_association(
     return pd.DataFrame([row])
 
 
-def exit_cumulative_incidence(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def exit_cumulative_incidence(
+    cohort: Cohort, as_of: DateLike, by: GroupBy = None, *, overall: bool = True
+) -> pd.DataFrame:
     """Cumulative incidence of competing casework exits, by exit type.
 
     Definition
@@ -258,6 +326,17 @@ def exit_cumulative_incidence(cohort, as_of, by=None, *, overall: bool = True) -
     (transfer, placement ended, caseworker unavailable), plus unknown for
     unclassified reasons. Aalen–Johansen estimator: the share who had
     exited for each cause by day t, which 1 − Kaplan–Meier would overstate.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------

@@ -9,22 +9,39 @@ is the summary to report.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .cohort import Cohort
 
 #: Upper day limit of each TEDS-D LOS band code 31-37.
 TEDS_LOS_BANDS = {31: 45, 32: 60, 33: 90, 34: 120, 35: 180, 36: 365, 37: np.inf}
 
 
-def teds_los_code(days) -> np.ndarray:
+def teds_los_code(days: ArrayLike) -> np.ndarray:
     """TEDS-D LOS code of a length of stay in days.
 
     Days 1-30 are their own code; a same-day discharge (0 days) is coded 1,
     the shortest code TEDS-D has. 31-45 → 31, 46-60 → 32, 61-90 → 33,
     91-120 → 34, 121-180 → 35, 181-365 → 36, over 365 → 37. NaN stays NaN.
+
+    Parameters
+    ----------
+    days : array-like
+        Lengths of stay in days; missing values are NaN.
+
+    Returns
+    -------
+    ndarray of float
+        The codes, NaN where ``days`` is missing.
 
     Examples
     --------
@@ -61,7 +78,7 @@ def _last_contacts(cohort, as_of: pd.Timestamp) -> pd.Series:
     return contacts.groupby("case_id")["contact"].max()
 
 
-def length_of_stay(cohort, as_of) -> pd.DataFrame:
+def length_of_stay(cohort: Cohort, as_of: DateLike) -> pd.DataFrame:
     """Length of stay per case, TEDS-D style.
 
     Definition
@@ -74,6 +91,12 @@ def length_of_stay(cohort, as_of) -> pd.DataFrame:
     Cases still open at ``as_of`` have no LOS (it is censored); their time
     so far is ``days_observed`` = ``as_of`` − intake. Without sessions or
     visits tables the closure date is used.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -104,7 +127,9 @@ def length_of_stay(cohort, as_of) -> pd.DataFrame:
     )
 
 
-def length_of_stay_summary(cohort, as_of, by=None, *, overall: bool = True) -> pd.DataFrame:
+def length_of_stay_summary(
+    cohort: Cohort, as_of: DateLike, by: GroupBy = None, *, overall: bool = True
+) -> pd.DataFrame:
     """Median and IQR of TEDS-D length of stay per group.
 
     Definition
@@ -113,6 +138,17 @@ def length_of_stay_summary(cohort, as_of, by=None, *, overall: bool = True) -> p
     ``as_of``; open cases are counted in ``n_open`` and left out of the
     quantiles (their LOS is not known yet). Quantiles use linear
     interpolation (pandas' default).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------

@@ -8,11 +8,13 @@ passed as ``definition=`` carries the choices.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
 from .survival import kaplan_meier, logrank_test, survival_at
 from .timelines import (
@@ -22,6 +24,9 @@ from .timelines import (
     recovery_outcomes,
     resolve_definition,
 )
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 #: Headline metrics, in display order.
 HEADLINE_METRICS = (
@@ -39,9 +44,9 @@ def _outcomes_for(cohort, as_of, definition, outcomes):
 
 
 def recovery_headline(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     overall: bool = True,
@@ -203,7 +208,10 @@ def recovery_headline(
 
 
 def headline_flags(
-    cohort, as_of, outcomes: pd.DataFrame, definition: RecoveryDefinition | None = None
+    cohort: Cohort,
+    as_of: DateLike,
+    outcomes: pd.DataFrame,
+    definition: RecoveryDefinition | None = None,
 ) -> pd.DataFrame:
     """Per case, whether it counts in each numerator and denominator of the headline.
 
@@ -274,9 +282,9 @@ def _km_headline(frame, event, horizon, cols, overall, confidence) -> pd.DataFra
 
 
 def recovery_sensitivity(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     overall: bool = True,
@@ -356,9 +364,9 @@ def _long_events(outcomes: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def recovery_survival(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     conf_type: str = "log-log",
@@ -417,9 +425,9 @@ def recovery_survival(
 
 
 def recovery_logrank(
-    cohort,
-    as_of,
-    by,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy,
     *,
     definition: RecoveryDefinition | None = None,
     outcomes: pd.DataFrame | None = None,
@@ -457,8 +465,8 @@ def recovery_logrank(
 
 
 def retention_by_intake_month(
-    cohort,
-    as_of,
+    cohort: Cohort,
+    as_of: DateLike,
     *,
     weeks: int = 26,
     definition: RecoveryDefinition | None = None,
@@ -473,6 +481,13 @@ def retention_by_intake_month(
     attended visit before any dropout (``retention_days``) is on or after
     week ``w`` (day ``7w``). A week that had not elapsed by ``as_of`` for
     the month's latest intake is missing: it is not yet known.
+
+    Parameters
+    ----------
+    cohort, as_of, definition, outcomes
+        As in :func:`recovery_headline`.
+    weeks : int
+        Weeks since intake shown (26).
 
     Returns
     -------

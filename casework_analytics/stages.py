@@ -7,12 +7,18 @@ including user-defined models.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .stage_models import StageModel
 
 
 def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
@@ -39,11 +45,22 @@ def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     )
 
 
-def furthest_stage(cohort, cutoff) -> pd.DataFrame:
+def furthest_stage(cohort: Cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     """Furthest stage of the model started on or before ``cutoff``, per case.
 
     Returns ``case_id, furthest_stage, furthest_position`` for cases with at
     least one stage by then.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    cutoff : Timestamp or Series
+        One date, or a date per case (a Series indexed by ``case_id``).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, furthest_stage, furthest_position``.
     """
     model = cohort.stage_model
     starts = _stage_starts(cohort, cutoff)
@@ -58,7 +75,7 @@ def furthest_stage(cohort, cutoff) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def stage_progress(cohort, as_of) -> pd.DataFrame:
+def stage_progress(cohort: Cohort, as_of: DateLike) -> pd.DataFrame:
     """One row per case: how far it got through the stages by ``as_of``.
 
     Definition
@@ -74,6 +91,12 @@ def stage_progress(cohort, as_of) -> pd.DataFrame:
       completion is recorded, to the start of the next stage that was
       started; failing that, to the closure date or ``as_of`` for open cases
       (time so far). NA if not started.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -157,7 +180,7 @@ def stage_progress(cohort, as_of) -> pd.DataFrame:
     return out
 
 
-def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
+def funnel_flags(progress: pd.DataFrame, model: StageModel) -> dict[str, np.ndarray]:
     """Per case and stage, whether the case counts in each column of the funnel.
 
     Parameters
@@ -185,7 +208,14 @@ def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
     }
 
 
-def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95):
+def stage_funnel(
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    confidence: float = 0.95,
+) -> pd.DataFrame:
     """The stage funnel per group: reached, completed, conversion, in stage.
 
     Definition
@@ -198,6 +228,19 @@ def stage_funnel(cohort, as_of, by=None, *, overall: bool = True, confidence: fl
     recorded by ``as_of`` or a later stage was started. *In stage* counts
     cases still open at ``as_of`` whose furthest stage is this one and is
     not completed. Open cases are never counted as dropouts.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
+    confidence : float
+        Coverage of the intervals (0.95).
 
     Returns
     -------
