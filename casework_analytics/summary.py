@@ -10,8 +10,9 @@ so a number means the same thing wherever it appears.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from .closures import case_exits
 from .contacts import missed_sessions_and_unplanned_exit, session_summary
 from .errors import CaseworkError, MissingTableError
 from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_type_association
-from .grouping import as_as_of, attach_groups, case_groups
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups
 from .length_of_stay import length_of_stay, length_of_stay_summary
 from .recovery import (
     recovery_headline,
@@ -33,10 +34,14 @@ from .timelines import (
     MISSING_AS,
     RECOVERY_EVENTS,
     RecoveryDefinition,
+    Timelines,
     recovery_outcomes,
     recovery_timelines,
     resolve_definition,
 )
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 #: Tables with one row per case (or per case and week).
 PER_CASE_TABLES = ("stage_progress", "contacts", "recovery", "weekly_status")
@@ -81,9 +86,9 @@ class Summary:
 
     def __init__(
         self,
-        cohort,
-        as_of,
-        by=None,
+        cohort: Cohort,
+        as_of: DateLike,
+        by: GroupBy = None,
         *,
         definition: RecoveryDefinition | None = None,
         missed_threshold: float = 0.25,
@@ -139,7 +144,7 @@ class Summary:
         return session_summary(self.cohort, self.as_of)
 
     @cached_property
-    def timelines(self):
+    def timelines(self) -> Timelines:
         """Weekly grid and outcomes under the run's definition (needs visits)."""
         return recovery_timelines(self.cohort, self.as_of, definition=self.definition)
 
@@ -156,12 +161,32 @@ class Summary:
         }
 
     def per_case(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A per-case table with the run's group columns first."""
+        """A per-case table with the run's group columns first.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            One row per case (or per case and week), with ``case_id``.
+
+        Returns
+        -------
+        DataFrame
+            ``frame`` with the group columns of the run attached, first.
+        """
         out = attach_groups(frame, self.groups, self.cols)
         return out[[*self.cols, *[c for c in out.columns if c not in self.cols]]]
 
     def table(self, name: str) -> pd.DataFrame:
         """The named table (a file of the ``summary`` command; see README).
+
+        Parameters
+        ----------
+        name : str
+            One of :attr:`names`.
+
+        Returns
+        -------
+        DataFrame
 
         Raises
         ------
@@ -232,12 +257,25 @@ class Summary:
             parts.append(part)
         return pd.concat(parts, ignore_index=True)
 
-    def tables(self, names=None) -> Iterator[tuple[str, pd.DataFrame | str]]:
+    def tables(
+        self, names: Iterable[str] | None = None
+    ) -> Iterator[tuple[str, pd.DataFrame | str]]:
         """Yield ``(name, table)``; a table that cannot be made comes as ``(name, reason)``.
 
         Without a sessions or visits table, the analyses that need it are
         yielded with the reason instead of a frame, so the caller can say so
         and go on.
+
+        Parameters
+        ----------
+        names : iterable of str, optional
+            The tables to make, in order; default :attr:`names`.
+
+        Yields
+        ------
+        name : str
+        table : DataFrame or str
+            The table, or why it cannot be made.
         """
         for name in names or self.names:
             try:
