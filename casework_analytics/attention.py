@@ -20,19 +20,24 @@ Every threshold is a parameter of :func:`needs_attention`.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of
+from .grouping import DateLike, as_as_of
 from .timelines import recovery_outcomes
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 REASONS = ("missed_sessions", "recent_positive", "no_contact")
 
 
 def needs_attention(
-    cohort,
-    as_of,
+    cohort: Cohort,
+    as_of: DateLike,
     *,
     missed_sessions: int = 2,
     missed_window_days: int = 28,

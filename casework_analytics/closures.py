@@ -46,16 +46,21 @@ Negation
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from functools import cache
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
-from .grouping import as_as_of
+from .grouping import DateLike, as_as_of
 from .vocabulary import normalise_label, read_package_table
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 EXIT_TYPES = ("planned", "unplanned", "administrative")
 
@@ -96,13 +101,20 @@ def exit_taxonomy() -> pd.DataFrame:
 
 @cache
 def exit_rules() -> pd.DataFrame:
-    """The shipped free-text rules, ordered by priority."""
+    """The shipped free-text rules, ordered by priority.
+
+    Returns
+    -------
+    DataFrame
+        The rules of the shipped ``exit_reason_rules.csv`` (``code``,
+        ``pattern``, ``priority``, ...), highest priority first.
+    """
     rules = read_package_table("exit_reason_rules.csv")
     rules = rules.assign(priority=rules["priority"].astype("int64"))
     return rules.sort_values("priority", kind="stable").reset_index(drop=True)
 
 
-def read_exit_rules(path) -> pd.DataFrame:
+def read_exit_rules(path: str | os.PathLike) -> pd.DataFrame:
     """Closure-reason rules from a CSV file, checked (see :func:`check_exit_rules`).
 
     The file has the columns of the shipped ``exit_reason_rules.csv``:
@@ -148,6 +160,16 @@ def read_exit_rules(path) -> pd.DataFrame:
 def check_exit_rules(rules: pd.DataFrame) -> pd.DataFrame:
     """Validate user rules (columns ``code`` and ``pattern``) and return them.
 
+    Parameters
+    ----------
+    rules : DataFrame
+        The rules, with columns ``code`` and ``pattern``.
+
+    Returns
+    -------
+    DataFrame
+        ``code, pattern`` (text).
+
     Raises
     ------
     CaseworkError
@@ -175,6 +197,16 @@ def check_exit_rules(rules: pd.DataFrame) -> pd.DataFrame:
 
 def negated_completion(texts: pd.Series) -> pd.Series:
     """True where a text negates a completion ("tidak selesai", "did not complete").
+
+    Parameters
+    ----------
+    texts : Series
+        Closure-reason texts.
+
+    Returns
+    -------
+    Series of bool
+        On the index of ``texts``.
 
     Examples
     --------
@@ -239,18 +271,29 @@ def classify_exit_reasons(texts: pd.Series, extra_rules: pd.DataFrame | None = N
     return pd.Series(result[codes], index=texts.index, dtype="string")
 
 
-def observed_cases(cohort, as_of) -> pd.DataFrame:
+def observed_cases(cohort: Cohort, as_of: DateLike) -> pd.DataFrame:
     """The cases that are part of the cohort at ``as_of``: intake on or before it.
 
     Every analysis starts from these rows, so a case admitted after the end
     of observation never enters a denominator.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+
+    Returns
+    -------
+    DataFrame
+        The rows of ``cohort.cases`` with ``intake_date`` on or before ``as_of``.
     """
     as_of = as_as_of(as_of)
     cases = cohort.cases
     return cases[cases["intake_date"] <= as_of].reset_index(drop=True)
 
 
-def case_exits(cohort, as_of) -> pd.DataFrame:
+def case_exits(cohort: Cohort, as_of: DateLike) -> pd.DataFrame:
     """One row per case observed by ``as_of``: whether and why it ended.
 
     Parameters

@@ -15,7 +15,7 @@ from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
 from .progress import Progress
 from .schemas import OPTIONAL_TABLES, TABLES
-from .sources import TABLE_NAMES, read_source
+from .sources import TABLE_NAMES, SourceLike, read_source
 from .stage_models import StageModel, get_stage_model
 from .validation import (
     apply_schema,
@@ -74,7 +74,18 @@ class Cohort:
     _tables: tuple[str, ...] = field(default=TABLE_NAMES, repr=False)
 
     def table(self, name: str) -> pd.DataFrame | None:
-        """The accepted rows of table ``name``."""
+        """The accepted rows of table ``name``.
+
+        Parameters
+        ----------
+        name : str
+            One of ``placements``, ``cases``, ``stages``, ``sessions``, ``visits``.
+
+        Returns
+        -------
+        DataFrame or None
+            None if the source had no such table.
+        """
         if name not in TABLE_NAMES:
             raise CaseworkError(
                 f"The value for `name` must be one of {list(TABLE_NAMES)}, but {name!r} was passed."
@@ -82,7 +93,19 @@ class Cohort:
         return getattr(self, name)
 
     def require(self, name: str, analysis: str = "This analysis") -> pd.DataFrame:
-        """Return table ``name`` or raise a clear error if the source had none."""
+        """Return table ``name`` or raise a clear error if the source had none.
+
+        Parameters
+        ----------
+        name : str
+            As in :meth:`table`.
+        analysis : str
+            What needs the table, named in the error.
+
+        Returns
+        -------
+        DataFrame
+        """
         frame = self.table(name)
         if frame is None:
             raise MissingTableError(
@@ -100,6 +123,11 @@ class Cohort:
         """Cases joined with their placement's columns (site, term, caseworker, ...).
 
         This is the frame every ``by=`` grouping is looked up in.
+
+        Returns
+        -------
+        DataFrame
+            One row per case: its columns, then its placement's other columns.
         """
         placement_cols = [c for c in self.placements.columns if c not in self.cases.columns]
         where = positions(self.cases["placement_id"], self.placements["placement_id"])
@@ -107,7 +135,18 @@ class Cohort:
         return self.cases.reset_index(drop=True).assign(**attributes)
 
     def summary(self, lang: str = "en") -> str:
-        """Rows read, accepted and rejected per table, as text in ``lang`` ("en" or "id")."""
+        """Rows read, accepted and rejected per table, as text in ``lang`` ("en" or "id").
+
+        Parameters
+        ----------
+        lang : {"en", "id"}
+            Language of the text.
+
+        Returns
+        -------
+        str
+            One line per table, then the totals of errors and warnings.
+        """
         from .labels import text
 
         table, read, accepted, rejected = text("cli_counts", lang).split()
@@ -135,7 +174,7 @@ class Cohort:
 
 
 def load(
-    source,
+    source: SourceLike,
     *,
     stage_model: str | StageModel | list[str] | None = None,
     errors: str = "report",

@@ -39,16 +39,20 @@ from __future__ import annotations
 
 import html
 import warnings
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from .errors import CaseworkError
-from .grouping import MISSING_GROUP, group_columns
+from .grouping import MISSING_GROUP, GroupBy, group_columns
 from .intervals import wilson_interval
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 KINDS = ("proportion", "ratio")
 OVERDISPERSION = ("auto", "none", "multiplicative", "additive")
@@ -102,12 +106,32 @@ def _levels(levels) -> tuple[float, ...]:
 
 
 def level_name(level: float) -> str:
-    """Column suffix of a coverage: 0.95 -> ``"95"``, 0.998 -> ``"998"``."""
+    """Column suffix of a coverage: 0.95 -> ``"95"``, 0.998 -> ``"998"``.
+
+    Parameters
+    ----------
+    level : float
+        A coverage such as 0.95.
+
+    Returns
+    -------
+    str
+    """
     return f"{level * 100:g}".replace(".", "")
 
 
 def level_from_name(name: str) -> float:
-    """The coverage a column suffix stands for: ``"95"`` -> 0.95, ``"998"`` -> 0.998."""
+    """The coverage a column suffix stands for: ``"95"`` -> 0.95, ``"998"`` -> 0.998.
+
+    Parameters
+    ----------
+    name : str
+        A column suffix such as ``"95"``.
+
+    Returns
+    -------
+    float
+    """
     return float(f"{name[:2]}.{name[2:]}" if len(name) > 2 else name) / 100
 
 
@@ -161,10 +185,10 @@ def _back(kind: str, y: np.ndarray) -> np.ndarray:
 
 def funnel_limits(
     target: float,
-    n,
+    n: ArrayLike,
     *,
     kind: str = "proportion",
-    levels=DEFAULT_LEVELS,
+    levels: Sequence[float] = DEFAULT_LEVELS,
     overdispersion: str = "none",
     phi: float = 1.0,
     tau2: float = 0.0,
@@ -334,7 +358,12 @@ class Dispersion:
 
 
 def dispersion_test(
-    observed, n, *, kind: str = "proportion", target: float, trim: float = 0.1
+    observed: ArrayLike,
+    n: ArrayLike,
+    *,
+    kind: str = "proportion",
+    target: float,
+    trim: float = 0.1,
 ) -> Dispersion:
     """Overdispersion of units around a target: φ, τ² and the χ² test.
 
@@ -477,11 +506,11 @@ def funnel_table(
     frame: pd.DataFrame,
     *,
     outcome: str,
-    by,
+    by: GroupBy,
     expected: str | None = None,
     target: float | None = None,
     overdispersion: str = "auto",
-    levels=DEFAULT_LEVELS,
+    levels: Sequence[float] = DEFAULT_LEVELS,
     metric: str | None = None,
     trim: float = 0.1,
     test_level: float = 0.05,
@@ -769,7 +798,7 @@ def _reference(reference, group) -> dict:
 # --------------------------------------------------------------------------
 
 
-def age_band(age, breaks=AGE_BREAKS) -> pd.Series:
+def age_band(age: ArrayLike, breaks: Sequence[float] = AGE_BREAKS) -> pd.Series:
     """Age in bands: ``<25``, ``25-34``, ``35-44``, ``45+`` (by default).
 
     Parameters
@@ -803,11 +832,24 @@ def age_band(age, breaks=AGE_BREAKS) -> pd.Series:
     return out.where(values.notna(), np.nan)
 
 
-def c_statistic(outcome, score) -> float:
+def c_statistic(outcome: ArrayLike, score: ArrayLike) -> float:
     """Concordance (area under the ROC curve) of a score for a binary outcome.
 
     The probability that a random case with the outcome scores higher than
     a random case without it, ties counting one half.
+
+    Parameters
+    ----------
+    outcome : array-like
+        1 (or True) for the outcome, 0 (or False) without it; pairs with a
+        missing outcome or score are left out.
+    score : array-like
+        The score of each case, e.g. its expected probability.
+
+    Returns
+    -------
+    float
+        The concordance, from 0 to 1; NaN when either class is empty.
 
     Notes
     -----
@@ -881,7 +923,7 @@ def case_mix_model(
     frame: pd.DataFrame,
     *,
     outcome: str,
-    covariates=None,
+    covariates: Sequence[str] | None = None,
     reference: dict | None = None,
 ) -> CaseMixModel:
     """Logistic regression of a binary outcome on case-mix covariates.
@@ -1084,9 +1126,9 @@ def cox_model(
     *,
     duration: str,
     event: str,
-    covariates=(),
+    covariates: Sequence[str] = (),
     group: str | None = None,
-    reference=None,
+    reference: str | Mapping[str, str] | None = None,
     outcome: str | None = None,
     confidence: float = 0.95,
 ) -> pd.DataFrame:
@@ -1223,9 +1265,9 @@ def proportional_hazards_test(
     *,
     duration: str,
     event: str,
-    covariates=(),
+    covariates: Sequence[str] = (),
     group: str | None = None,
-    reference=None,
+    reference: str | Mapping[str, str] | None = None,
     outcome: str | None = None,
     transform: str = "km",
 ) -> pd.DataFrame:
@@ -1316,7 +1358,9 @@ class TrendTest(NamedTuple):
     n: int
 
 
-def cochran_armitage(successes, totals, scores=None) -> TrendTest:
+def cochran_armitage(
+    successes: ArrayLike, totals: ArrayLike, scores: ArrayLike | None = None
+) -> TrendTest:
     """Cochran–Armitage test for a linear trend in proportions (two-sided).
 
     Parameters
@@ -1373,7 +1417,12 @@ def cochran_armitage(successes, totals, scores=None) -> TrendTest:
 
 
 def trend_table(
-    frame: pd.DataFrame, *, outcome: str, term: str, scores=None, confidence: float = 0.95
+    frame: pd.DataFrame,
+    *,
+    outcome: str,
+    term: str,
+    scores: Mapping[object, float] | None = None,
+    confidence: float = 0.95,
 ) -> pd.DataFrame:
     """Share with the outcome per term (or any ordered category), and its trend.
 

@@ -3,18 +3,24 @@ sessions go with unplanned endings."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .intervals import risk_ratio
 from .keys import positions, take
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .summary import Summary
 
 SESSION_STATUSES = ("held", "missed_client", "missed_worker", "cancelled", "rescheduled")
 
 
-def session_summary(cohort, as_of, *, run=None) -> pd.DataFrame:
+def session_summary(cohort: Cohort, as_of: DateLike, *, run: Summary | None = None) -> pd.DataFrame:
     """Sessions per case up to ``as_of``.
 
     Definition
@@ -25,6 +31,12 @@ def session_summary(cohort, as_of, *, run=None) -> pd.DataFrame:
     neither held nor missed and are left out of the denominator; NA when
     the denominator is 0. ``longest_gap_days`` is the longest interval
     between consecutive held sessions (NA with fewer than two).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -73,7 +85,12 @@ def session_summary(cohort, as_of, *, run=None) -> pd.DataFrame:
 
 
 def association_flags(
-    cohort, as_of, *, threshold: float = 0.25, summary: pd.DataFrame | None = None, run=None
+    cohort: Cohort,
+    as_of: DateLike,
+    *,
+    threshold: float = 0.25,
+    summary: pd.DataFrame | None = None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Per case, the cell of the missed-session × unplanned-exit table it falls in.
 
@@ -117,14 +134,14 @@ def association_flags(
 
 
 def missed_sessions_and_unplanned_exit(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     threshold: float = 0.25,
     overall: bool = True,
     confidence: float = 0.95,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Risk ratio of unplanned exit for cases with a high missed-session rate.
 
@@ -140,6 +157,21 @@ def missed_sessions_and_unplanned_exit(
     interval; when an unplanned count is 0 the interval adds 0.5 to every
     cell and ``corrected`` is True (see
     :func:`casework_analytics.intervals.risk_ratio`).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    threshold : float
+        Missed-session rate above which a case is in the high group (0.25).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
+    confidence : float
+        Coverage of the intervals (0.95).
 
     Returns
     -------

@@ -15,14 +15,20 @@ from __future__ import annotations
 import base64
 import html
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
-from .grouping import OVERALL, attach_groups, case_groups
+from .grouping import OVERALL, DateLike, GroupBy, attach_groups, case_groups
 from .labels import catalogue
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, OTHER_GROUP, check_threshold
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .summary import Summary
+    from .timelines import RecoveryDefinition
 
 CARD_METRICS = (
     "cases",
@@ -39,7 +45,13 @@ SCREEN_DPI = 96
 COMPARED = ("planned_completion", "retention", "not_relapsed")
 
 
-def placement_table(cohort, as_of, by="placement_id", *, run=None) -> pd.DataFrame:
+def placement_table(
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = "placement_id",
+    *,
+    run: Summary | None = None,
+) -> pd.DataFrame:
     """One row per placement: its cases, exits, length of stay and missed sessions.
 
     Composed from the analyses, so each number has one definition:
@@ -120,8 +132,12 @@ def placement_table(cohort, as_of, by="placement_id", *, run=None) -> pd.DataFra
     ]
 
 
-def quality_summary(cohort) -> dict[str, pd.DataFrame]:
+def quality_summary(cohort: Cohort) -> dict[str, pd.DataFrame]:
     """The problem report summarised three ways, worst first.
+
+    Parameters
+    ----------
+    cohort : Cohort
 
     Returns
     -------
@@ -227,7 +243,19 @@ def _whole(value) -> str:
 
 
 def plottable(table: pd.DataFrame) -> pd.DataFrame:
-    """Hidden cells (``*``) as missing numbers, so published tables can be drawn."""
+    """Hidden cells (``*``) as missing numbers, so published tables can be drawn.
+
+    Parameters
+    ----------
+    table : DataFrame
+        A table as published, with ``*`` in hidden cells.
+
+    Returns
+    -------
+    DataFrame
+        A copy, each column holding ``*`` made numeric with the hidden cells
+        missing.
+    """
     out = table.copy()
     for column in out.columns:
         if out[column].dtype == object and (out[column] == HIDDEN).any():
@@ -266,14 +294,14 @@ class Dashboard:
 
     def __init__(
         self,
-        cohort,
-        as_of,
+        cohort: Cohort,
+        as_of: DateLike,
         *,
         by: str | None = None,
         lang: str = "en",
         publish: bool = True,
         threshold: int = DEFAULT_THRESHOLD,
-        definition=None,
+        definition: RecoveryDefinition | None = None,
         source_name: str = "",
     ) -> None:
         from .evaluation import compare_groups, term_trend
@@ -490,7 +518,13 @@ class Dashboard:
         return drawn[~group.isin(gone)], note
 
     def header(self) -> str:
-        """The title, the banners and the panel on how to read the report."""
+        """The title, the banners and the panel on how to read the report.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         parts = []
         if self.publish:
             parts.append(
@@ -537,7 +571,13 @@ class Dashboard:
         return "".join(parts)
 
     def headline(self) -> str:
-        """The headline cards: value, interval in words, what was counted, definition."""
+        """The headline cards: value, interval in words, what was counted, definition.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         d = self.run.definition
         cards = self.tables["cards"]
         definitions = {
@@ -612,7 +652,13 @@ class Dashboard:
         return "".join(out)
 
     def funnel(self) -> str:
-        """The stage funnel, by group (shares of each group's cases)."""
+        """The stage funnel, by group (shares of each group's cases).
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         from . import plots
 
         head = self._heading("funnel_section", self.t["funnel_note"])
@@ -639,7 +685,13 @@ class Dashboard:
         return head + _panels(figures) + note + _csv_link("stage_funnel", table, self.t["download"])
 
     def exits(self) -> str:
-        """Why cases end: the reasons (whole cohort) and the exit types by group."""
+        """Why cases end: the reasons (whole cohort) and the exit types by group.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         import matplotlib.pyplot as plt
 
         from . import plots
@@ -661,7 +713,13 @@ class Dashboard:
         return out + _csv_link("exits", table, self.t["download"])
 
     def comparisons(self) -> str:
-        """Funnel plots of completion, retention and not relapsed by group."""
+        """Funnel plots of completion, retention and not relapsed by group.
+
+        Returns
+        -------
+        str
+            The section as HTML (empty if the report has no such section).
+        """
         import matplotlib.pyplot as plt
 
         from . import plots
@@ -696,7 +754,13 @@ class Dashboard:
         )
 
     def trends(self) -> str:
-        """Each metric by term with its interval and the trend test."""
+        """Each metric by term with its interval and the trend test.
+
+        Returns
+        -------
+        str
+            The section as HTML (empty if the report has no such section).
+        """
         import matplotlib.pyplot as plt
 
         from . import plots
@@ -720,7 +784,13 @@ class Dashboard:
         return head + _panels(figures) + _csv_link("trend", table, self.t["download"])
 
     def curve_end(self) -> float:
-        """Last day of every time axis, so the curves and the exits line up."""
+        """Last day of every time axis, so the curves and the exits line up.
+
+        Returns
+        -------
+        float
+            Days since the time origin.
+        """
         ends = []
         for name in ("survival", "cumulative_incidence"):
             table = self.tables.get(name)
@@ -729,7 +799,13 @@ class Dashboard:
         return max(ends) if ends else 1.0
 
     def curves(self) -> str:
-        """Kaplan–Meier curves of staying in monitoring and of staying abstinent."""
+        """Kaplan–Meier curves of staying in monitoring and of staying abstinent.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         import matplotlib.pyplot as plt
 
         from . import plots
@@ -789,7 +865,13 @@ class Dashboard:
         return out + _csv_link("survival", table, self.t["download"])
 
     def competing(self) -> str:
-        """Cumulative incidence of the competing exits, on the curves' time range."""
+        """Cumulative incidence of the competing exits, on the curves' time range.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         import matplotlib.pyplot as plt
 
         from . import plots
@@ -812,7 +894,13 @@ class Dashboard:
         )
 
     def placements(self) -> str:
-        """The placement table."""
+        """The placement table.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         head = self._heading("placements_section", self.t["placements_note"])
         if (withheld := self._withheld("placements")) is not None:
             return head + withheld
@@ -829,7 +917,13 @@ class Dashboard:
         )
 
     def quality(self) -> str:
-        """Rows read, accepted and rejected, and the problems by rule."""
+        """Rows read, accepted and rejected, and the problems by rule.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         head = self._heading("quality_section", self.t["quality_note"])
         out = head
         for name, wholes in (("by_table", ("read", "accepted", "rejected")), ("by_rule", ("n",))):
@@ -847,7 +941,13 @@ class Dashboard:
         return out
 
     def footer(self) -> str:
-        """The privacy note (published reports) and the colophon."""
+        """The privacy note (published reports) and the colophon.
+
+        Returns
+        -------
+        str
+            The section as HTML.
+        """
         from . import __version__
 
         out = ""
@@ -880,7 +980,13 @@ class Dashboard:
         return f'<nav class="index"><strong>{title}:</strong> {links}</nav>'
 
     def supervision(self) -> str:
-        """Internal reports only: one short section per placement."""
+        """Internal reports only: one short section per placement.
+
+        Returns
+        -------
+        str
+            The section as HTML (empty if the report has no such section).
+        """
         from .attention import needs_attention
 
         if self.publish:

@@ -48,7 +48,7 @@ import datetime as dt
 import io
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -92,7 +92,16 @@ codecs.register_error(_ERRORS, _escape_bytes)
 
 
 def show_undecodable(text: str) -> str:
-    """``text`` with undecodable bytes (lone surrogates) shown as ``\\xNN``."""
+    """``text`` with undecodable bytes (lone surrogates) shown as ``\\xNN``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    str
+    """
 
     def shown(match: re.Match) -> str:
         code = ord(match.group())
@@ -200,7 +209,17 @@ def _cells_to_check(values: pd.Series, every_text: bool) -> np.ndarray | None:
 
 
 def blank_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows whose every cell is missing (a Decimal NaN counts as missing)."""
+    """Rows whose every cell is missing (a Decimal NaN counts as missing).
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    ndarray of bool
+        One value per row of ``frame``.
+    """
     try:
         return frame.isna().all(axis=1).to_numpy(dtype=bool)
     except (TypeError, ArithmeticError):  # a cell pandas cannot test: a signalling Decimal NaN
@@ -215,6 +234,15 @@ def needs_cleaning(frame: pd.DataFrame) -> bool:
 
     Looks at column types (and, for object columns, what pandas infers),
     not cell by cell; text with undecodable bytes is not looked for.
+
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    bool
+        True if :func:`clean_cells` should look at the cells.
     """
     return any(
         _cells_to_check(frame.iloc[:, position], every_text=False) is not None
@@ -222,7 +250,7 @@ def needs_cleaning(frame: pd.DataFrame) -> bool:
     )
 
 
-def clean_cells(frame: pd.DataFrame, encoding: str = "UTF-8"):
+def clean_cells(frame: pd.DataFrame, encoding: str = "UTF-8") -> tuple[pd.DataFrame, pd.DataFrame]:
     """Make every cell a value that becomes text as it is, reporting each one changed.
 
     For the rare frames that need it (a CSV file with bad bytes, a database
@@ -236,6 +264,13 @@ def clean_cells(frame: pd.DataFrame, encoding: str = "UTF-8"):
       number or any other object) is cleared and reported (rule
       ``invalid_value``).
     * A Decimal NaN is missing, like a float NaN.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        The frame as read.
+    encoding : str
+        The encoding named in the messages about undecodable bytes.
 
     Returns
     -------
@@ -298,8 +333,20 @@ def clean_cells(frame: pd.DataFrame, encoding: str = "UTF-8"):
     return out, problem_frame(found)
 
 
-def problem_frame(found) -> pd.DataFrame:
-    """A read-problem table (:data:`READ_PROBLEM_COLUMNS`) from tuples."""
+def problem_frame(found: Iterable[tuple]) -> pd.DataFrame:
+    """A read-problem table (:data:`READ_PROBLEM_COLUMNS`) from tuples.
+
+    Parameters
+    ----------
+    found : iterable of tuple
+        One tuple per problem, in the order of :data:`READ_PROBLEM_COLUMNS`.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`READ_PROBLEM_COLUMNS`, typed (text, and ``Int64`` positions
+        and rows).
+    """
     frame = pd.DataFrame(list(found), columns=READ_PROBLEM_COLUMNS)
     return frame.astype(
         {
@@ -336,7 +383,19 @@ def _is_utf8(data: bytes) -> bool:
 
 
 def decode(data: bytes) -> _Decoded:
-    """Decide the encoding of a text file's bytes (see the module docstring)."""
+    """Decide the encoding of a text file's bytes (see the module docstring).
+
+    Parameters
+    ----------
+    data : bytes
+        The whole file.
+
+    Returns
+    -------
+    _Decoded
+        The text (or the clean UTF-8 bytes, when they can be parsed as they
+        are), and the encoding used.
+    """
     for bom, codec, label in _BOMS:
         if data.startswith(bom):
             body = data[len(bom) :]
@@ -369,12 +428,19 @@ def _expected_fields(header: list[str]) -> int:
     return n
 
 
-def scan_records(data: bytes, sep: str):
+def scan_records(data: bytes, sep: str) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Where each record of CSV bytes starts and how many fields it has.
 
     Quotes are counted by parity: a newline or delimiter after an even
     number of ``"`` is outside quotes (``""`` inside a quoted value keeps
     the parity). Works on chunks so memory stays a few times the chunk.
+
+    Parameters
+    ----------
+    data : bytes
+        UTF-8 text.
+    sep : str
+        The delimiter.
 
     Returns
     -------
@@ -549,6 +615,10 @@ def _read_slow(text: str, encoding: str, path: Path):
 
 def read_delimited(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Read one delimited text file as text (see the module docstring).
+
+    Parameters
+    ----------
+    path : pathlib.Path
 
     Returns
     -------

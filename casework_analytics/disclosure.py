@@ -65,9 +65,10 @@ All       18        50    68
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -78,6 +79,9 @@ from scipy.sparse.csgraph import connected_components
 from .errors import CaseworkError
 from .grouping import OVERALL, group_columns
 from .privacy import DEFAULT_THRESHOLD, HIDDEN
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
 DEFAULT_MARGIN = 2
 #: Variables per stacked linear programme. Many small problems are solved as
@@ -190,12 +194,12 @@ class PublishedSet:
         name: str,
         frame: pd.DataFrame,
         *,
-        counts,
+        counts: Sequence[str],
         derived: Mapping[str, list[str]] | None = None,
-        unpublished=(),
+        unpublished: Sequence[str] = (),
         hidden: pd.DataFrame | None = None,
-        lower=None,
-        upper=None,
+        lower: float | Mapping[str, ArrayLike] | None = None,
+        upper: float | Mapping[str, ArrayLike] | None = None,
     ) -> PublishedSet:
         """Add the cells of one table.
 
@@ -295,7 +299,17 @@ class PublishedSet:
 
     def withhold(self, *tables: str) -> PublishedSet:
         """Stop publishing whole tables: their counts become unpublished (and
-        still audited), their derived values are not shown."""
+        still audited), their derived values are not shown.
+
+        Parameters
+        ----------
+        *tables : str
+            Names of tables already in the set.
+
+        Returns
+        -------
+        PublishedSet
+        """
         for name in tables:
             self._block(name)  # refuse unknown names
             part = self._cell_parts[list(self._blocks).index(name)]
@@ -349,7 +363,11 @@ class PublishedSet:
     # -- relations
 
     def add_relations(
-        self, terms: pd.DataFrame, *, constants=None, sense: str = "=="
+        self,
+        terms: pd.DataFrame,
+        *,
+        constants: Mapping[Hashable, float] | pd.Series | None = None,
+        sense: str = "==",
     ) -> PublishedSet:
         """Add relations written out term by term.
 
@@ -396,7 +414,14 @@ class PublishedSet:
         )
         return self
 
-    def add_column_sums(self, total, parts, *, table: str | None = None, rows=None) -> PublishedSet:
+    def add_column_sums(
+        self,
+        total: str | tuple[str, str],
+        parts: Sequence[str | tuple[str, str]],
+        *,
+        table: str | None = None,
+        rows: ArrayLike | pd.DataFrame | None = None,
+    ) -> PublishedSet:
         """In every row, one column is the sum of others (possibly across tables).
 
         Parameters
@@ -450,7 +475,13 @@ class PublishedSet:
         )
         return self
 
-    def add_row_sums(self, table: str, totals, *, columns=None) -> PublishedSet:
+    def add_row_sums(
+        self,
+        table: str,
+        totals: Mapping[Hashable, Hashable] | pd.Series,
+        *,
+        columns: Sequence[str] | None = None,
+    ) -> PublishedSet:
         """Rows of a table sum to a total row, column by column.
 
         Parameters
@@ -473,7 +504,12 @@ class PublishedSet:
         return self._add_sums(block, part_pos, total_pos, columns)
 
     def add_group_totals(
-        self, table: str, group, *, overall: str = OVERALL, columns=None
+        self,
+        table: str,
+        group: str | Sequence[str],
+        *,
+        overall: str = OVERALL,
+        columns: Sequence[str] | None = None,
     ) -> PublishedSet:
         """Groups sum to the overall row: the ``by=`` convention of this package.
 
@@ -553,7 +589,18 @@ class PublishedSet:
         return list(self._blocks)
 
     def frame(self, name: str) -> pd.DataFrame:
-        """The table as it was added."""
+        """The table as it was added.
+
+        Parameters
+        ----------
+        name : str
+            A table of the set.
+
+        Returns
+        -------
+        DataFrame
+            A copy.
+        """
         return self._block(name).frame.copy()
 
     def __repr__(self) -> str:
@@ -1422,7 +1469,7 @@ def _checked_hidden(c: _Compiled, hidden) -> np.ndarray:
 
 def audit(
     published_set: PublishedSet,
-    hidden=None,
+    hidden: ArrayLike | None = None,
     *,
     threshold: int = DEFAULT_THRESHOLD,
     margin: int = DEFAULT_MARGIN,
@@ -1632,7 +1679,19 @@ class Protection:
 
     def table(self, name: str, *, marker: str = HIDDEN) -> pd.DataFrame:
         """The named table as published: hidden cells read ``marker``,
-        unpublished count columns are left out."""
+        unpublished count columns are left out.
+
+        Parameters
+        ----------
+        name : str
+            A table of the set.
+        marker : str
+            What a hidden cell reads (``*``).
+
+        Returns
+        -------
+        DataFrame
+        """
         block = self.published_set._block(name)
         cells = self.cells.iloc[block.offset : block.offset + block.size]
         if not cells["published"].any():
@@ -1908,7 +1967,7 @@ def _curve_at(km: pd.DataFrame, cols: list[str], queries: pd.DataFrame) -> pd.Da
 def coarsen_curve(
     km: pd.DataFrame,
     *,
-    group=None,
+    group: str | Sequence[str] | None = None,
     every: float = 30,
     horizon: float | None = None,
     base: int = 5,
@@ -2057,7 +2116,7 @@ def add_curve(
     curve: pd.DataFrame,
     km: pd.DataFrame,
     *,
-    group=None,
+    group: str | Sequence[str] | None = None,
     overall: str = OVERALL,
     at_risk_base: int = 1,
     decimals: int | None = None,

@@ -28,6 +28,9 @@ from intake to an unplanned closure, censored at any other closure or at
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -41,9 +44,13 @@ from .comparisons import (
     trend_table,
 )
 from .errors import CaseworkError
-from .grouping import as_as_of, case_groups
+from .grouping import DateLike, GroupBy, as_as_of, case_groups
 from .recovery import headline_flags
 from .timelines import RECOVERY_EVENTS, RecoveryDefinition, resolve_definition
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .summary import Summary
 
 METRICS = ("planned_completion", "retention", "sustained_abstinence", "not_relapsed")
 #: Levels of a default covariate with fewer cases are pooled into one level.
@@ -60,7 +67,11 @@ def _run(cohort, as_of, definition, run):
 
 
 def case_metrics(
-    cohort, as_of, *, definition: RecoveryDefinition | None = None, run=None
+    cohort: Cohort,
+    as_of: DateLike,
+    *,
+    definition: RecoveryDefinition | None = None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """One row per case: each binary metric, missing outside its denominator.
 
@@ -154,15 +165,15 @@ def _check_metrics(metrics) -> list[str]:
 
 
 def compare_groups(
-    cohort,
-    as_of,
-    by,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy,
     *,
-    metrics=METRICS,
-    adjust=None,
+    metrics: Sequence[str] = METRICS,
+    adjust: Sequence[str] | str | None = None,
     definition: RecoveryDefinition | None = None,
     overdispersion: str = "auto",
-    run=None,
+    run: Summary | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Funnel comparisons of groups on each metric, unadjusted and adjusted.
 
@@ -253,8 +264,19 @@ def compare_groups(
     return funnel, model_table
 
 
-def outcome_times(cohort, as_of, *, definition: RecoveryDefinition | None = None, run=None):
+def outcome_times(
+    cohort: Cohort,
+    as_of: DateLike,
+    *,
+    definition: RecoveryDefinition | None = None,
+    run: Summary | None = None,
+) -> pd.DataFrame:
     """Per case, the time and event flag of every time-to-event outcome.
+
+    Parameters
+    ----------
+    cohort, as_of, definition, run
+        As in :func:`case_metrics`.
 
     Returns
     -------
@@ -285,15 +307,15 @@ def outcome_times(cohort, as_of, *, definition: RecoveryDefinition | None = None
 
 
 def hazard_ratios(
-    cohort,
-    as_of,
+    cohort: Cohort,
+    as_of: DateLike,
     *,
     outcome: str,
-    by=None,
-    covariates="default",
-    reference=None,
+    by: GroupBy = None,
+    covariates: Sequence[str] | str = "default",
+    reference: str | Mapping[str, str] | None = None,
     definition: RecoveryDefinition | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """A Cox model (Efron ties) of one outcome on case mix and group, and its PH check.
 
@@ -358,17 +380,26 @@ def hazard_ratios(
 
 
 def term_trend(
-    cohort,
-    as_of,
+    cohort: Cohort,
+    as_of: DateLike,
     metric: str,
     *,
     term: str = "term",
     definition: RecoveryDefinition | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """A metric by term with Wilson intervals and the Cochran–Armitage test for trend.
 
     Terms are scored 0, 1, 2, ... in sorted order (``2024-1`` < ``2024-2``).
+
+    Parameters
+    ----------
+    cohort, as_of, definition, run
+        As in :func:`case_metrics`.
+    metric : str
+        One of :data:`METRICS`.
+    term : str
+        The ordered column of cases or placements (``"term"``).
 
     Returns
     -------

@@ -7,6 +7,8 @@ the exits they describe.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -14,6 +16,8 @@ from scipy import stats
 from .closures import EXIT_TYPES, case_exits, exit_taxonomy
 from .errors import CaseworkError
 from .grouping import (
+    DateLike,
+    GroupBy,
     as_as_of,
     attach_groups,
     case_groups,
@@ -25,10 +29,20 @@ from .intervals import wilson_interval
 from .keys import positions, take
 from .stages import furthest_stage
 
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .summary import Summary
+
 
 def exit_reasons(
-    cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95, run=None
-):
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    confidence: float = 0.95,
+    run: Summary | None = None,
+) -> pd.DataFrame:
     """Counts and shares of exits by reason and by exit type, per group.
 
     Definition
@@ -39,6 +53,19 @@ def exit_reasons(
     the group (``n_exits``). Cases whose closure reason is missing or matches
     no rule count as ``unclassified`` (exit type ``unknown``) and stay in the
     denominator.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
+    confidence : float
+        Coverage of the intervals (0.95).
 
     Returns
     -------
@@ -123,8 +150,14 @@ def exit_reasons(
     ]
 
 
-def stages_at_exit(cohort, as_of, *, run=None) -> pd.DataFrame:
+def stages_at_exit(cohort: Cohort, as_of: DateLike, *, run: Summary | None = None) -> pd.DataFrame:
     """The furthest stage each closed case had started when it closed.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -154,7 +187,14 @@ def stages_at_exit(cohort, as_of, *, run=None) -> pd.DataFrame:
     )
 
 
-def exit_stage(cohort, as_of, by=None, *, overall: bool = True, run=None) -> pd.DataFrame:
+def exit_stage(
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    run: Summary | None = None,
+) -> pd.DataFrame:
     """Reason × stage at exit, in long form, per group.
 
     Definition
@@ -162,6 +202,17 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True, run=None) -> pd.
     Cases closed on or before ``as_of``. The stage at exit is the furthest
     stage of the model started on or before the closure date; ``"(none)"``
     if no stage was recorded.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------
@@ -191,14 +242,14 @@ def exit_stage(cohort, as_of, by=None, *, overall: bool = True, run=None) -> pd.
 
 
 def exit_type_association(
-    cohort,
-    as_of,
-    by,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy,
     *,
     n_resamples: int = 9999,
     seed: int = 0,
     min_expected: float = 5.0,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Test of association between group and exit type (planned / unplanned /
     administrative).
@@ -214,6 +265,20 @@ def exit_type_association(
     chi-square statistic (``n_resamples`` tables with the observed margins,
     ``scipy.stats.chi2_contingency(method=MonteCarloMethod)``, seeded by
     ``seed``) for larger tables.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame
+        The groups compared (required; see :mod:`casework_analytics.grouping`).
+    n_resamples : int
+        Tables drawn by the Monte-Carlo test (9999).
+    seed : int
+        Seed of the Monte-Carlo test.
+    min_expected : float
+        Smallest expected count for Pearson's chi-square (5).
 
     Returns
     -------
@@ -278,7 +343,12 @@ def exit_type_association(
 
 
 def exit_cumulative_incidence(
-    cohort, as_of, by=None, *, overall: bool = True, run=None
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Cumulative incidence of competing casework exits, by exit type.
 
@@ -291,6 +361,17 @@ def exit_cumulative_incidence(
     (transfer, placement ended, caseworker unavailable), plus unknown for
     unclassified reasons. Aalen–Johansen estimator: the share who had
     exited for each cause by day t, which 1 − Kaplan–Meier would overstate.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------

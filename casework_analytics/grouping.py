@@ -17,20 +17,43 @@ are refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from .errors import CaseworkError
 from .keys import positions, take
 
+if TYPE_CHECKING:
+    from .cohort import Cohort
+
 OVERALL = "All"
 MISSING_GROUP = "(missing)"
 
+#: A date as the analyses accept it (``as_of``, cut-offs): ``"2025-04-15"``,
+#: a :class:`datetime.date` or a :class:`pandas.Timestamp`.
+DateLike = str | dt.date | pd.Timestamp
+#: The ``by=`` argument: a column name, a list of them, a frame of group labels
+#: per case (``case_id`` plus group columns) or ``None`` for the whole cohort.
+GroupBy = str | Sequence[str] | pd.DataFrame | None
 
-def as_as_of(as_of) -> pd.Timestamp:
-    """Validate the explicit end-of-observation date."""
+
+def as_as_of(as_of: DateLike) -> pd.Timestamp:
+    """Validate the explicit end-of-observation date.
+
+    Parameters
+    ----------
+    as_of : str, date or Timestamp
+        End of observation; text must be written ``YYYY-MM-DD``.
+
+    Returns
+    -------
+    Timestamp
+        The date at midnight, in nanoseconds.
+    """
     if as_of is None:
         raise CaseworkError(
             "`as_of` (the end of observation) is required; pass a date such as '2025-04-15'. "
@@ -56,8 +79,19 @@ def as_as_of(as_of) -> pd.Timestamp:
         ) from None
 
 
-def group_columns(by) -> list[str]:
-    """``by`` as a list of column names."""
+def group_columns(by: GroupBy) -> list[str]:
+    """``by`` as a list of column names.
+
+    Parameters
+    ----------
+    by : str, list of str, DataFrame or None
+        As in :func:`case_groups`.
+
+    Returns
+    -------
+    list of str
+        The group columns (without ``case_id`` for a frame); empty for ``None``.
+    """
     if by is None:
         return []
     if isinstance(by, pd.DataFrame):
@@ -84,7 +118,7 @@ PER_CASE_COLUMNS = (
 RESERVED_LABELS = (OVERALL, "Other")
 
 
-def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
+def case_groups(cohort: Cohort, by: GroupBy) -> tuple[pd.DataFrame, list[str]]:
     """``case_id`` and the group columns for every case, as text.
 
     Parameters
@@ -148,7 +182,21 @@ def case_groups(cohort, by) -> tuple[pd.DataFrame, list[str]]:
 
 
 def group_key(frame: pd.DataFrame, cols: list[str], sep: str = " / ") -> pd.Series:
-    """One text label per row joining the values of ``cols`` (``""`` without columns)."""
+    """One text label per row joining the values of ``cols`` (``""`` without columns).
+
+    Parameters
+    ----------
+    frame : DataFrame
+    cols : list of str
+        Group columns of ``frame``.
+    sep : str
+        Put between the values of two columns.
+
+    Returns
+    -------
+    Series
+        The labels, on the index of ``frame``.
+    """
     if not cols:
         return pd.Series("", index=frame.index, dtype=object)
     key = frame[cols[0]].astype(str)
@@ -162,6 +210,18 @@ def attach_groups(frame: pd.DataFrame, groups: pd.DataFrame, cols: list[str]) ->
 
     As an inner merge on ``case_id``: rows of cases without a group are left
     out, the order of ``frame`` is kept, and the index is a new range.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        One row per case, with ``case_id``.
+    groups, cols
+        As :func:`case_groups` returns them.
+
+    Returns
+    -------
+    DataFrame
+        ``frame`` with the group columns, for the cases found in ``groups``.
     """
     where = positions(frame["case_id"], groups["case_id"])
     out = frame.drop(columns=[c for c in cols if c in frame.columns])
@@ -184,6 +244,23 @@ def with_overall(
 
     ``summarise`` must use grouped operations on the given columns; for the
     overall rows it is called with a constant group column per ``by`` column.
+
+    Parameters
+    ----------
+    per_case : DataFrame
+        One row per case, with the group columns attached.
+    cols : list of str
+        Group columns; none means the whole cohort only.
+    summarise : callable
+        ``summarise(frame, group_cols)`` returning one row per group.
+    overall : bool
+        Follow the grouped rows with the whole-cohort rows (group columns
+        ``"All"``).
+
+    Returns
+    -------
+    DataFrame
+        The grouped rows, then the whole-cohort rows if asked.
     """
     if not cols:
         return summarise(per_case.assign(_all=OVERALL), ["_all"]).drop(columns="_all")

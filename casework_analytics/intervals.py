@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 from scipy import stats
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def wilson_interval(successes, trials, confidence: float = 0.95):
+
+def wilson_interval(
+    successes: ArrayLike, trials: ArrayLike, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray]:
     """Wilson score interval for a binomial proportion.
 
     Parameters
@@ -42,8 +49,19 @@ def wilson_interval(successes, trials, confidence: float = 0.95):
     return low, high
 
 
-def risk_ratio(a, n1, c, n0, confidence: float = 0.95):
+def risk_ratio(
+    a: ArrayLike, n1: ArrayLike, c: ArrayLike, n0: ArrayLike, confidence: float = 0.95
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Risk ratio of group 1 (``a`` events of ``n1``) over group 0 (``c`` of ``n0``).
+
+    Parameters
+    ----------
+    a, n1 : array-like
+        Events and subjects of group 1.
+    c, n0 : array-like
+        Events and subjects of group 0.
+    confidence : float
+        Coverage, default 0.95.
 
     Returns
     -------

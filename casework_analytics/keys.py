@@ -10,11 +10,16 @@ that every join after it is an integer ``take``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
 
-def positions(values, keys) -> np.ndarray:
+
+def positions(values: ArrayLike, keys: ArrayLike) -> np.ndarray:
     """The position of each of ``values`` in ``keys``; -1 where absent or missing.
 
     Parameters
@@ -60,7 +65,7 @@ def _aligned(values, keys: pd.Index) -> bool:
     return array.dtype == keys.dtype and keys.array.equals(array) and not keys.hasnans
 
 
-def take(values: pd.Series, where: np.ndarray, index=None) -> pd.Series:
+def take(values: pd.Series, where: np.ndarray, index: pd.Index | None = None) -> pd.Series:
     """``values`` at positions ``where`` (-1 gives missing), dtype kept where it can hold NA.
 
     Parameters

@@ -563,7 +563,17 @@ CATALOGUE: dict[str, dict[str, str]] = {
 
 
 def catalogue(lang: str) -> dict[str, str]:
-    """All labels of one language; an unknown language is refused."""
+    """All labels of one language; an unknown language is refused.
+
+    Parameters
+    ----------
+    lang : {"en", "id"}
+
+    Returns
+    -------
+    dict of str
+        Label key to label.
+    """
     if lang not in CATALOGUE:
         raise CaseworkError(
             f"The value for `lang` must be one of {list(LANGUAGES)}, but {lang!r} was passed."
@@ -571,8 +581,20 @@ def catalogue(lang: str) -> dict[str, str]:
     return CATALOGUE[lang]
 
 
-def text(key: str, lang: str = "en", **values) -> str:
+def text(key: str, lang: str = "en", **values: object) -> str:
     """The label ``key`` in ``lang``, with ``{placeholders}`` filled from ``values``.
+
+    Parameters
+    ----------
+    key : str
+        A key of the catalogue.
+    lang : {"en", "id"}
+    **values
+        Values of the label's placeholders.
+
+    Returns
+    -------
+    str
 
     Examples
     --------

@@ -9,23 +9,41 @@ is the summary to report.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .keys import positions
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .cohort import Cohort
+    from .summary import Summary
 
 #: Upper day limit of each TEDS-D LOS band code 31-37.
 TEDS_LOS_BANDS = {31: 45, 32: 60, 33: 90, 34: 120, 35: 180, 36: 365, 37: np.inf}
 
 
-def teds_los_code(days) -> np.ndarray:
+def teds_los_code(days: ArrayLike) -> np.ndarray:
     """TEDS-D LOS code of a length of stay in days.
 
     Days 1-30 are their own code; a same-day discharge (0 days) is coded 1,
     the shortest code TEDS-D has. 31-45 → 31, 46-60 → 32, 61-90 → 33,
     91-120 → 34, 121-180 → 35, 181-365 → 36, over 365 → 37. NaN stays NaN.
+
+    Parameters
+    ----------
+    days : array-like
+        Lengths of stay in days; missing values are NaN.
+
+    Returns
+    -------
+    ndarray of float
+        The codes, NaN where ``days`` is missing.
 
     Examples
     --------
@@ -62,7 +80,7 @@ def _last_contacts(cohort, exits: pd.DataFrame, as_of: pd.Timestamp) -> np.ndarr
     return last.view("datetime64[ns]")
 
 
-def length_of_stay(cohort, as_of, *, run=None) -> pd.DataFrame:
+def length_of_stay(cohort: Cohort, as_of: DateLike, *, run: Summary | None = None) -> pd.DataFrame:
     """Length of stay per case, TEDS-D style.
 
     Definition
@@ -75,6 +93,12 @@ def length_of_stay(cohort, as_of, *, run=None) -> pd.DataFrame:
     Cases still open at ``as_of`` have no LOS (it is censored); their time
     so far is ``days_observed`` = ``as_of`` − intake. Without sessions or
     visits tables the closure date is used.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -110,7 +134,12 @@ def length_of_stay(cohort, as_of, *, run=None) -> pd.DataFrame:
 
 
 def length_of_stay_summary(
-    cohort, as_of, by=None, *, overall: bool = True, run=None
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Median and IQR of TEDS-D length of stay per group.
 
@@ -120,6 +149,17 @@ def length_of_stay_summary(
     ``as_of``; open cases are counted in ``n_open`` and left out of the
     quantiles (their LOS is not known yet). Quantiles use linear
     interpolation (pandas' default).
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
 
     Returns
     -------

@@ -53,6 +53,14 @@ def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
     return get a leading ``'``. Numbers, dates and booleans are untouched,
     and so are column names (they are ours).
 
+    Parameters
+    ----------
+    frame : DataFrame
+
+    Returns
+    -------
+    DataFrame
+
     Examples
     --------
     >>> neutralise(pd.DataFrame({"x": ["=1+1", "ok"], "n": [-1, 2]}))["x"].tolist()
@@ -106,11 +114,20 @@ def _our_manifest(path: Path) -> dict | None:
 
 
 def is_our_output(path: Path) -> bool:
-    """True if ``path`` is a folder written by this tool (it has our manifest)."""
+    """True if ``path`` is a folder written by this tool (it has our manifest).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+
+    Returns
+    -------
+    bool
+    """
     return _our_manifest(path) is not None
 
 
-def check_output_folder(target, *, overwrite: bool = False) -> Path:
+def check_output_folder(target: str | os.PathLike, *, overwrite: bool = False) -> Path:
     """Refuse, before any work, a target folder that cannot be written safely.
 
     The target may be missing (its parent must be creatable), empty, or an
@@ -119,6 +136,18 @@ def check_output_folder(target, *, overwrite: bool = False) -> Path:
     ``overwrite=True`` any folder is accepted and will be cleared. A file in
     the way, or a folder holding anything else, is refused with a message
     saying what to do.
+
+    Parameters
+    ----------
+    target : str or path
+        The folder that will hold the output.
+    overwrite : bool
+        Accept any folder (it will be cleared).
+
+    Returns
+    -------
+    pathlib.Path
+        ``target``.
     """
     target = Path(target)
     if target.exists() and not target.is_dir():
@@ -140,13 +169,30 @@ def check_output_folder(target, *, overwrite: bool = False) -> Path:
 
 
 def check_output_file(
-    path, *, suffixes: tuple[str, ...] = (), earlier: Callable[[Path], bool] | None = None
+    path: str | os.PathLike,
+    *,
+    suffixes: tuple[str, ...] = (),
+    earlier: Callable[[Path], bool] | None = None,
 ) -> Path:
     """Refuse, before any work, an output file path that cannot be written.
 
     With ``earlier``, an existing file is replaced only if ``earlier(path)``
     says it is an earlier output of the same command (so ``--out`` never
     overwrites a file of the source, or anything else this tool did not write).
+
+    Parameters
+    ----------
+    path : str or path
+        The file that will be written.
+    suffixes : tuple of str
+        The suffixes the file may have (any, if empty).
+    earlier : callable, optional
+        Whether an existing file at ``path`` is an earlier output.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     path = Path(path)
     if path.is_dir():
@@ -164,9 +210,21 @@ def check_output_file(
     return path
 
 
-def file_starts_with(path, text: str, *, within: int = 0) -> bool:
+def file_starts_with(path: str | os.PathLike, text: str, *, within: int = 0) -> bool:
     """True if ``path`` is a file whose first bytes hold ``text`` (at its start, or
-    anywhere in its first ``within`` bytes)."""
+    anywhere in its first ``within`` bytes).
+
+    Parameters
+    ----------
+    path : str or path
+    text : str
+    within : int
+        Look anywhere in this many first bytes (0: only at the start).
+
+    Returns
+    -------
+    bool
+    """
     marker = text.encode("utf-8")
     try:
         with Path(path).open("rb") as f:
@@ -221,7 +279,12 @@ class TableParts:
         return self.rows
 
     def frame(self) -> pd.DataFrame:
-        """The whole table as one frame."""
+        """The whole table as one frame.
+
+        Returns
+        -------
+        DataFrame
+        """
         return pd.concat(list(self), ignore_index=True)
 
 
@@ -239,6 +302,18 @@ class OutputFolder:
 
         A :class:`TableParts` is written part by part into the same file,
         which holds what the whole frame would have given.
+
+        Parameters
+        ----------
+        name : str
+            The file name without its suffix.
+        table : DataFrame or TableParts
+        format : {"csv", "parquet"}
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
         """
         if format not in TABLE_FORMATS:
             raise CaseworkError(
@@ -256,7 +331,15 @@ class OutputFolder:
         return path
 
     def add_file(self, path: Path, rows: int | None = None) -> None:
-        """List a file written into the folder by other means."""
+        """List a file written into the folder by other means.
+
+        Parameters
+        ----------
+        path : pathlib.Path
+            The file, inside the folder.
+        rows : int, optional
+            Its number of rows, for the manifest.
+        """
         self.files.append({"file": Path(path).name, "rows": rows})
 
 
@@ -288,7 +371,9 @@ def _write_parts(path: Path, table: TableParts, format: str) -> None:
 
 
 @contextlib.contextmanager
-def output_folder(target, manifest: dict, *, overwrite: bool = False) -> Iterator[OutputFolder]:
+def output_folder(
+    target: str | os.PathLike, manifest: dict, *, overwrite: bool = False
+) -> Iterator[OutputFolder]:
     """Write a folder atomically, with a manifest; see the module docstring.
 
     Parameters
@@ -301,6 +386,12 @@ def output_folder(target, manifest: dict, *, overwrite: bool = False) -> Iterato
         ``version`` and ``files`` are added).
     overwrite : bool
         Accept a target that holds other files (it is cleared).
+
+    Yields
+    ------
+    OutputFolder
+        Write the files through it; the folder is moved to ``target`` when the
+        block ends without an error.
     """
     from . import __version__
 
@@ -341,8 +432,21 @@ def _swap_in(work: Path, target: Path) -> None:
         os.replace(work, target)
 
 
-def write_file_atomically(path, write) -> Path:
-    """Call ``write(temporary_path)``, then move the result to ``path`` in one step."""
+def write_file_atomically(path: str | os.PathLike, write: Callable[[Path], object]) -> Path:
+    """Call ``write(temporary_path)``, then move the result to ``path`` in one step.
+
+    Parameters
+    ----------
+    path : str or path
+        The file to write.
+    write : callable
+        Writes the file at the temporary path it is given.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.partial-", dir=path.parent)
@@ -358,8 +462,21 @@ def write_file_atomically(path, write) -> Path:
     return path
 
 
-def write_excel(tables: dict[str, pd.DataFrame], path) -> Path:
-    """Write ``tables`` as sheets of one workbook: neutralised, every text cell a string."""
+def write_excel(tables: dict[str, pd.DataFrame], path: str | os.PathLike) -> Path:
+    """Write ``tables`` as sheets of one workbook: neutralised, every text cell a string.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Sheet name to table.
+    path : str or path
+        The workbook.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+    """
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
 
@@ -403,7 +520,7 @@ SOURCE_FORMATS = ("csv", "parquet", "xlsx")
 
 def write_source(
     tables: dict[str, pd.DataFrame],
-    out_dir,
+    out_dir: str | os.PathLike,
     *,
     format: str = "csv",
     sep: str = ",",

@@ -8,6 +8,7 @@ fate (accepted or rejected) is decided later, in one place.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Hashable, Iterable
 
 import numpy as np
 import pandas as pd
@@ -42,6 +43,15 @@ def to_text(values: pd.Series) -> pd.Series:
 
     Only finite whole floats below 2**53 (exact integers) lose the ``.0``;
     ``inf``, ``nan`` text and huge numbers keep their float form.
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    Series of string
+        Missing where a value is missing or blank.
     """
     if pd.api.types.is_float_dtype(values.dtype):
         numbers = values.to_numpy(dtype="float64", na_value=np.nan)
@@ -125,6 +135,11 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
     database date values are taken as they are (their calendar day). Each
     distinct value is read once.
 
+    Parameters
+    ----------
+    values : Series
+        Text, or date values of a typed source.
+
     Returns
     -------
     dates : Series of datetime64[ns]
@@ -177,7 +192,19 @@ def parse_dates(values: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
 
 
 def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse ya/tidak, yes/no, true/false, 1/0 (any case) into nullable booleans."""
+    """Parse ya/tidak, yes/no, true/false, 1/0 (any case) into nullable booleans.
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    parsed : Series of boolean
+        Missing where a value is missing or unreadable.
+    unreadable : Series of bool
+        A value was given but is not a boolean.
+    """
     if pd.api.types.is_bool_dtype(values.dtype):
         return values.astype("boolean"), pd.Series(False, index=values.index)
     text = normalise_label(to_text(values).str.replace(r"\.0$", "", regex=True))
@@ -187,7 +214,19 @@ def parse_booleans(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 
 def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Parse decimal numbers; a comma decimal separator (``12,5``) is accepted."""
+    """Parse decimal numbers; a comma decimal separator (``12,5``) is accepted.
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    parsed : Series of float64
+        Missing where a value is missing or unreadable.
+    unreadable : Series of bool
+        A value was given but is not a number.
+    """
     if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values):
         return values.astype("float64"), pd.Series(False, index=values.index)
     text = to_text(values).str.replace(",", ".", regex=False)
@@ -197,7 +236,20 @@ def parse_numbers(values: pd.Series) -> tuple[pd.Series, pd.Series]:
 
 def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     """Map aliases to controlled values (:func:`~casework_analytics.vocabulary.map_labels`);
-    unknown values are kept for the schema to report."""
+    unknown values are kept for the schema to report.
+
+    Parameters
+    ----------
+    values : Series
+    field : str
+        The controlled field (a key of
+        :func:`~casework_analytics.vocabulary.value_aliases`).
+
+    Returns
+    -------
+    Series
+        The controlled values, and the unknown values as given.
+    """
     text = to_text(values)
     codes, uniques = pd.factorize(text)
     distinct = pd.Series(uniques, dtype="string")
@@ -207,11 +259,26 @@ def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     return pd.Series(mapped, index=values.index, dtype="string")
 
 
-def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:
+def canonical_names(
+    headers: Iterable[Hashable], spec: TableSpec, extra_aliases: dict[str, str] | None = None
+) -> list[str]:
     """The canonical column name of each header, in order.
 
     A header that is empty (or only punctuation) is named ``unnamed_<n>``
     after its 1-based position.
+
+    Parameters
+    ----------
+    headers : iterable
+        The headers as written.
+    spec : TableSpec
+        The table of the data contract.
+    extra_aliases : dict, optional
+        More aliases ``{normalised header: column}``, tried before the shipped ones.
+
+    Returns
+    -------
+    list of str
     """
     aliases = {**column_aliases().get(spec.name, {}), **(extra_aliases or {})}
     names = []
@@ -221,12 +288,26 @@ def canonical_names(headers, spec: TableSpec, extra_aliases=None) -> list[str]:
     return names
 
 
-def canonical_headers(raw: pd.DataFrame, spec: TableSpec, extra_aliases=None) -> pd.DataFrame:
+def canonical_headers(
+    raw: pd.DataFrame, spec: TableSpec, extra_aliases: dict[str, str] | None = None
+) -> pd.DataFrame:
     """Rename raw headers to canonical columns, raising if the table is unusable.
 
     Headers are compared by position, so a header written twice (which
     pandas would silently rename ``closed_date.1``) is caught like two
     aliases of one column.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The table as read.
+    spec, extra_aliases
+        As in :func:`canonical_names`.
+
+    Returns
+    -------
+    DataFrame
+        ``raw`` with canonical column names.
     """
     names = canonical_names(raw.columns, spec, extra_aliases)
     positions: dict[str, list[int]] = {}
@@ -340,6 +421,25 @@ def parse_table(
     hold; see :data:`casework_analytics.sources.READ_PROBLEM_COLUMNS`).
     They are logged first; a cell or a malformed row they name is not
     reported again by parsing.
+
+    Parameters
+    ----------
+    raw : DataFrame
+        The table as read (headers as written), indexed by source row.
+    spec : TableSpec
+        The table of the data contract.
+    stage_model : StageModel
+        Reads the stage names.
+    log : ProblemLog
+        Where unreadable values are recorded.
+    extra_aliases : dict, optional
+        As in :func:`canonical_names`.
+    read_problems : DataFrame, optional
+        What the reader found in the table.
+
+    Returns
+    -------
+    DataFrame
     """
     frame = canonical_headers(raw, spec, extra_aliases)
     case_ids = to_text(frame["case_id"]) if "case_id" in frame else None

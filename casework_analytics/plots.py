@@ -14,6 +14,8 @@ matplotlib is imported only here, so importing the package stays light.
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,12 @@ import pandas as pd
 from .errors import CaseworkError
 from .labels import catalogue
 from .survival import at_risk_table
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .comparisons import FunnelResult
 
 #: One colour per weekly status, exit type and stage position (Okabe–Ito).
 COLORS = {
@@ -130,11 +138,11 @@ def stage_funnel_plot(
     funnel: pd.DataFrame,
     *,
     group: str | None = None,
-    ax=None,
-    fig=None,
+    ax: Axes | None = None,
+    fig: Figure | None = None,
     lang: str = "en",
     stage_labels: dict[str, str] | None = None,
-):
+) -> Axes | Figure:
     """Bars of the share of cases reaching each stage, with the conversion annotated.
 
     Parameters
@@ -213,7 +221,9 @@ def _funnel_panel(ax, rows, names, t):
     ax.set_xlabel(t["reached"])
 
 
-def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None, lang: str = "en"):
+def exit_reasons_plot(
+    exits: pd.DataFrame, *, group: str | None = None, ax: Axes | None = None, lang: str = "en"
+) -> Axes:
     """Horizontal stacked bars of exit shares per group, by exit type.
 
     Parameters
@@ -274,7 +284,7 @@ def exit_reasons_plot(exits: pd.DataFrame, *, group: str | None = None, ax=None,
     return ax
 
 
-def exit_reason_bars(exits: pd.DataFrame, *, ax=None, lang: str = "en"):
+def exit_reason_bars(exits: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en") -> Axes:
     """One bar per exit reason of the whole cohort, coloured by its exit type.
 
     Parameters
@@ -334,13 +344,13 @@ def km_plot(
     survival: pd.DataFrame,
     *,
     group: str | None = None,
-    ax=None,
+    ax: Axes | None = None,
     lang: str = "en",
-    at_risk_times=None,
+    at_risk_times: Sequence[float] | None = None,
     title: str | None = None,
     end: float | None = None,
     rounded: bool = False,
-):
+) -> Axes:
     """Kaplan–Meier curves with confidence bands and the numbers still followed.
 
     Parameters
@@ -490,12 +500,12 @@ def km_panels(
     survival: pd.DataFrame,
     *,
     group: str,
-    fig=None,
+    fig: Figure | None = None,
     lang: str = "en",
     title: str | None = None,
     end: float | None = None,
     rounded: bool = False,
-):
+) -> Figure:
     """Small multiples: one panel per group, the whole cohort's curve in grey behind.
 
     Parameters
@@ -543,11 +553,11 @@ def km_panels(
 def cumulative_incidence_plot(
     cif: pd.DataFrame,
     *,
-    ax=None,
+    ax: Axes | None = None,
     lang: str = "en",
     end: float | None = None,
     coarse: bool = False,
-):
+) -> Axes:
     """Stacked cumulative incidence of competing exits over time.
 
     Parameters
@@ -628,11 +638,11 @@ def swimmer_plot(
     progress: pd.DataFrame,
     weekly: pd.DataFrame | None = None,
     *,
-    ax=None,
+    ax: Axes | None = None,
     lang: str = "en",
     max_clients: int = 40,
-    stage_names=None,
-):
+    stage_names: dict[str, str] | None = None,
+) -> Axes:
     """One lane per client: stages as segments, screens as markers, the exit marked.
 
     Parameters
@@ -730,11 +740,11 @@ def swimmer_plot(
 def monitoring_heatmap(
     weekly: pd.DataFrame,
     *,
-    ax=None,
+    ax: Axes | None = None,
     lang: str = "en",
     max_clients: int = 80,
     max_weeks: int | None = 26,
-):
+) -> Axes:
     """Clients × weeks since intake, each cell coloured by the weekly status.
 
     Parameters
@@ -793,7 +803,7 @@ def monitoring_heatmap(
     return ax
 
 
-def retention_triangle(triangle: pd.DataFrame, *, ax=None, lang: str = "en"):
+def retention_triangle(triangle: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en") -> Axes:
     """Heat map of the share still attending, by intake month × weeks since intake.
 
     Parameters
@@ -840,7 +850,13 @@ def _number(x: float, digits: int = 2) -> str:
     return "–" if pd.isna(x) else f"{x:.{digits}g}"
 
 
-def funnel_plot(table, *, ax=None, lang: str = "en", label_outliers: bool = True):
+def funnel_plot(
+    table: FunnelResult | pd.DataFrame,
+    *,
+    ax: Axes | None = None,
+    lang: str = "en",
+    label_outliers: bool = True,
+) -> Axes:
     """Funnel plot: each group's value against its size, inside control limits.
 
     Parameters
@@ -971,10 +987,10 @@ def forest_plot(
     low: str = "ci_low",
     high: str = "ci_high",
     label: str = "term",
-    ax=None,
+    ax: Axes | None = None,
     lang: str = "en",
     log: bool | None = None,
-):
+) -> Axes:
     """Forest plot: one row per term, its estimate and interval, and the null line.
 
     Parameters
@@ -1032,7 +1048,7 @@ def forest_plot(
     return ax
 
 
-def sensitivity_plot(table: pd.DataFrame, *, ax=None, lang: str = "en"):
+def sensitivity_plot(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en") -> Axes:
     """Each headline under both missing-screen conventions, joined by a line.
 
     Parameters
@@ -1070,7 +1086,7 @@ def sensitivity_plot(table: pd.DataFrame, *, ax=None, lang: str = "en"):
     return ax
 
 
-def trend_plot(trend: pd.DataFrame, *, ax=None, lang: str = "en"):
+def trend_plot(trend: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en") -> Axes:
     """A metric by term, with Wilson 95% intervals and the trend test in the title.
 
     Parameters

@@ -34,7 +34,9 @@ import hmac
 import os
 import re
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -45,6 +47,11 @@ from .grouping import group_key
 from .parsing import canonical_headers, to_text
 from .schemas import TABLES
 from .vocabulary import normalise_header
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .grouping import GroupBy
+    from .sources import SourceLike
 
 TOKEN_LENGTH = 16
 MIN_KEY_BYTES = 32
@@ -65,13 +72,23 @@ IDENTIFIER_PATTERNS = (
 )
 
 
-def make_key(path) -> Path:
+def make_key(path: str | os.PathLike) -> Path:
     """Write a new random 256-bit key (hex) to ``path``, readable by its owner only.
 
     The file is created with ``O_CREAT | O_EXCL`` and mode 0600 in one step,
     so it is never readable by others, not even for a moment, and an
     existing key is never overwritten. Missing parent folders are created
     (mode 0700).
+
+    Parameters
+    ----------
+    path : str or path
+        The key file; it must not exist.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     path = Path(path)
     try:
@@ -86,8 +103,17 @@ def make_key(path) -> Path:
     return path
 
 
-def check_threshold(threshold) -> int:
-    """The disclosure threshold, refused unless it is a whole number of at least 3."""
+def check_threshold(threshold: int) -> int:
+    """The disclosure threshold, refused unless it is a whole number of at least 3.
+
+    Parameters
+    ----------
+    threshold : int
+
+    Returns
+    -------
+    int
+    """
     whole = isinstance(threshold, int | np.integer) and not isinstance(threshold, bool)
     if not whole or threshold < MIN_THRESHOLD:
         raise CaseworkError(
@@ -97,8 +123,19 @@ def check_threshold(threshold) -> int:
     return int(threshold)
 
 
-def read_key(path) -> bytes:
-    """Read a pseudonymisation key: at least 32 bytes (e.g. 64 hex digits)."""
+def read_key(path: str | os.PathLike | None) -> bytes:
+    """Read a pseudonymisation key: at least 32 bytes (e.g. 64 hex digits).
+
+    Parameters
+    ----------
+    path : str or path
+        The key file (``None`` is refused with a message on how to make one).
+
+    Returns
+    -------
+    bytes
+        The key, surrounding white space removed.
+    """
     if path is None:
         raise CaseworkError(
             "A key file is required (--key-file); make one with "
@@ -120,7 +157,20 @@ def read_key(path) -> bytes:
 
 
 def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
-    """HMAC-SHA256 tokens ``p_`` + 16 hex digits for each distinct value; NA stays NA."""
+    """HMAC-SHA256 tokens ``p_`` + 16 hex digits for each distinct value; NA stays NA.
+
+    Parameters
+    ----------
+    values : Series
+        Identifiers.
+    key : bytes
+        The secret key (:func:`read_key`).
+
+    Returns
+    -------
+    Series of string
+        On the index of ``values``.
+    """
     text = to_text(values)
     codes, uniques = pd.factorize(text)
     tokens = np.array(
@@ -134,8 +184,19 @@ def pseudonym(values: pd.Series, key: bytes) -> pd.Series:
     return pd.Series(tokens[codes], index=values.index, dtype="string")
 
 
-def identifier_columns(columns) -> list[str]:
-    """The columns whose names look like direct identifiers."""
+def identifier_columns(columns: Iterable[str]) -> list[str]:
+    """The columns whose names look like direct identifiers.
+
+    Parameters
+    ----------
+    columns : iterable of str
+
+    Returns
+    -------
+    list of str
+        Those of ``columns`` that match :data:`IDENTIFIER_PATTERNS` and are not
+        pseudonymised.
+    """
     return [
         c
         for c in columns
@@ -156,6 +217,15 @@ def pseudonymise_tables(
     column is left out and named, unless it is listed in ``keep_columns``.
     ``client_id``, ``caseworker_id`` and ``supervisor_id`` become tokens,
     and free text is dropped unless ``keep_text``.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Raw tables by canonical name.
+    key : bytes
+        The secret key (:func:`read_key`).
+    keep_text, keep_columns
+        As in :func:`pseudonymise`.
 
     Returns
     -------
@@ -199,9 +269,9 @@ def pseudonymise_tables(
 
 
 def pseudonymise(
-    source,
-    out_dir,
-    key_file,
+    source: SourceLike,
+    out_dir: str | os.PathLike,
+    key_file: str | os.PathLike,
     *,
     keep_text: bool = False,
     keep_columns: tuple[str, ...] | list[str] = (),
@@ -278,7 +348,9 @@ def pseudonymise(
 # ---------------------------------------------------------------- small groups
 
 
-def fold_small_groups(cohort, by, *, threshold: int = DEFAULT_THRESHOLD):
+def fold_small_groups(
+    cohort: Cohort, by: GroupBy, *, threshold: int = DEFAULT_THRESHOLD
+) -> tuple[pd.DataFrame | None, pd.DataFrame]:
     """Group labels in which groups of ``by`` with fewer than ``threshold``
     distinct clients are merged into one ``Other`` group.
 

@@ -25,6 +25,7 @@ message : str
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
@@ -38,19 +39,38 @@ class ProblemLog:
         self._parts: list[pd.DataFrame] = []
 
     def mark(self) -> int:
-        """A point to :meth:`rollback` to."""
+        """A point to :meth:`rollback` to.
+
+        Returns
+        -------
+        int
+        """
         return len(self._parts)
 
     def rollback(self, mark: int) -> None:
-        """Forget every problem recorded since :meth:`mark` returned ``mark``."""
+        """Forget every problem recorded since :meth:`mark` returned ``mark``.
+
+        Parameters
+        ----------
+        mark : int
+            As :meth:`mark` returned it.
+        """
         del self._parts[mark:]
 
-    def keep_only(self, table: str, rows, rules) -> None:
+    def keep_only(self, table: str, rows: Iterable[int], rules: Iterable[str]) -> None:
         """Forget problems of ``rows`` of ``table`` except those of ``rules``.
 
         For rows rejected as a whole while reading (a CSV row with the wrong
         number of fields): their values are misplaced, so what later rules
         say about them would only be noise.
+
+        Parameters
+        ----------
+        table : str
+        rows : iterable of int
+            Source row numbers.
+        rules : iterable of str
+            The rules whose problems are kept.
         """
         rows, rules = list(rows), list(rules)
         if not rows:
@@ -60,16 +80,55 @@ class ProblemLog:
             for part in self._parts
         ]
 
-    def add(self, rule, severity, table, column, row, case_id, value, message) -> None:
-        """Record one problem; ``message`` is taken as it is (no ``{value}`` template)."""
+    def add(
+        self,
+        rule: str,
+        severity: str,
+        table: str,
+        column: str | None,
+        row: int | None,
+        case_id: str | None,
+        value: object,
+        message: str,
+    ) -> None:
+        """Record one problem; ``message`` is taken as it is (no ``{value}`` template).
+
+        Parameters
+        ----------
+        rule, severity, table, column, row, case_id, value, message
+            The columns of the report (see the module docstring); ``None`` for
+            missing.
+        """
         self.add_many(rule, severity, table, column, [row], [case_id], [value], [message])
 
-    def add_rows(self, rule, severity, table, frame, column, rows, message, values=None) -> None:
+    def add_rows(
+        self,
+        rule: str,
+        severity: str,
+        table: str,
+        frame: pd.DataFrame,
+        column: str | None,
+        rows: Iterable[int],
+        message: str | Sequence[str],
+        values: Iterable[object] | None = None,
+    ) -> None:
         """Record one problem per source row ``rows`` of ``frame`` (indexed by row number).
 
         The case_id comes from ``frame`` when it has one; the value is
         ``frame[column]`` (dates as ``yyyy-mm-dd``) unless ``values`` is given.
         ``message`` is as in :meth:`add_many`.
+
+        Parameters
+        ----------
+        rule, severity, table, column
+            As in :meth:`add`.
+        frame : DataFrame
+            The table, indexed by source row number.
+        rows : iterable of int
+            Labels of ``frame``.
+        message : str or sequence of str
+        values : iterable, optional
+            The offending values, aligned with ``rows``.
         """
         rows = pd.Index(rows)
         if len(rows) == 0:
@@ -90,12 +149,30 @@ class ProblemLog:
             message,
         )
 
-    def add_many(self, rule, severity, table, column, rows, case_ids, values, message) -> None:
+    def add_many(
+        self,
+        rule: str,
+        severity: str,
+        table: str,
+        column: str | None,
+        rows: Iterable[int | None],
+        case_ids: Iterable[str | None] | None,
+        values: Iterable[object] | None,
+        message: str | Sequence[str],
+    ) -> None:
         """Record one problem per row.
 
         ``message`` is a template string, in which the first ``{value}`` is
         replaced by each row's value, or a sequence of finished messages
         aligned with ``rows`` (taken as they are: braces in them are text).
+
+        Parameters
+        ----------
+        rule, severity, table, column
+            As in :meth:`add`.
+        rows, case_ids, values : iterable
+            One per problem (``case_ids`` and ``values`` may be ``None``: all missing).
+        message : str or sequence of str
         """
         rows = pd.array(list(rows), dtype="Int64")
         n = len(rows)
@@ -130,7 +207,13 @@ class ProblemLog:
         )
 
     def frame(self) -> pd.DataFrame:
-        """All problems as one table, ordered by table, row and rule."""
+        """All problems as one table, ordered by table, row and rule.
+
+        Returns
+        -------
+        DataFrame
+            Columns :data:`PROBLEM_COLUMNS`.
+        """
         if not self._parts:
             return empty_problems()
         frame = pd.concat(self._parts, ignore_index=True)
@@ -144,7 +227,13 @@ class ProblemLog:
 
 
 def empty_problems() -> pd.DataFrame:
-    """A problem report with no rows and the documented columns."""
+    """A problem report with no rows and the documented columns.
+
+    Returns
+    -------
+    DataFrame
+        Columns :data:`PROBLEM_COLUMNS`, typed.
+    """
     frame = pd.DataFrame({c: pd.Series(dtype="string") for c in PROBLEM_COLUMNS})
     frame["row"] = frame["row"].astype("Int64")
     return frame
@@ -155,13 +244,22 @@ _UNPRINTABLE = re.compile(
 )
 
 
-def printable(text) -> str:
+def printable(text: object) -> str:
     """``text`` safe to print on a terminal: control characters shown escaped.
 
     Terminal escape codes (``\\x1b[...``), other C0 and C1 controls, line
     and paragraph separators and bidirectional overrides become ``\\xNN``
     or ``\\uNNNN``, so a value can neither rewrite the screen nor hide or
     reorder what is printed around it.
+
+    Parameters
+    ----------
+    text : object
+        Made text with ``str``.
+
+    Returns
+    -------
+    str
     """
 
     def escaped(match: re.Match) -> str:

@@ -28,6 +28,16 @@ MIN_SECONDS = 1.0
 def wanted(progress: bool | None = None) -> bool:
     """Whether progress lines are shown (see the module docstring).
 
+    Parameters
+    ----------
+    progress : bool, optional
+        True or False decides; None follows ``CASEWORK_PROGRESS``, then
+        whether a terminal or Jupyter is attached.
+
+    Returns
+    -------
+    bool
+
     Examples
     --------
     >>> wanted(False), wanted(True)
@@ -70,6 +80,18 @@ class Progress:
 
         The block may set ``rows`` on the object it gets, when the number is
         only known at the end (the rows read from a source).
+
+        Parameters
+        ----------
+        name : str
+            What the step does, as the line says it.
+        rows : int, optional
+            Rows the step works on.
+
+        Returns
+        -------
+        context manager
+            It gives the :class:`Step`, whose ``rows`` the block may set.
         """
         done = Step(rows)
         if not self.enabled:
@@ -112,6 +134,14 @@ class Step:
     def label(self, name: str) -> str:
         """``name: N rows, `` (before the elapsed time), or ``name: ``.
 
+        Parameters
+        ----------
+        name : str
+
+        Returns
+        -------
+        str
+
         Examples
         --------
         >>> Step(1500).label("load visits")
@@ -121,5 +151,10 @@ class Step:
 
 
 def quiet() -> Progress:
-    """A :class:`Progress` that shows nothing."""
+    """A :class:`Progress` that shows nothing.
+
+    Returns
+    -------
+    Progress
+    """
     return Progress(False)

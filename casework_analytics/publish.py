@@ -61,8 +61,9 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -70,6 +71,11 @@ import pandas as pd
 from .errors import CaseworkError
 from .grouping import OVERALL
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, check_threshold
+
+if TYPE_CHECKING:
+    from scipy import sparse
+
+    from .summary import Summary
 
 #: Days between the time points of a published curve.
 CURVE_STEP_DAYS = 30
@@ -453,7 +459,7 @@ RULES: dict[str, Rule] = {
 MINUS = " minus "
 
 
-def case_indicators(run, keys) -> pd.DataFrame:
+def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
     """One row per case of the run: the value (0 or 1) of every indicator in ``keys``.
 
     Parameters
@@ -584,8 +590,18 @@ def case_indicators(run, keys) -> pd.DataFrame:
     return pd.DataFrame({key: np.asarray(value(key)).astype(np.int8) for key in keys}, index=index)
 
 
-def exit_times(run) -> pd.Series:
-    """Days from intake to closure, or to ``as_of`` for open cases (by ``case_id``)."""
+def exit_times(run: Summary) -> pd.Series:
+    """Days from intake to closure, or to ``as_of`` for open cases (by ``case_id``).
+
+    Parameters
+    ----------
+    run : Summary
+
+    Returns
+    -------
+    Series of float64
+        Days, indexed by ``case_id``.
+    """
     exits = run.exits.set_index("case_id")
     end = exits["closed_date"].fillna(run.as_of)
     return (end - exits["intake_date"]).dt.days.astype("float64")
@@ -618,8 +634,13 @@ class Publication:
     threshold: int
     rounds: int = 0
 
-    def items(self):
-        """``(name, table_or_reason)`` pairs in order."""
+    def items(self) -> Iterator[tuple[str, pd.DataFrame | str]]:
+        """``(name, table_or_reason)`` pairs in order.
+
+        Returns
+        -------
+        iterator of (str, DataFrame or str)
+        """
         return iter(self.tables.items())
 
     @property
@@ -634,7 +655,14 @@ class Publication:
         )
 
     def summary(self) -> dict:
-        """Counts of audited and hidden cells (safe to publish: no values)."""
+        """Counts of audited and hidden cells (safe to publish: no values).
+
+        Returns
+        -------
+        dict
+            ``threshold``, ``audited_cells``, ``hidden_cells``, ``by_status``
+            (cells per status) and ``audit_rounds``.
+        """
         status = self.cells["status"].value_counts().to_dict() if len(self.cells) else {}
         return {
             "threshold": self.threshold,
@@ -966,10 +994,10 @@ def _coefficients(cells, labels, indicators, first):
 
 
 def publish(
-    run,
+    run: Summary,
     *,
     threshold: int = DEFAULT_THRESHOLD,
-    names=None,
+    names: list[str] | None = None,
     extra: dict | None = None,
     groupings: dict | None = None,
     margin: int = 2,
@@ -1346,7 +1374,14 @@ class Protected:
 
 
 def protect_counts(
-    A, value, kind, shown, *, threshold: int, margin: int = 2, spare=None
+    A: sparse.sparray | sparse.spmatrix,
+    value: np.ndarray,
+    kind: np.ndarray,
+    shown: np.ndarray,
+    *,
+    threshold: int,
+    margin: int = 2,
+    spare: np.ndarray | None = None,
 ) -> Protected:
     """Hide counts until no hidden or unpublished small count can be pinned.
 

@@ -8,11 +8,13 @@ passed as ``definition=`` carries the choices.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .errors import CaseworkError
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
 from .keys import positions, take
 from .survival import kaplan_meier, logrank_test, survival_at
@@ -23,6 +25,10 @@ from .timelines import (
     recovery_outcomes,
     resolve_definition,
 )
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .summary import Summary
 
 #: Headline metrics, in display order.
 HEADLINE_METRICS = (
@@ -40,15 +46,15 @@ def _outcomes_for(cohort, as_of, definition, outcomes):
 
 
 def recovery_headline(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     overall: bool = True,
     confidence: float = 0.95,
     outcomes: pd.DataFrame | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Cohort headlines per group: retention, sustained abstinence, not relapsed.
 
@@ -208,7 +214,10 @@ def recovery_headline(
 
 
 def headline_flags(
-    cohort, as_of, outcomes: pd.DataFrame, definition: RecoveryDefinition | None = None
+    cohort: Cohort,
+    as_of: DateLike,
+    outcomes: pd.DataFrame,
+    definition: RecoveryDefinition | None = None,
 ) -> pd.DataFrame:
     """Per case, whether it counts in each numerator and denominator of the headline.
 
@@ -280,14 +289,14 @@ def _km_headline(frame, event, horizon, cols, overall, confidence) -> pd.DataFra
 
 
 def recovery_sensitivity(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     overall: bool = True,
     outcomes: dict[str, pd.DataFrame] | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Each headline under ``missing_as="positive"`` and ``"ignore"``, with the difference.
 
@@ -366,16 +375,16 @@ def _long_events(outcomes: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
 
 
 def recovery_survival(
-    cohort,
-    as_of,
-    by=None,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
     *,
     definition: RecoveryDefinition | None = None,
     conf_type: str = "log-log",
     confidence: float = 0.95,
     overall: bool = True,
     outcomes: pd.DataFrame | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Kaplan–Meier curves of time to dropout, first positive, sustained abstinence and relapse.
 
@@ -428,13 +437,13 @@ def recovery_survival(
 
 
 def recovery_logrank(
-    cohort,
-    as_of,
-    by,
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy,
     *,
     definition: RecoveryDefinition | None = None,
     outcomes: pd.DataFrame | None = None,
-    run=None,
+    run: Summary | None = None,
 ) -> pd.DataFrame:
     """Log-rank test across the groups of ``by`` for each recovery event.
 
@@ -469,8 +478,8 @@ def recovery_logrank(
 
 
 def retention_by_intake_month(
-    cohort,
-    as_of,
+    cohort: Cohort,
+    as_of: DateLike,
     *,
     weeks: int = 26,
     definition: RecoveryDefinition | None = None,
@@ -485,6 +494,13 @@ def retention_by_intake_month(
     attended visit before any dropout (``retention_days``) is on or after
     week ``w`` (day ``7w``). A week that had not elapsed by ``as_of`` for
     the month's latest intake is missing: it is not yet known.
+
+    Parameters
+    ----------
+    cohort, as_of, definition, outcomes
+        As in :func:`recovery_headline`.
+    weeks : int
+        Weeks since intake shown (26).
 
     Returns
     -------

@@ -11,16 +11,23 @@ so the file opens anywhere without a network.
 from __future__ import annotations
 
 import html
+import os
 import re
 import tempfile
 import time
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .errors import CaseworkError
 from .grouping import as_as_of
 from .outputs import write_file_atomically
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+    from .grouping import DateLike
 
 STYLE = """
 :root{--ink:#222;--muted:#555;--line:#ddd}
@@ -79,8 +86,14 @@ _SECTIONS = {
 }
 
 
-def dashboard_template():
-    """The dashboard notebook shipped with the package."""
+def dashboard_template() -> NotebookNode:
+    """The dashboard notebook shipped with the package.
+
+    Returns
+    -------
+    nbformat.NotebookNode
+        ``templates/dashboard.ipynb``, read as nbformat 4.
+    """
     import nbformat
 
     path = resources.files("casework_analytics.templates").joinpath("dashboard.ipynb")
@@ -102,9 +115,9 @@ def _inject(nb, parameters: dict):
 
 
 def build_report(
-    source,
-    as_of,
-    out,
+    source: str | os.PathLike,
+    as_of: DateLike,
+    out: str | os.PathLike,
     *,
     by: str | None = None,
     lang: str = "en",
@@ -112,7 +125,7 @@ def build_report(
     threshold: int = 11,
     progress: Callable[[str], None] | None = print,
     timeout: int = 1800,
-    exit_rules=None,
+    exit_rules: str | os.PathLike | None = None,
 ) -> Path:
     """Run the dashboard for ``source`` and write it as self-contained HTML.
 

@@ -191,7 +191,19 @@ SCHEMAS: dict[str, type[_Base]] = {
 
 
 def schema_for(table: str, stages: tuple[str, ...]) -> pa.DataFrameSchema:
-    """The pandera schema of ``table``, with stage columns checked against ``stages``."""
+    """The pandera schema of ``table``, with stage columns checked against ``stages``.
+
+    Parameters
+    ----------
+    table : str
+        A table of the data contract.
+    stages : tuple of str
+        The stage codes of the cohort's stage model.
+
+    Returns
+    -------
+    pandera.DataFrameSchema
+    """
     schema = SCHEMAS[table].to_schema()
     for column, kind in TABLES[table].columns.items():
         if kind == "stage":

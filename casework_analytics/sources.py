@@ -18,11 +18,13 @@ a source that cannot be used at all.
 
 from __future__ import annotations
 
+import os
 import re
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -30,6 +32,13 @@ from .delimited import blank_rows, clean_cells, problem_frame, read_delimited
 from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
+
+if TYPE_CHECKING:
+    from .progress import Progress
+
+#: What :func:`casework_analytics.load` reads: a directory, a workbook or a
+#: database URL (text or path), or a mapping ``{table: DataFrame}``.
+SourceLike = str | os.PathLike | Mapping[str, pd.DataFrame]
 
 TABLE_NAMES = REQUIRED_TABLES + OPTIONAL_TABLES
 
@@ -100,6 +109,18 @@ def read_csv_table(path: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
     See :mod:`casework_analytics.delimited`: UTF-8, UTF-16 and UTF-32 with a
     byte-order mark, Windows-1252 only for files wholly in it; `,` `;` tab
     or `|` delimiters; rows numbered by the line where they start.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+
+    Returns
+    -------
+    frame : DataFrame
+        The file's rows as text, blank rows dropped, indexed by line number.
+    problems : DataFrame
+        What was wrong in single rows or cells
+        (:data:`~casework_analytics.delimited.READ_PROBLEM_COLUMNS`).
     """
     frame, problems = read_delimited(path)
     return frame.dropna(how="all"), problems
@@ -370,7 +391,7 @@ def _read_sql(url: str, progress=None) -> RawSource:
     return RawSource(shown, tables, problems)
 
 
-def read_source(source, *, progress=None) -> RawSource:
+def read_source(source: SourceLike, *, progress: Progress | None = None) -> RawSource:
     """Find and read the raw tables of ``source``.
 
     Parameters
@@ -384,6 +405,11 @@ def read_source(source, *, progress=None) -> RawSource:
     progress : Progress, optional
         Where a database table's read is shown (rows fetched so far, in
         chunks of :data:`SQL_CHUNK_ROWS`); see :mod:`casework_analytics.progress`.
+
+    Returns
+    -------
+    RawSource
+        The raw tables (as read, not yet parsed) and their read problems.
 
     Raises
     ------

@@ -80,6 +80,10 @@ class StageModel:
         repeatable : sequence of str
             Stages that may occur more than once per case.
 
+        Returns
+        -------
+        StageModel
+
         Examples
         --------
         >>> model = StageModel.from_stages(["intake", "plan"], aliases={"rencana": "plan"})
@@ -115,16 +119,48 @@ class StageModel:
     def canonical(self, labels: pd.Series) -> pd.Series:
         """Map stage labels (any alias, any case, "Tahap ..." or "relasi dan
         kontrak" forms; see :func:`~casework_analytics.vocabulary.map_labels`)
-        to stage codes; unknown → NA."""
+        to stage codes; unknown → NA.
+
+        Parameters
+        ----------
+        labels : Series
+            Stage labels as written.
+
+        Returns
+        -------
+        Series
+            Stage codes, NA where a label is unknown.
+        """
         return map_labels(labels, self.aliases)
 
     def position(self, stages: pd.Series) -> pd.Series:
-        """1-based position of each stage code in the model (NA if unknown)."""
+        """1-based position of each stage code in the model (NA if unknown).
+
+        Parameters
+        ----------
+        stages : Series
+            Stage codes.
+
+        Returns
+        -------
+        Series of Int64
+        """
         order = {stage: i + 1 for i, stage in enumerate(self.stages)}
         return stages.map(order).astype("Int64")
 
     def label(self, stage: str, lang: str = "en") -> str:
-        """Display label of a stage in ``lang`` (``"en"`` or ``"id"``)."""
+        """Display label of a stage in ``lang`` (``"en"`` or ``"id"``).
+
+        Parameters
+        ----------
+        stage : str
+            A stage code (returned as it is if the model has no label for it).
+        lang : {"en", "id"}
+
+        Returns
+        -------
+        str
+        """
         if lang not in ("en", "id"):
             raise CaseworkError(
                 f"The value for `lang` must be 'en' or 'id', but {lang!r} was passed."
@@ -156,7 +192,12 @@ def _models_from_table(table: pd.DataFrame) -> dict[str, StageModel]:
 
 
 def available_stage_models() -> list[str]:
-    """Names of the stage models shipped with the package."""
+    """Names of the stage models shipped with the package.
+
+    Returns
+    -------
+    list of str
+    """
     return list(_models_from_table(read_package_table("stage_models.csv")))
 
 
@@ -168,6 +209,10 @@ def get_stage_model(model: str | StageModel | list[str] | None = None) -> StageM
     model : str, StageModel, list of str or None
         ``None`` gives the default (``"skidmore"``). A list is turned into a
         user-defined model with :meth:`StageModel.from_stages`.
+
+    Returns
+    -------
+    StageModel
     """
     if model is None:
         model = DEFAULT_STAGE_MODEL

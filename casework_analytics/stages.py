@@ -7,13 +7,20 @@ including user-defined models.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits
-from .grouping import as_as_of, attach_groups, case_groups, with_overall
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .intervals import wilson_interval
 from .keys import positions, take
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
+    from .stage_models import StageModel
+    from .summary import Summary
 
 
 def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
@@ -41,11 +48,22 @@ def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     )
 
 
-def furthest_stage(cohort, cutoff) -> pd.DataFrame:
+def furthest_stage(cohort: Cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     """Furthest stage of the model started on or before ``cutoff``, per case.
 
     Returns ``case_id, furthest_stage, furthest_position`` for cases with at
     least one stage by then.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    cutoff : Timestamp or Series
+        One date, or a date per case (a Series indexed by ``case_id``).
+
+    Returns
+    -------
+    DataFrame
+        ``case_id, furthest_stage, furthest_position``.
     """
     model = cohort.stage_model
     starts = _stage_starts(cohort, cutoff)
@@ -60,7 +78,7 @@ def furthest_stage(cohort, cutoff) -> pd.DataFrame:
     ).reset_index(drop=True)
 
 
-def stage_progress(cohort, as_of, *, run=None) -> pd.DataFrame:
+def stage_progress(cohort: Cohort, as_of: DateLike, *, run: Summary | None = None) -> pd.DataFrame:
     """One row per case: how far it got through the stages by ``as_of``.
 
     Definition
@@ -76,6 +94,12 @@ def stage_progress(cohort, as_of, *, run=None) -> pd.DataFrame:
       completion is recorded, to the start of the next stage that was
       started; failing that, to the closure date or ``as_of`` for open cases
       (time so far). NA if not started.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
 
     Returns
     -------
@@ -169,7 +193,7 @@ def stage_progress(cohort, as_of, *, run=None) -> pd.DataFrame:
     return out
 
 
-def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
+def funnel_flags(progress: pd.DataFrame, model: StageModel) -> dict[str, np.ndarray]:
     """Per case and stage, whether the case counts in each column of the funnel.
 
     Parameters
@@ -198,8 +222,14 @@ def funnel_flags(progress: pd.DataFrame, model) -> dict[str, np.ndarray]:
 
 
 def stage_funnel(
-    cohort, as_of, by=None, *, overall: bool = True, confidence: float = 0.95, run=None
-):
+    cohort: Cohort,
+    as_of: DateLike,
+    by: GroupBy = None,
+    *,
+    overall: bool = True,
+    confidence: float = 0.95,
+    run: Summary | None = None,
+) -> pd.DataFrame:
     """The stage funnel per group: reached, completed, conversion, in stage.
 
     Definition
@@ -212,6 +242,19 @@ def stage_funnel(
     recorded by ``as_of`` or a later stage was started. *In stage* counts
     cases still open at ``as_of`` whose furthest stage is this one and is
     not completed. Open cases are never counted as dropouts.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation (explicit).
+    by : str, list of str or DataFrame, optional
+        Group columns of cases or placements (see
+        :mod:`casework_analytics.grouping`).
+    overall : bool
+        Follow the groups with the whole-cohort rows (``All``).
+    confidence : float
+        Coverage of the intervals (0.95).
 
     Returns
     -------

@@ -10,8 +10,9 @@ so a number means the same thing wherever it appears.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -19,7 +20,7 @@ from .closures import case_exits
 from .contacts import missed_sessions_and_unplanned_exit, session_summary
 from .errors import CaseworkError, MissingTableError
 from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_type_association
-from .grouping import as_as_of, attach_groups, case_groups
+from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups
 from .keys import positions
 from .length_of_stay import length_of_stay, length_of_stay_summary
 from .outputs import TableParts
@@ -42,6 +43,9 @@ from .timelines import (
     _timeline,
     resolve_definition,
 )
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 #: Tables with one row per case (or per case and week).
 PER_CASE_TABLES = ("stage_progress", "contacts", "recovery", "weekly_status")
@@ -102,9 +106,9 @@ class Summary:
 
     def __init__(
         self,
-        cohort,
-        as_of,
-        by=None,
+        cohort: Cohort,
+        as_of: DateLike,
+        by: GroupBy = None,
         *,
         definition: RecoveryDefinition | None = None,
         missed_threshold: float = 0.25,
@@ -173,7 +177,7 @@ class Summary:
         return self._timeline[2].frame()
 
     @cached_property
-    def timelines(self):
+    def timelines(self) -> Timelines:
         """Weekly grid and outcomes under the run's definition (needs visits)."""
         return Timelines(self.weekly, self.outcomes)
 
@@ -193,12 +197,32 @@ class Summary:
         }
 
     def per_case(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """A per-case table with the run's group columns first."""
+        """A per-case table with the run's group columns first.
+
+        Parameters
+        ----------
+        frame : DataFrame
+            One row per case (or per case and week), with ``case_id``.
+
+        Returns
+        -------
+        DataFrame
+            ``frame`` with the group columns of the run attached, first.
+        """
         out = attach_groups(frame, self.groups, self.cols)
         return out[[*self.cols, *[c for c in out.columns if c not in self.cols]]]
 
     def table(self, name: str) -> pd.DataFrame:
         """The named table (a file of the ``summary`` command; see README).
+
+        Parameters
+        ----------
+        name : str
+            One of :attr:`names`.
+
+        Returns
+        -------
+        DataFrame
 
         Raises
         ------
@@ -262,6 +286,15 @@ class Summary:
 
         The weekly grid of a national cohort has tens of millions of rows;
         written part by part, it is never whole in memory.
+
+        Parameters
+        ----------
+        rows : int or None
+            Rows per part.
+
+        Returns
+        -------
+        TableParts
         """
         grid = self._timeline[2]
         where = positions(grid.case_id, self.groups["case_id"])  # per case, its group row
@@ -299,7 +332,7 @@ class Summary:
         return pd.concat(parts, ignore_index=True)
 
     def tables(
-        self, names=None, *, parts: bool = False
+        self, names: Iterable[str] | None = None, *, parts: bool = False
     ) -> Iterator[tuple[str, pd.DataFrame | TableParts | str]]:
         """Yield ``(name, table)``; a table that cannot be made comes as ``(name, reason)``.
 
@@ -308,6 +341,19 @@ class Summary:
         and go on. With ``parts=True``, ``weekly_status`` comes as
         :class:`~casework_analytics.outputs.TableParts`, to be written part by
         part.
+
+        Parameters
+        ----------
+        names : iterable of str, optional
+            The tables to make, in order; default :attr:`names`.
+        parts : bool
+            Yield ``weekly_status`` in parts (see above).
+
+        Yields
+        ------
+        name : str
+        table : DataFrame, TableParts or str
+            The table, or why it cannot be made.
         """
         for name in names or self.names:
             try:

@@ -16,6 +16,8 @@ counted in ``n_excluded``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 from scipy import stats
@@ -69,7 +71,7 @@ def kaplan_meier(
     *,
     duration: str,
     event: str,
-    by=None,
+    by: str | Sequence[str] | None = None,
     conf_type: str = "log-log",
     confidence: float = 0.95,
     overall: bool = True,
@@ -165,7 +167,9 @@ def _overall_last(table: pd.DataFrame, cols: list[str]) -> pd.DataFrame:
     return pd.concat([table[~is_all], table[is_all]], ignore_index=True)
 
 
-def at_risk_table(km: pd.DataFrame, times, *, group=None) -> pd.DataFrame:
+def at_risk_table(
+    km: pd.DataFrame, times: Sequence[float], *, group: str | Sequence[str] | None = None
+) -> pd.DataFrame:
     """Numbers at risk, and events and censorings so far, at chosen times.
 
     The table printed under a Kaplan–Meier plot, as data.
@@ -228,7 +232,13 @@ def _keys(frame: pd.DataFrame, cols: list[str]):
     return [frame[c] for c in cols] if cols else np.zeros(len(frame), dtype=int)
 
 
-def survival_quantile(km: pd.DataFrame, column: str = "survival", *, p: float = 0.5, group=None):
+def survival_quantile(
+    km: pd.DataFrame,
+    column: str = "survival",
+    *,
+    p: float = 0.5,
+    group: str | Sequence[str] | None = None,
+) -> pd.Series:
     """Time at which a survival curve (or a band of it) reaches ``1 - p``, per group.
 
     The rule of R ``survival:::quantile.survfit``: the quantile is the first
@@ -283,7 +293,9 @@ def survival_quantile(km: pd.DataFrame, column: str = "survival", *, p: float = 
     return quantile if cols else quantile.reset_index(drop=True)
 
 
-def survival_at(km: pd.DataFrame, horizon: float, *, group=None) -> pd.DataFrame:
+def survival_at(
+    km: pd.DataFrame, horizon: float, *, group: str | Sequence[str] | None = None
+) -> pd.DataFrame:
     """Survival and its interval at one time, per group.
 
     Parameters
@@ -348,7 +360,7 @@ def survival_summary(
     *,
     duration: str,
     event: str,
-    by=None,
+    by: str | Sequence[str] | None = None,
     horizon: float | None = None,
     conf_type: str = "log-log",
     confidence: float = 0.95,
@@ -472,7 +484,9 @@ def survival_summary(
     return out[[*cols, *SUMMARY_COUNTS, *SUMMARY_SHAPE]]
 
 
-def logrank_test(data: pd.DataFrame, *, duration: str, event: str, group) -> pd.DataFrame:
+def logrank_test(
+    data: pd.DataFrame, *, duration: str, event: str, group: str | Sequence[str]
+) -> pd.DataFrame:
     """Log-rank test of equal survival across two or more groups.
 
     Parameters
@@ -559,7 +573,12 @@ def _logrank_parts(time, event, codes, n_groups):
 
 
 def cumulative_incidence(
-    data: pd.DataFrame, *, duration: str, cause: str, by=None, overall: bool = True
+    data: pd.DataFrame,
+    *,
+    duration: str,
+    cause: str,
+    by: str | Sequence[str] | None = None,
+    overall: bool = True,
 ) -> pd.DataFrame:
     """Cumulative incidence of competing events (Aalen–Johansen).
 

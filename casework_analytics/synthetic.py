@@ -414,11 +414,20 @@ def generate(
     }
 
 
-def messy(tables: dict[str, pd.DataFrame], *, seed: int = 0):
+def messy(
+    tables: dict[str, pd.DataFrame], *, seed: int = 0
+) -> tuple[dict[str, pd.DataFrame], pd.DataFrame]:
     """A messy export of ``tables``, as real field offices produce them.
 
     Indonesian headers, dd/mm/yyyy dates, ya/tidak booleans, Indonesian
     value labels, and a handful of deliberately bad rows.
+
+    Parameters
+    ----------
+    tables : dict of DataFrame
+        Clean tables by canonical name (as :func:`generate` makes them).
+    seed : int
+        Seed of the random choices.
 
     Returns
     -------

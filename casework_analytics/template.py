@@ -42,8 +42,10 @@ template shows the loader reads back; ``tests/test_template.py`` checks both.
 from __future__ import annotations
 
 import datetime as dt
+import os
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
@@ -52,6 +54,9 @@ from .schemas import SCHEMAS, TABLES
 from .sources import TABLE_NAMES
 from .stage_models import get_stage_model
 from .vocabulary import read_package_table
+
+if TYPE_CHECKING:
+    from openpyxl import Workbook
 
 LANGUAGES = ("id", "en")
 #: Rows under the header that carry the drop-downs, date and number checks and messages.
@@ -266,7 +271,17 @@ def _value_labels() -> pd.DataFrame:
 
 
 def list_key(table: str, column: str) -> str | None:
-    """The drop-down list a column uses (``sex``, ``boolean``, ``stage``, ...), or None."""
+    """The drop-down list a column uses (``sex``, ``boolean``, ``stage``, ...), or None.
+
+    Parameters
+    ----------
+    table, column : str
+        A column of the data contract.
+
+    Returns
+    -------
+    str or None
+    """
     kind = TABLES[table].columns[column]
     if kind.startswith("vocab:"):
         return kind.split(":", 1)[1]
@@ -283,6 +298,16 @@ def drop_down(key: str, lang: str = "id") -> list[tuple[str, str]]:
     ``value`` is the canonical value (``"true"``/``"false"`` for yes/no, the
     stage code of the default stage model, the exit-reason code); ``form``
     is what the list shows in ``lang``.
+
+    Parameters
+    ----------
+    key : str
+        A list name, as :func:`list_key` returns it.
+    lang : {"id", "en"}
+
+    Returns
+    -------
+    list of (str, str)
     """
     _check_lang(lang)
     return list(_drop_down(key, lang))
@@ -312,7 +337,18 @@ def _form(key: str, lang: str, value: str) -> str:
 
 @cache
 def number_range(table: str, column: str) -> tuple[float | None, float | None]:
-    """The lowest and highest value the data contract accepts in a number column."""
+    """The lowest and highest value the data contract accepts in a number column.
+
+    Parameters
+    ----------
+    table, column : str
+        A number column of the data contract.
+
+    Returns
+    -------
+    low, high : float or None
+        None where the contract sets no bound.
+    """
     low = high = None
     for check in SCHEMAS[table].to_schema().columns[column].checks:
         low = check.statistics.get("min_value", low)
@@ -409,12 +445,21 @@ def data_dictionary(lang: str = "id") -> pd.DataFrame:
 
 
 def validate_command(lang: str = "id") -> str:
-    """The command that checks a filled template, as the instructions give it."""
+    """The command that checks a filled template, as the instructions give it.
+
+    Parameters
+    ----------
+    lang : {"id", "en"}
+
+    Returns
+    -------
+    str
+    """
     _check_lang(lang)
     return f"casework-analytics validate {TEXT[lang]['file']}"
 
 
-def build_template(lang: str = "id", *, rows: int = ROWS):
+def build_template(lang: str = "id", *, rows: int = ROWS) -> Workbook:
     """The template as an openpyxl ``Workbook`` (see the module docstring).
 
     Parameters
@@ -426,6 +471,10 @@ def build_template(lang: str = "id", *, rows: int = ROWS):
     rows : int
         Rows under each header that carry the drop-downs, checks and
         messages (default 10,000). Formats apply to whole columns.
+
+    Returns
+    -------
+    openpyxl.Workbook
     """
     from openpyxl import Workbook
 
@@ -448,12 +497,24 @@ def build_template(lang: str = "id", *, rows: int = ROWS):
     return book
 
 
-def write_template(path, *, lang: str = "id", rows: int = ROWS) -> Path:
+def write_template(path: str | os.PathLike, *, lang: str = "id", rows: int = ROWS) -> Path:
     """Write the template to ``path`` (``.xlsx``) in one step; an existing file is replaced.
 
     See :func:`build_template` for the parameters. The command line
     (``casework-analytics template``) refuses to replace a file unless
     ``--overwrite`` is given.
+
+    Parameters
+    ----------
+    path : str or path
+        The workbook to write.
+    lang, rows
+        As in :func:`build_template`.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
     """
     from .outputs import write_file_atomically
 
@@ -615,6 +676,11 @@ def example_tables() -> dict[str, pd.DataFrame]:
     A copy of ``data/example`` ships in the package
     (``casework_analytics/data/example``), so the template can be written
     where the repository is not at hand.
+
+    Returns
+    -------
+    dict of DataFrame
+        The accepted rows of every table, by name, with the contract's columns.
     """
     from .cohort import load
 

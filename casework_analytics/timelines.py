@@ -73,15 +73,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, fields, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import pandas as pd
 
 from .closures import case_exits, observed_cases
 from .errors import CaseworkError
-from .grouping import as_as_of
+from .grouping import DateLike, as_as_of
 from .keys import positions
+
+if TYPE_CHECKING:
+    from .cohort import Cohort
 
 WEEK_STATUSES = ("negative", "positive", "missed", "no_result", "unrecorded", "not_scheduled")
 MISSING_AS = ("positive", "ignore")
@@ -159,17 +162,42 @@ class RecoveryDefinition:
                     "was passed."
                 )
 
-    def replace(self, **changes) -> RecoveryDefinition:
-        """A copy with some fields changed (checked again)."""
+    def replace(self, **changes: Any) -> RecoveryDefinition:
+        """A copy with some fields changed (checked again).
+
+        Parameters
+        ----------
+        **changes
+            New values of fields, by name.
+
+        Returns
+        -------
+        RecoveryDefinition
+        """
         return replace(self, **changes)
 
     def as_dict(self) -> dict:
-        """The fields as a plain dict (for manifests and reports)."""
+        """The fields as a plain dict (for manifests and reports).
+
+        Returns
+        -------
+        dict
+            Field name to value.
+        """
         return {item.name: getattr(self, item.name) for item in fields(self)}
 
 
 def resolve_definition(definition: RecoveryDefinition | None) -> RecoveryDefinition:
-    """``definition`` or the default one; anything else is refused clearly."""
+    """``definition`` or the default one; anything else is refused clearly.
+
+    Parameters
+    ----------
+    definition : RecoveryDefinition or None
+
+    Returns
+    -------
+    RecoveryDefinition
+    """
     if definition is None:
         return RecoveryDefinition()
     if not isinstance(definition, RecoveryDefinition):
@@ -518,7 +546,9 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
     return out
 
 
-def recovery_timelines(cohort, as_of, *, definition: RecoveryDefinition | None = None):
+def recovery_timelines(
+    cohort: Cohort, as_of: DateLike, *, definition: RecoveryDefinition | None = None
+) -> Timelines:
     """The weekly grid and the per-case outcomes, computed together once.
 
     Parameters
@@ -544,7 +574,9 @@ def recovery_timelines(cohort, as_of, *, definition: RecoveryDefinition | None =
     return Timelines(grid.frame(), _outcomes(d, cases, grid, visits))
 
 
-def weekly_status(cohort, as_of, *, definition: RecoveryDefinition | None = None) -> pd.DataFrame:
+def weekly_status(
+    cohort: Cohort, as_of: DateLike, *, definition: RecoveryDefinition | None = None
+) -> pd.DataFrame:
     """One row per case per week from intake to ``as_of``.
 
     Definitions are in the module docstring. Time origin: intake. End of
@@ -578,7 +610,7 @@ def weekly_status(cohort, as_of, *, definition: RecoveryDefinition | None = None
 
 
 def recovery_outcomes(
-    cohort, as_of, *, definition: RecoveryDefinition | None = None
+    cohort: Cohort, as_of: DateLike, *, definition: RecoveryDefinition | None = None
 ) -> pd.DataFrame:
     """One row per case: monitoring, abstinence, relapse and dropout by ``as_of``.
 

@@ -67,6 +67,9 @@ Found while reading the source (see :mod:`casework_analytics.delimited`):
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 import pandera.pandas as pa
@@ -75,6 +78,11 @@ from .keys import positions, take
 from .problems import ProblemLog
 from .schemas import TABLES, schema_for
 from .vocabulary import accepted_text, closest_value, forms_of, named_form, value_aliases
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike
+
+    from .stage_models import StageModel
 
 _CHECK_RULES = {
     "not_nullable": "missing_value",
@@ -85,18 +93,44 @@ _CHECK_RULES = {
 }
 
 
-def is_in(values: pd.Series, keys) -> pd.Series:
-    """``values.isin(keys)``, hashing each distinct value once (fast for text keys)."""
+def is_in(values: pd.Series, keys: ArrayLike) -> pd.Series:
+    """``values.isin(keys)``, hashing each distinct value once (fast for text keys).
+
+    Parameters
+    ----------
+    values : Series
+    keys : array-like
+
+    Returns
+    -------
+    Series of bool
+        On the index of ``values``.
+    """
     keys = pd.Series(keys).dropna()
     return pd.Series(positions(values, keys.to_numpy(dtype=object)) >= 0, index=values.index)
 
 
 def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
-    """``values`` (indexed by a unique key) looked up for each of ``keys``, dtype kept."""
+    """``values`` (indexed by a unique key) looked up for each of ``keys``, dtype kept.
+
+    Parameters
+    ----------
+    values : Series
+        Indexed by a unique key.
+    keys : Series
+        Keys to look up; a key not in the index gives a missing value.
+
+    Returns
+    -------
+    Series
+        On the index of ``keys``.
+    """
     return take(values, positions(keys, values.index), index=keys.index)
 
 
-def apply_schema(frame: pd.DataFrame, table: str, stages, log: ProblemLog):
+def apply_schema(
+    frame: pd.DataFrame, table: str, stages: StageModel | Sequence[str], log: ProblemLog
+) -> pd.DataFrame:
     """Validate ``frame`` with the table's pandera schema (lazily) and log failures.
 
     Cells that the reader or parsing already reported are not reported
@@ -108,6 +142,16 @@ def apply_schema(frame: pd.DataFrame, table: str, stages, log: ProblemLog):
     ``stages`` is the stage model (or only its stage codes): a label it does
     not know is reported with the accepted stages in both languages and
     the closest one, if any is close.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A parsed table, indexed by source row number.
+    table : str
+        Its name.
+    stages : StageModel or sequence of str
+    log : ProblemLog
+        Where the problems are recorded.
 
     Returns
     -------
@@ -205,7 +249,19 @@ def _with_hints(values: pd.Series, message: str, aliases: dict, forms: dict) -> 
 
 
 def check_unique_key(frame: pd.DataFrame, table: str, key: str, log: ProblemLog) -> None:
-    """Log every row whose key was already used on an earlier row."""
+    """Log every row whose key was already used on an earlier row.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A parsed table, indexed by source row number.
+    table : str
+        Its name.
+    key : str
+        The key column.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     dup = frame[key].notna() & frame.duplicated(key, keep="first")
     if not dup.any():
         return
@@ -226,8 +282,22 @@ def check_unique_key(frame: pd.DataFrame, table: str, key: str, log: ProblemLog)
     )
 
 
-def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
-    """Log rows where the ``then`` date falls before the ``first`` date."""
+def check_date_order(
+    frame: pd.DataFrame, table: str, first: str, then: str, log: ProblemLog
+) -> None:
+    """Log rows where the ``then`` date falls before the ``first`` date.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A parsed table, indexed by source row number.
+    table : str
+        Its name.
+    first, then : str
+        Date columns; ``then`` must not be before ``first``.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     bad = frame[then] < frame[first]
     rows = frame.index[bad.fillna(False).astype(bool)]
     if len(rows):
@@ -245,7 +315,13 @@ def check_date_order(frame, table, first, then, log: ProblemLog) -> None:
 
 
 def check_references(
-    frame, table, column, valid_keys, rejected_keys, log: ProblemLog, causes=None
+    frame: pd.DataFrame,
+    table: str,
+    column: str,
+    valid_keys: ArrayLike,
+    rejected_keys: ArrayLike,
+    log: ProblemLog,
+    causes: Mapping[Hashable, str] | pd.Series | None = None,
 ) -> None:
     """Log rows whose ``column`` does not point to an accepted row of the parent table.
 
@@ -253,6 +329,20 @@ def check_references(
     reason in each orphan's message, so that the rows left out with one
     rejected case read as one cause (see
     :func:`~casework_analytics.problems.format_problems`).
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A parsed table, indexed by source row number.
+    table : str
+        Its name.
+    column : str
+        The column holding the parent's key (``placement_id`` or ``case_id``).
+    valid_keys, rejected_keys : array-like
+        Keys of the parent's accepted and rejected rows.
+    log : ProblemLog
+        Where the problems are recorded.
+    causes : dict or Series, optional
     """
     values = frame[column]
     valid = is_in(values, valid_keys)
@@ -285,8 +375,29 @@ def check_references(
     log.add_rows("orphan", "error", table, frame, column, rows, messages.tolist())
 
 
-def check_not_before_intake(frame, table, date_column, cases, severity, log) -> None:
-    """Log rows dated before their case's intake."""
+def check_not_before_intake(
+    frame: pd.DataFrame,
+    table: str,
+    date_column: str,
+    cases: pd.DataFrame,
+    severity: str,
+    log: ProblemLog,
+) -> None:
+    """Log rows dated before their case's intake.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        A parsed table, indexed by source row number.
+    table : str
+        Its name.
+    date_column : str
+    cases : DataFrame
+        The parsed cases table (``case_id``, ``intake_date``).
+    severity : {"error", "warning"}
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     intake = lookup(cases.set_index("case_id")["intake_date"], frame["case_id"])
     bad = (frame[date_column] < intake).fillna(False).astype(bool)
     rows = frame.index[bad]
@@ -301,8 +412,18 @@ def check_not_before_intake(frame, table, date_column, cases, severity, log) -> 
         log.add_rows("before_intake", severity, table, frame, date_column, rows, messages.tolist())
 
 
-def check_repeated_stages(stages, model, log: ProblemLog) -> None:
-    """Log later starts of a non-repeatable stage for the same case."""
+def check_repeated_stages(stages: pd.DataFrame, model: StageModel, log: ProblemLog) -> None:
+    """Log later starts of a non-repeatable stage for the same case.
+
+    Parameters
+    ----------
+    stages : DataFrame
+        The parsed stages table.
+    model : StageModel
+        Says which stages may repeat.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     once = stages[~stages["stage"].isin(model.repeatable) & stages["stage"].notna()]
     ordered = once.sort_values(["case_id", "stage", "started_on"], kind="stable")
     dup = ordered.duplicated(["case_id", "stage"], keep="first")
@@ -318,8 +439,16 @@ def check_repeated_stages(stages, model, log: ProblemLog) -> None:
     )
 
 
-def check_duplicate_visits(visits, log: ProblemLog) -> None:
-    """Log second and later visit rows for the same case and date."""
+def check_duplicate_visits(visits: pd.DataFrame, log: ProblemLog) -> None:
+    """Log second and later visit rows for the same case and date.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        The parsed visits table.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     ordered = visits.sort_index()
     dup = ordered.duplicated(["case_id", "visit_date"], keep="first")
     rows = ordered.index[dup]
@@ -334,11 +463,18 @@ def check_duplicate_visits(visits, log: ProblemLog) -> None:
     )
 
 
-def check_duplicate_sessions(sessions, log: ProblemLog) -> None:
+def check_duplicate_sessions(sessions: pd.DataFrame, log: ProblemLog) -> None:
     """Log a session row that repeats an earlier row in every column.
 
     Values are compared as parsed, so ``held`` and ``terlaksana``, or
     ``2024-03-25`` and ``25/03/2024``, are the same. The first row is kept.
+
+    Parameters
+    ----------
+    sessions : DataFrame
+        The parsed sessions table.
+    log : ProblemLog
+        Where the problems are recorded.
     """
     dup = sessions.duplicated(keep="first")
     if not dup.any():
@@ -367,8 +503,17 @@ def check_duplicate_sessions(sessions, log: ProblemLog) -> None:
     )
 
 
-def check_stage_order(stages, model, log: ProblemLog) -> None:
-    """Warn where a stage started before a stage that precedes it in the model."""
+def check_stage_order(stages: pd.DataFrame, model: StageModel, log: ProblemLog) -> None:
+    """Warn where a stage started before a stage that precedes it in the model.
+
+    Parameters
+    ----------
+    stages : DataFrame
+        The parsed stages table.
+    model : StageModel
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     position = model.position(stages["stage"])
     ordered = stages.assign(_pos=position).sort_values(["case_id", "started_on", "_pos"])
     ordered = ordered[ordered["_pos"].notna()]
@@ -387,8 +532,20 @@ def check_stage_order(stages, model, log: ProblemLog) -> None:
     )
 
 
-def check_intake_in_placement(cases, placements, tolerance_days, log) -> None:
-    """Warn where intake falls far outside the placement's period."""
+def check_intake_in_placement(
+    cases: pd.DataFrame, placements: pd.DataFrame, tolerance_days: int, log: ProblemLog
+) -> None:
+    """Warn where intake falls far outside the placement's period.
+
+    Parameters
+    ----------
+    cases, placements : DataFrame
+        The parsed tables.
+    tolerance_days : int
+        Days outside the placement's period before an intake is reported.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     period = placements.set_index("placement_id")
     start = lookup(period["start_date"], cases["placement_id"])
     end = lookup(period["end_date"], cases["placement_id"])
@@ -420,8 +577,16 @@ def check_intake_in_placement(cases, placements, tolerance_days, log) -> None:
         )
 
 
-def check_results_without_attendance(visits, log) -> None:
-    """Warn where a visit not attended carries a test result."""
+def check_results_without_attendance(visits: pd.DataFrame, log: ProblemLog) -> None:
+    """Warn where a visit not attended carries a test result.
+
+    Parameters
+    ----------
+    visits : DataFrame
+        The parsed visits table.
+    log : ProblemLog
+        Where the problems are recorded.
+    """
     bad = (~visits["attended"]).fillna(False).astype(bool) & visits["test_result"].isin(
         ["negative", "positive"]
     )
@@ -438,7 +603,18 @@ def check_results_without_attendance(visits, log) -> None:
 
 
 def rejected_rows(log: ProblemLog, table: str) -> pd.Index:
-    """Source rows of ``table`` that carry at least one error."""
+    """Source rows of ``table`` that carry at least one error.
+
+    Parameters
+    ----------
+    log : ProblemLog
+    table : str
+
+    Returns
+    -------
+    Index of int64
+        Named ``row``.
+    """
     problems = log.frame()
     hit = problems[(problems["table"] == table) & (problems["severity"] == "error")]
     return pd.Index(hit["row"].dropna().astype("int64").unique(), name="row")

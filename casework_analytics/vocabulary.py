@@ -46,7 +46,18 @@ VOCABULARIES: dict[str, tuple[str, ...]] = {
 
 
 def read_package_table(name: str) -> pd.DataFrame:
-    """Read a CSV file shipped in ``casework_analytics/data`` as text."""
+    """Read a CSV file shipped in ``casework_analytics/data`` as text.
+
+    Parameters
+    ----------
+    name : str
+        The file name, e.g. ``"value_aliases.csv"``.
+
+    Returns
+    -------
+    DataFrame
+        Every value as text; empty cells are empty strings.
+    """
     with resources.files("casework_analytics.data").joinpath(name).open("r", encoding="utf-8") as f:
         return pd.read_csv(f, dtype="string", keep_default_na=False)
 
@@ -62,13 +73,23 @@ def _nested_aliases(name: str, outer: str, target: str) -> dict[str, dict[str, s
 
 @cache
 def column_aliases() -> dict[str, dict[str, str]]:
-    """Header aliases per table: ``{table: {alias: canonical_column}}``."""
+    """Header aliases per table: ``{table: {alias: canonical_column}}``.
+
+    Returns
+    -------
+    dict of dict
+    """
     return _nested_aliases("column_aliases.csv", "table", "column")
 
 
 @cache
 def value_aliases() -> dict[str, dict[str, str]]:
-    """Value aliases per field: ``{field: {alias: value}}``."""
+    """Value aliases per field: ``{field: {alias: value}}``.
+
+    Returns
+    -------
+    dict of dict
+    """
     return _nested_aliases("value_aliases.csv", "field", "value")
 
 
@@ -77,6 +98,15 @@ def normalise_label(values: pd.Series) -> pd.Series:
 
     Works on the distinct values only, so a national cohort with a few
     dozen distinct labels costs a few dozen string operations.
+
+    Parameters
+    ----------
+    values : Series
+
+    Returns
+    -------
+    Series of string
+        On the index of ``values``.
     """
     codes, uniques = pd.factorize(values.astype("string"))
     cleaned = pd.Series(uniques, dtype="string").str.strip().str.lower()
@@ -87,7 +117,17 @@ def normalise_label(values: pd.Series) -> pd.Series:
 
 
 def normalise_header(name: str) -> str:
-    """Canonical form of a column header: lower snake_case, BOM removed."""
+    """Canonical form of a column header: lower snake_case, BOM removed.
+
+    Parameters
+    ----------
+    name : str
+        The header as written (made text with ``str``).
+
+    Returns
+    -------
+    str
+    """
     cleaned = str(name).replace("\ufeff", "").strip().lower()
     for char in " -./":
         cleaned = cleaned.replace(char, "_")
@@ -105,6 +145,16 @@ def lookup_form(label: str) -> str:
     """A label as looked up: lower case, punctuation gone, one space between
     words, and a leading "tahap", "fase", "stage" or "phase" dropped.
 
+    Parameters
+    ----------
+    label : str
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
     >>> lookup_form("  Tahap Pengkajian. ")
     'pengkajian'
     >>> lookup_form("Relasi-dan-Kontrak")
@@ -158,6 +208,19 @@ def closest_value(label: str, aliases: dict[str, str]) -> str | None:
     """The controlled value whose alias is closest to ``label`` (difflib ratio
     at least 0.75), for a "did you mean" hint; None if nothing is close.
 
+    Parameters
+    ----------
+    label : str
+        The label as written.
+    aliases : dict
+        Normalised alias → controlled value.
+
+    Returns
+    -------
+    str or None
+
+    Examples
+    --------
     >>> closest_value("Assesment", {"assessment": "assessment", "pengkajian": "assessment"})
     'assessment'
     """
@@ -168,12 +231,27 @@ def closest_value(label: str, aliases: dict[str, str]) -> str | None:
 
 @cache
 def value_labels() -> pd.DataFrame:
-    """Display labels of the controlled values: ``field, value, label_en, label_id``."""
+    """Display labels of the controlled values: ``field, value, label_en, label_id``.
+
+    Returns
+    -------
+    DataFrame
+    """
     return read_package_table("value_labels.csv")
 
 
 def forms_of(field: str) -> dict[str, tuple[str, str]]:
-    """``{value: (English label, Indonesian label)}`` of a controlled field."""
+    """``{value: (English label, Indonesian label)}`` of a controlled field.
+
+    Parameters
+    ----------
+    field : str
+        A controlled field, e.g. ``"session_status"``.
+
+    Returns
+    -------
+    dict of (str, str)
+    """
     rows = value_labels()[value_labels()["field"] == field]
     return {
         v: (en, id_)
@@ -182,11 +260,32 @@ def forms_of(field: str) -> dict[str, tuple[str, str]]:
 
 
 def accepted_text(forms: dict[str, tuple[str, str]]) -> str:
-    """The accepted values with their Indonesian forms: ``held / terlaksana, ...``."""
+    """The accepted values with their Indonesian forms: ``held / terlaksana, ...``.
+
+    Parameters
+    ----------
+    forms : dict
+        As :func:`forms_of` returns it.
+
+    Returns
+    -------
+    str
+    """
     return ", ".join(named_form(value, forms) for value in forms)
 
 
 def named_form(value: str, forms: dict[str, tuple[str, str]]) -> str:
-    """``value / its Indonesian label`` (the value alone where they are the same)."""
+    """``value / its Indonesian label`` (the value alone where they are the same).
+
+    Parameters
+    ----------
+    value : str
+    forms : dict
+        As :func:`forms_of` returns it.
+
+    Returns
+    -------
+    str
+    """
     label_id = forms.get(value, (value, value))[1]
     return value if label_id in ("", value) else f"{value} / {label_id}"
