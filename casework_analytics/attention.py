@@ -29,6 +29,11 @@ from .closures import case_exits
 from .grouping import DateLike, as_as_of
 from .timelines import recovery_outcomes
 
+__all__ = [
+    "REASONS",
+    "needs_attention",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
 

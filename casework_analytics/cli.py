@@ -49,6 +49,10 @@ from pathlib import Path
 
 from .errors import CaseworkError
 
+__all__ = [
+    "main",
+]
+
 EXIT_OK, EXIT_REJECTED, EXIT_UNUSABLE, EXIT_BUG = 0, 1, 2, 3
 EXIT_INTERRUPTED, EXIT_PIPE = 130, 141
 DEFAULT_THRESHOLD = 11

@@ -59,6 +59,19 @@ from .errors import CaseworkError
 from .grouping import DateLike, as_as_of
 from .vocabulary import normalise_label, read_package_table
 
+__all__ = [
+    "EXIT_TYPES",
+    "NEGATED_COMPLETION",
+    "exit_taxonomy",
+    "exit_rules",
+    "read_exit_rules",
+    "check_exit_rules",
+    "negated_completion",
+    "classify_exit_reasons",
+    "observed_cases",
+    "case_exits",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
 

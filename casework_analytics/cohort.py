@@ -32,6 +32,11 @@ from .validation import (
     rejected_rows,
 )
 
+__all__ = [
+    "Cohort",
+    "load",
+]
+
 
 @dataclass
 class Cohort:

@@ -51,6 +51,32 @@ from .errors import CaseworkError
 from .grouping import MISSING_GROUP, GroupBy, group_columns
 from .intervals import wilson_interval
 
+__all__ = [
+    "KINDS",
+    "OVERDISPERSION",
+    "MIN_GROUPS_TO_WIDEN",
+    "TRANSFORMS",
+    "DEFAULT_LEVELS",
+    "DEFAULT_COVARIATES",
+    "AGE_BREAKS",
+    "level_name",
+    "level_from_name",
+    "funnel_limits",
+    "Dispersion",
+    "dispersion_test",
+    "FunnelResult",
+    "funnel_table",
+    "age_band",
+    "c_statistic",
+    "CaseMixModel",
+    "case_mix_model",
+    "cox_model",
+    "proportional_hazards_test",
+    "TrendTest",
+    "cochran_armitage",
+    "trend_table",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

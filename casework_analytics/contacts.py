@@ -13,6 +13,13 @@ from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, w
 from .intervals import risk_ratio
 from .keys import positions, take
 
+__all__ = [
+    "SESSION_STATUSES",
+    "session_summary",
+    "association_flags",
+    "missed_sessions_and_unplanned_exit",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .summary import Summary

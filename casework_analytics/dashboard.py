@@ -25,6 +25,16 @@ from .grouping import OVERALL, DateLike, GroupBy, attach_groups, case_groups
 from .labels import catalogue
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, OTHER_GROUP, check_threshold
 
+__all__ = [
+    "CARD_METRICS",
+    "SCREEN_DPI",
+    "COMPARED",
+    "placement_table",
+    "quality_summary",
+    "plottable",
+    "Dashboard",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .summary import Summary

@@ -58,6 +58,19 @@ import pandas as pd
 
 from .errors import SourceError
 
+__all__ = [
+    "READ_PROBLEM_COLUMNS",
+    "UNDECODABLE",
+    "show_undecodable",
+    "blank_rows",
+    "needs_cleaning",
+    "clean_cells",
+    "problem_frame",
+    "decode",
+    "scan_records",
+    "read_delimited",
+]
+
 #: Columns of the problem table every reader returns next to its frame.
 #: ``position`` is the 0-based column (NA for a whole row or table), ``row``
 #: the source row (NA for the whole table); ``severity`` NA means "error in

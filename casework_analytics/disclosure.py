@@ -80,6 +80,23 @@ from .errors import CaseworkError
 from .grouping import OVERALL, group_columns
 from .privacy import DEFAULT_THRESHOLD, HIDDEN
 
+__all__ = [
+    "DEFAULT_MARGIN",
+    "BATCH_VARIABLES",
+    "LOCAL_BLOCKS_FROM",
+    "LOCAL_RELATION_SIZE",
+    "RANDOM_ROUNDS",
+    "AUDIT_COLUMNS",
+    "CELL_COLUMNS",
+    "CURVE_COLUMNS",
+    "PublishedSet",
+    "audit",
+    "Protection",
+    "protect_set",
+    "coarsen_curve",
+    "add_curve",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

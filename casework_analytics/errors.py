@@ -7,6 +7,13 @@ and says what is allowed.
 
 from __future__ import annotations
 
+__all__ = [
+    "CaseworkError",
+    "SourceError",
+    "ValidationError",
+    "MissingTableError",
+]
+
 
 class CaseworkError(Exception):
     """Base class for every error this package raises on purpose."""

@@ -48,6 +48,17 @@ from .grouping import DateLike, GroupBy, as_as_of, case_groups
 from .recovery import headline_flags
 from .timelines import RECOVERY_EVENTS, RecoveryDefinition, resolve_definition
 
+__all__ = [
+    "METRICS",
+    "MIN_LEVEL_CASES",
+    "OUTCOMES",
+    "case_metrics",
+    "compare_groups",
+    "outcome_times",
+    "hazard_ratios",
+    "term_trend",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .summary import Summary

@@ -29,6 +29,14 @@ from .intervals import wilson_interval
 from .keys import positions, take
 from .stages import furthest_stage
 
+__all__ = [
+    "exit_reasons",
+    "stages_at_exit",
+    "exit_stage",
+    "exit_type_association",
+    "exit_cumulative_incidence",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .summary import Summary

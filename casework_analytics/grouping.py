@@ -27,6 +27,21 @@ import pandas as pd
 from .errors import CaseworkError
 from .keys import positions, take
 
+__all__ = [
+    "DateLike",
+    "GroupBy",
+    "OVERALL",
+    "MISSING_GROUP",
+    "as_as_of",
+    "group_columns",
+    "PER_CASE_COLUMNS",
+    "RESERVED_LABELS",
+    "case_groups",
+    "group_key",
+    "attach_groups",
+    "with_overall",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
 

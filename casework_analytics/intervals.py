@@ -7,6 +7,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 from scipy import stats
 
+__all__ = [
+    "wilson_interval",
+    "risk_ratio",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

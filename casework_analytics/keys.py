@@ -15,6 +15,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "positions",
+    "take",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

@@ -10,6 +10,13 @@ from __future__ import annotations
 
 from .errors import CaseworkError
 
+__all__ = [
+    "LANGUAGES",
+    "CATALOGUE",
+    "catalogue",
+    "text",
+]
+
 LANGUAGES = ("en", "id")
 
 CATALOGUE: dict[str, dict[str, str]] = {

@@ -18,6 +18,13 @@ from .closures import case_exits
 from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, with_overall
 from .keys import positions
 
+__all__ = [
+    "TEDS_LOS_BANDS",
+    "teds_los_code",
+    "length_of_stay",
+    "length_of_stay_summary",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

@@ -40,6 +40,26 @@ import pandas as pd
 
 from .errors import CaseworkError
 
+__all__ = [
+    "MANIFEST",
+    "TOOL",
+    "FORMULA_TRIGGERS",
+    "TABLE_FORMATS",
+    "neutralise",
+    "SOURCE_COMMANDS",
+    "is_our_output",
+    "check_output_folder",
+    "check_output_file",
+    "file_starts_with",
+    "TableParts",
+    "OutputFolder",
+    "output_folder",
+    "write_file_atomically",
+    "write_excel",
+    "SOURCE_FORMATS",
+    "write_source",
+]
+
 MANIFEST = "manifest.json"
 TOOL = "casework_analytics"
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")

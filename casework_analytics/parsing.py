@@ -25,6 +25,21 @@ from .vocabulary import (
     value_aliases,
 )
 
+__all__ = [
+    "DATE_DTYPE",
+    "FIRST_DATE",
+    "LAST_DATE",
+    "DATE_RANGE_TEXT",
+    "to_text",
+    "parse_dates",
+    "parse_booleans",
+    "parse_numbers",
+    "parse_vocabulary",
+    "canonical_names",
+    "canonical_headers",
+    "parse_table",
+]
+
 _TIME = r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
 _ISO = r"(?P<y>\d{4,})-(?P<m>\d{1,2})-(?P<d>\d{1,2})" + _TIME
 _DAY_FIRST = r"(?P<d>\d{1,2})[/.\-](?P<m>\d{1,2})[/.\-](?P<y>\d{4})"

@@ -24,6 +24,29 @@ from .errors import CaseworkError
 from .labels import catalogue
 from .survival import at_risk_table
 
+__all__ = [
+    "COLORS",
+    "STAGE_COLORS",
+    "ALL_COLOR",
+    "GROUP_PALETTE",
+    "HATCH",
+    "MAX_OVERLAID",
+    "stage_funnel_plot",
+    "exit_reasons_plot",
+    "exit_reason_bars",
+    "km_plot",
+    "km_panels",
+    "cumulative_incidence_plot",
+    "swimmer_plot",
+    "monitoring_heatmap",
+    "retention_triangle",
+    "FUNNEL_COLORS",
+    "funnel_plot",
+    "forest_plot",
+    "sensitivity_plot",
+    "trend_plot",
+]
+
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure

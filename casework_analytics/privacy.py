@@ -48,6 +48,26 @@ from .parsing import canonical_headers, to_text
 from .schemas import TABLES
 from .vocabulary import normalise_header
 
+__all__ = [
+    "TOKEN_LENGTH",
+    "MIN_KEY_BYTES",
+    "DEFAULT_THRESHOLD",
+    "MIN_THRESHOLD",
+    "HIDDEN",
+    "OTHER_GROUP",
+    "PSEUDONYMISED",
+    "FREE_TEXT",
+    "IDENTIFIER_PATTERNS",
+    "make_key",
+    "check_threshold",
+    "read_key",
+    "pseudonym",
+    "identifier_columns",
+    "pseudonymise_tables",
+    "pseudonymise",
+    "fold_small_groups",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .grouping import GroupBy

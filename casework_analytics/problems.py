@@ -29,6 +29,17 @@ from collections.abc import Iterable, Sequence
 
 import pandas as pd
 
+__all__ = [
+    "PROBLEM_COLUMNS",
+    "ProblemLog",
+    "empty_problems",
+    "printable",
+    "LONGEST_LINE",
+    "format_problems",
+    "MESSAGES_ID",
+    "in_language",
+]
+
 PROBLEM_COLUMNS = ["rule", "severity", "table", "column", "row", "case_id", "value", "message"]
 
 

@@ -21,6 +21,14 @@ import threading
 import time
 from collections.abc import Iterator
 
+__all__ = [
+    "MIN_SECONDS",
+    "wanted",
+    "Progress",
+    "Step",
+    "quiet",
+]
+
 #: Steps shorter than this many seconds show no line.
 MIN_SECONDS = 1.0
 

@@ -72,6 +72,24 @@ from .errors import CaseworkError
 from .grouping import OVERALL
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, check_threshold
 
+__all__ = [
+    "CURVE_STEP_DAYS",
+    "MIN_CURVE_POINTS",
+    "ROUNDING_BASE",
+    "Rule",
+    "RULES",
+    "MINUS",
+    "case_indicators",
+    "exit_times",
+    "Publication",
+    "publish",
+    "WITHHELD_REASONS",
+    "MOSTLY_SMALL",
+    "POOL_TOTAL",
+    "Protected",
+    "protect_counts",
+]
+
 if TYPE_CHECKING:
     from scipy import sparse
 

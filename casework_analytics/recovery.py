@@ -26,6 +26,16 @@ from .timelines import (
     resolve_definition,
 )
 
+__all__ = [
+    "HEADLINE_METRICS",
+    "recovery_headline",
+    "headline_flags",
+    "recovery_sensitivity",
+    "recovery_survival",
+    "recovery_logrank",
+    "retention_by_intake_month",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .summary import Summary

@@ -24,6 +24,13 @@ from .errors import CaseworkError
 from .grouping import as_as_of
 from .outputs import write_file_atomically
 
+__all__ = [
+    "STYLE",
+    "GENERATOR",
+    "dashboard_template",
+    "build_report",
+]
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 

@@ -26,6 +26,20 @@ from pandera.typing import Series
 
 from .vocabulary import VOCABULARIES
 
+__all__ = [
+    "TableSpec",
+    "TABLES",
+    "REQUIRED_TABLES",
+    "OPTIONAL_TABLES",
+    "PlacementSchema",
+    "CaseSchema",
+    "StageSchema",
+    "SessionSchema",
+    "VisitSchema",
+    "SCHEMAS",
+    "schema_for",
+]
+
 
 @dataclass(frozen=True)
 class TableSpec:

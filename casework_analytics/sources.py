@@ -33,6 +33,16 @@ from .errors import SourceError
 from .schemas import OPTIONAL_TABLES, REQUIRED_TABLES
 from .vocabulary import normalise_header
 
+__all__ = [
+    "SourceLike",
+    "TABLE_NAMES",
+    "TABLE_ALIASES",
+    "RawSource",
+    "read_csv_table",
+    "SQL_CHUNK_ROWS",
+    "read_source",
+]
+
 if TYPE_CHECKING:
     from .progress import Progress
 

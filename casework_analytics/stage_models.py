@@ -29,6 +29,13 @@ import pandas as pd
 from .errors import CaseworkError
 from .vocabulary import map_labels, read_package_table
 
+__all__ = [
+    "DEFAULT_STAGE_MODEL",
+    "StageModel",
+    "available_stage_models",
+    "get_stage_model",
+]
+
 DEFAULT_STAGE_MODEL = "skidmore"
 
 

@@ -17,6 +17,13 @@ from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups, w
 from .intervals import wilson_interval
 from .keys import positions, take
 
+__all__ = [
+    "furthest_stage",
+    "stage_progress",
+    "funnel_flags",
+    "stage_funnel",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
     from .stage_models import StageModel

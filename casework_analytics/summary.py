@@ -44,6 +44,13 @@ from .timelines import (
     resolve_definition,
 )
 
+__all__ = [
+    "PER_CASE_TABLES",
+    "RECOVERY_TABLES",
+    "TABLE_NAMES",
+    "Summary",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
 

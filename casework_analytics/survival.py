@@ -25,6 +25,20 @@ from scipy import stats
 from .errors import CaseworkError
 from .grouping import OVERALL, group_columns, group_key
 
+__all__ = [
+    "CONF_TYPES",
+    "kaplan_meier",
+    "at_risk_table",
+    "TOLERANCE",
+    "survival_quantile",
+    "survival_at",
+    "SUMMARY_COUNTS",
+    "SUMMARY_SHAPE",
+    "survival_summary",
+    "logrank_test",
+    "cumulative_incidence",
+]
+
 CONF_TYPES = ("log-log", "log")
 
 

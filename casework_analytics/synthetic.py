@@ -34,6 +34,15 @@ from .errors import CaseworkError
 from .outputs import write_source as write  # noqa: F401  (write a generated cohort)
 from .vocabulary import column_aliases
 
+__all__ = [
+    "SITES",
+    "TERMS",
+    "DEFAULT_EXPORT_DATE",
+    "MONITORING_WEEKS",
+    "generate",
+    "messy",
+]
+
 SITES = (
     "BNNK Tebing Tinggi",
     "BNNK Medan",

@@ -55,6 +55,24 @@ from .sources import TABLE_NAMES
 from .stage_models import get_stage_model
 from .vocabulary import read_package_table
 
+__all__ = [
+    "LANGUAGES",
+    "ROWS",
+    "DATE_FORMAT",
+    "TEXT_FORMAT",
+    "SHEETS",
+    "TEXT",
+    "SUGGESTED",
+    "list_key",
+    "drop_down",
+    "number_range",
+    "data_dictionary",
+    "validate_command",
+    "build_template",
+    "write_template",
+    "example_tables",
+]
+
 if TYPE_CHECKING:
     from openpyxl import Workbook
 

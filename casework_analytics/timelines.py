@@ -83,6 +83,20 @@ from .errors import CaseworkError
 from .grouping import DateLike, as_as_of
 from .keys import positions
 
+__all__ = [
+    "WEEK_STATUSES",
+    "MISSING_AS",
+    "STATUS_AT_AS_OF",
+    "RECOVERY_EVENTS",
+    "RecoveryDefinition",
+    "resolve_definition",
+    "Timelines",
+    "GRID_CHUNK_ROWS",
+    "recovery_timelines",
+    "weekly_status",
+    "recovery_outcomes",
+]
+
 if TYPE_CHECKING:
     from .cohort import Cohort
 

@@ -79,6 +79,23 @@ from .problems import ProblemLog
 from .schemas import TABLES, schema_for
 from .vocabulary import accepted_text, closest_value, forms_of, named_form, value_aliases
 
+__all__ = [
+    "is_in",
+    "lookup",
+    "apply_schema",
+    "check_unique_key",
+    "check_date_order",
+    "check_references",
+    "check_not_before_intake",
+    "check_repeated_stages",
+    "check_duplicate_visits",
+    "check_duplicate_sessions",
+    "check_stage_order",
+    "check_intake_in_placement",
+    "check_results_without_attendance",
+    "rejected_rows",
+]
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
 

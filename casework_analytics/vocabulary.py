@@ -24,6 +24,23 @@ from importlib import resources
 import numpy as np
 import pandas as pd
 
+__all__ = [
+    "VOCABULARIES",
+    "read_package_table",
+    "column_aliases",
+    "value_aliases",
+    "normalise_label",
+    "normalise_header",
+    "LABEL_PREFIXES",
+    "lookup_form",
+    "map_labels",
+    "closest_value",
+    "value_labels",
+    "forms_of",
+    "accepted_text",
+    "named_form",
+]
+
 #: Allowed values of every controlled field, in display order.
 VOCABULARIES: dict[str, tuple[str, ...]] = {
     "sex": ("female", "male", "unknown"),

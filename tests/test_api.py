@@ -31,3 +31,32 @@ def test_import_does_not_load_the_heavy_modules():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_every_module_lists_its_public_names_in_all():
+    # `from casework_analytics.stages import *` and Tab completion show what a
+    # module offers: every public function and class it defines, and nothing
+    # it does not have.
+    import importlib
+    import inspect
+    import pkgutil
+
+    import casework_analytics
+
+    for info in pkgutil.iter_modules(casework_analytics.__path__):
+        if info.ispkg:
+            continue
+        module = importlib.import_module(f"casework_analytics.{info.name}")
+        names = getattr(module, "__all__", None)
+        assert names is not None, info.name
+        assert all(hasattr(module, n) for n in names), info.name
+        if info.name == "cli":
+            continue
+        defined = {
+            n
+            for n, obj in vars(module).items()
+            if not n.startswith("_")
+            and (inspect.isfunction(obj) or inspect.isclass(obj))
+            and getattr(obj, "__module__", None) == module.__name__
+        }
+        assert defined <= set(names), (info.name, sorted(defined - set(names)))
