@@ -202,3 +202,50 @@ def test_trend_plot_draws_shares_with_intervals():
     assert "p = 0.04" in ax.get_title()
     with pytest.raises(CaseworkError, match="draws one metric"):
         plots.trend_plot(pd.concat([trend, trend.assign(metric="x")]), ax=plt.figure().gca())
+
+
+def _texts(ax) -> set[str]:
+    """Every piece of text a reader sees on the figure of ``ax``."""
+    texts = {t.get_text() for t in ax.figure.findobj(matplotlib.text.Text)}
+    return {t.strip() for t in texts if t.strip()}
+
+
+def test_indonesian_plots_show_no_english_label(sample):
+    from casework_analytics.labels import CATALOGUE
+    from casework_analytics.recovery import recovery_sensitivity, retention_by_intake_month
+
+    # Every English phrase of the catalogue whose Indonesian differs: none of them
+    # may appear on a figure drawn with lang="id".
+    english = {
+        v for k, v in CATALOGUE["en"].items() if v != CATALOGUE["id"].get(k) and len(v) > 3
+    }
+    surv = recovery_survival(sample, AS_OF)
+    progress = stage_progress(sample, AS_OF)
+    weekly = weekly_status(sample, AS_OF)
+    drawn = {
+        "stage_funnel_plot": lambda ax: plots.stage_funnel_plot(
+            stage_funnel(sample, AS_OF), ax=ax, lang="id"
+        ),
+        "exit_reasons_plot": lambda ax: plots.exit_reasons_plot(
+            exit_reasons(sample, AS_OF), ax=ax, lang="id"
+        ),
+        "km_plot": lambda ax: plots.km_plot(
+            surv[surv["outcome"] == "dropout"], ax=ax, lang="id"
+        ),
+        "cumulative_incidence_plot": lambda ax: plots.cumulative_incidence_plot(
+            exit_cumulative_incidence(sample, AS_OF), ax=ax, lang="id"
+        ),
+        "swimmer_plot": lambda ax: plots.swimmer_plot(progress, weekly, ax=ax, lang="id"),
+        "monitoring_heatmap": lambda ax: plots.monitoring_heatmap(weekly, ax=ax, lang="id"),
+        "retention_triangle": lambda ax: plots.retention_triangle(
+            retention_by_intake_month(sample, AS_OF), ax=ax, lang="id"
+        ),
+        "sensitivity_plot": lambda ax: plots.sensitivity_plot(
+            recovery_sensitivity(sample, AS_OF), ax=ax, lang="id"
+        ),
+    }
+    for name, draw in drawn.items():
+        ax = draw(plt.figure().gca())
+        leftovers = {t for t in _texts(ax) if t in english}
+        assert not leftovers, (name, leftovers)
+        plt.close("all")
