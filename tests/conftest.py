@@ -17,6 +17,22 @@ settings.register_profile("repeatable", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile("explore" if os.environ.get("CASEWORK_FUZZ_EXAMPLES") else "repeatable")
 
+
+def pytest_collection_modifyitems(items):
+    """`make mutation` runs each property test with at most CASEWORK_MUTATION_EXAMPLES
+    examples (the tests' own @settings would otherwise win over any profile): each
+    mutant reruns the tests that reach it, and a few hundred examples per mutant would
+    make the run last hours."""
+    cap = os.environ.get("CASEWORK_MUTATION_EXAMPLES")
+    if not cap:
+        return
+    for item in items:
+        test = getattr(item, "obj", None)
+        own = getattr(test, "_hypothesis_internal_use_settings", None)
+        if own is not None and own.max_examples > int(cap):
+            test._hypothesis_internal_use_settings = settings(own, max_examples=int(cap))
+
+
 TINY = {
     "placements": """placement_id,site,caseworker_id,start_date,end_date,term
 P1,BNNK Tebing Tinggi,CW1,2024-03-18,2024-06-03,2024-1

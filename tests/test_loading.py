@@ -8,7 +8,14 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from casework_analytics import SourceError, ValidationError, load, synthetic
+from casework_analytics import (
+    CaseworkError,
+    MissingTableError,
+    SourceError,
+    ValidationError,
+    load,
+    synthetic,
+)
 from casework_analytics.sources import TABLE_NAMES
 
 
@@ -106,7 +113,7 @@ def test_header_aliases_booleans_and_day_first_dates(tmp_path):
 def test_missing_optional_table_is_reported_when_needed(tiny_dir):
     (tiny_dir / "visits.csv").unlink()
     cohort = load(tiny_dir)
-    with pytest.raises(Exception, match="needs the visits table"):
+    with pytest.raises(MissingTableError, match="Recovery analysis needs the visits table"):
         cohort.require("visits", "Recovery analysis")
 
 
@@ -143,5 +150,8 @@ def test_errors_raise_lists_every_problem(with_rows):
 
 
 def test_bad_errors_argument(tiny_dir):
-    with pytest.raises(Exception, match="`errors` must be one of"):
+    with pytest.raises(
+        CaseworkError, match=r"`errors` must be one of \['report', 'raise'\]"
+    ) as info:
         load(tiny_dir, errors="ignore")
+    assert type(info.value) is CaseworkError  # a usage error, not a problem of the source

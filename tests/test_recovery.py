@@ -10,7 +10,8 @@ with weekly negative screens and a final screen on the day of the event
 (positive) or of censoring (negative), so the time to first positive is the
 published survival time. Reference values were computed outside this
 package, in a separate environment with lifelines 0.30.3 and
-scikit-survival 0.28.0::
+scikit-survival 0.28.0 (and R 4.2.2 with survival 3.5.3: see the log-rank
+tests)::
 
     from lifelines import KaplanMeierFitter
     from lifelines.statistics import multivariate_logrank_test
@@ -213,14 +214,127 @@ def test_public_dataset_time_to_first_positive_matches_lifelines(lung):
         assert first.loc[day, "survival"] == pytest.approx(value, abs=1e-6)
 
 
-def test_public_dataset_logrank_matches_lifelines_and_scikit_survival():
-    # R: survdiff(Surv(time, status) ~ ph.ecog, data = lung): "Chisq= 22 on 3 degrees
-    # of freedom"; the one patient without ph.ecog is left out, as R does.
+def test_public_dataset_logrank_matches_r_lifelines_and_scikit_survival():
+    # Four ECOG groups. R 4.2.2, survival 3.5.3, on this very file (status 0/1):
+    #   > lung2 <- read.csv("tests/data/lung.csv")
+    #   > fit <- survdiff(Surv(time, status) ~ ph.ecog, data = lung2)
+    #   n=227, 1 observation deleted due to missingness.
+    #               N Observed        Expected        (O-E)^2/E         (O-E)^2/V
+    #   ph.ecog=0  63       37 54.152697018923  5.4330630092192  8.21194401832231
+    #   ph.ecog=1 113       82 83.527564575082  0.0279363290779  0.05729906727945
+    #   ph.ecog=2  50       44 26.147353065330 12.1892645032806 14.64910216684177
+    #   ph.ecog=3   1        1  0.172385340665  3.9733426386729  4.00399552865228
+    #    Chisq= 22  on 3 degrees of freedom, p= 6.6425353558e-05
+    #   > fit$chisq; pchisq(fit$chisq, 3, lower.tail = FALSE)
+    #   21.962131682476006  6.6425353558001711e-05
+    # The one patient without ph.ecog is left out, as R does.
     cohort = load(_lung_source(LUNG.dropna(subset=["ph.ecog"])))
     r = recovery_logrank(cohort, "2026-01-01", "site").set_index("outcome")
-    assert r.loc["first_positive", "chisq"] == pytest.approx(LUNG_LOGRANK, abs=1e-6)
+    assert r.loc["first_positive", "chisq"] == pytest.approx(21.962131682476006, abs=1e-9)
+    assert r.loc["first_positive", "chisq"] == pytest.approx(LUNG_LOGRANK, abs=1e-9)
     assert r.loc["first_positive", "df"] == 3 and r.loc["first_positive", "n"] == 227
-    assert r.loc["first_positive", "p_value"] == pytest.approx(6.64253535580408e-05, rel=1e-6)
+    assert r.loc["first_positive", "events"] == 164 and r.loc["first_positive", "n_groups"] == 4
+    assert r.loc["first_positive", "p_value"] == pytest.approx(6.6425353558001711e-05, rel=1e-9)
+
+
+def _three_site_cohort():
+    """Seven clients at three sites, intake Monday 1 January 2024, one screen a week
+    (days 0, 7, 14, ...), every visit attended, monitoring planned to end on the day of
+    the last screen (so no gap ever opens a dropout):
+
+    a1 (site A)  N N P            a2 (A)  N N N N P
+    b1 (B)       N P              b2 (B)  N N N N         b3 (B)  N N N N P
+    c1 (C)       N N N N N N      c2 (C)  N N P
+    """
+    n, p = "negative", "positive"
+    plan = {
+        "a1": ("A", [n, n, p]),
+        "a2": ("A", [n, n, n, n, p]),
+        "b1": ("B", [n, p]),
+        "b2": ("B", [n, n, n, n]),
+        "b3": ("B", [n, n, n, n, p]),
+        "c1": ("C", [n] * 6),
+        "c2": ("C", [n, n, p]),
+    }
+    day = [f"2024-01-{1 + 7 * k:02d}" for k in range(5)] + ["2024-02-05"]
+    cases = pd.DataFrame(
+        {
+            "case_id": list(plan),
+            "placement_id": ["P" + site for site, _ in plan.values()],
+            "client_id": ["K" + case for case in plan],
+            "intake_date": "2024-01-01",
+            "monitoring_end_date": [day[len(screens) - 1] for _, screens in plan.values()],
+        }
+    )
+    visits = pd.DataFrame(
+        [
+            (case, day[k], True, result)
+            for case, (_, screens) in plan.items()
+            for k, result in enumerate(screens)
+        ],
+        columns=["case_id", "visit_date", "attended", "test_result"],
+    )
+    placements = pd.DataFrame(
+        {
+            "placement_id": ["PA", "PB", "PC"],
+            "site": ["A", "B", "C"],
+            "caseworker_id": "W",
+            "start_date": "2024-01-01",
+            "end_date": "2024-06-30",
+        }
+    )
+    stages = pd.DataFrame(
+        {"case_id": list(plan), "stage": "engagement", "started_on": "2024-01-01"}
+    )
+    cohort = load({"placements": placements, "cases": cases, "stages": stages, "visits": visits})
+    assert not cohort.has_errors, cohort.problems
+    return cohort
+
+
+def test_logrank_on_three_sites_by_hand_and_r():
+    r = recovery_logrank(_three_site_cohort(), "2024-03-31", "site").set_index("outcome")
+    assert r.index.tolist() == ["dropout", "first_positive", "sustained", "relapse"]
+    assert (r["group"] == "site").all() and (r["n_groups"] == 3).all()
+    # First positive, from intake: a1 14, a2 28, b1 7, c2 14, b3 28 (events); b2 censored
+    # on its last screen, day 21, and c1 on day 35. Worked by hand in
+    # tests/test_survival.py::test_logrank_three_groups_by_hand_and_r (the same times):
+    # chisq = 55180/109747 on 2 df. R 4.2.2, survival 3.5.3:
+    #   > survdiff(Surv(time, status) ~ site, data = data.frame(
+    #   +   time = c(14, 28, 7, 21, 28, 35, 14), status = c(1, 1, 1, 0, 1, 0, 1),
+    #   +   site = c("A", "A", "B", "B", "B", "C", "C")))
+    #    Chisq= 0.5  on 2 degrees of freedom, p= 0.7777140296
+    #   (fit$chisq = 0.50279278704657082, p = 0.7777140296463062)
+    first = r.loc["first_positive"]
+    assert (first["n"], first["events"], first["df"]) == (7, 5, 2)
+    assert first["chisq"] == pytest.approx(55180 / 109747, abs=1e-12)
+    assert first["p_value"] == pytest.approx(0.7777140296463062, rel=1e-11)
+    # Relapse, from the day sustained abstinence was reached (the fourth negative
+    # week: day 21 for a2, b2, b3 and c1; the others never reached it and are left
+    # out): a2 and b3 relapse 7 days later; b2 is censored at 0 (its last screen is the
+    # day it was reached), c1 at 35 - 21 = 14. One event time, day 7: at risk a2, b3, c1
+    # (one per site), n = 3, d = 2. E = 2/3 each; O - E = (1/3, 1/3, -2/3);
+    # w = 2 * 1 / (9 * 2) = 1/9, V_gg = 1/9 * 1 * 2 = 2/9, V_gh = -1/9. With A and B:
+    # V^-1 = 27 * [[2/9, 1/9], [1/9, 2/9]] = [[6, 3], [3, 6]], chisq = (1/9) * (6 + 3 +
+    # 3 + 6) = 2 on 2 df, p = exp(-1). R 4.2.2, survival 3.5.3:
+    #   > survdiff(Surv(time, status) ~ site, data = data.frame(time = c(7, 0, 7, 14),
+    #   +   status = c(1, 0, 1, 0), site = c("A", "B", "B", "C")))
+    #          N Observed       Expected      (O-E)^2/E (O-E)^2/V
+    #   site=A 1        1 0.666666666667 0.166666666667       0.5
+    #   site=B 2        1 0.666666666667 0.166666666667       0.5
+    #   site=C 1        0 0.666666666667 0.666666666667       2.0
+    #    Chisq= 2  on 2 degrees of freedom, p= 0.3678794412
+    relapse = r.loc["relapse"]
+    assert (relapse["n"], relapse["events"], relapse["df"]) == (4, 2, 2)
+    assert relapse["chisq"] == pytest.approx(2.0, abs=1e-12)
+    assert relapse["p_value"] == pytest.approx(np.exp(-1), rel=1e-11)
+    # Sustained abstinence: one event time, day 21, and all four at risk then (a2, b2,
+    # b3, c1) reach it: d = n, so w = 0 and there is no variance: nothing to test.
+    # (R stops here: survdiff on these times fails with "Lapack routine dgesv: system
+    # is exactly singular".) Dropout: nobody drops out (no missed visit, no gap).
+    for outcome, events in (("sustained", 4), ("dropout", 0)):
+        row = r.loc[outcome]
+        assert (row["n"], row["events"], row["df"]) == (7, events, 0), outcome
+        assert pd.isna(row["chisq"]) and pd.isna(row["p_value"]), outcome
 
 
 def test_definition_object_flows_through(cohort):

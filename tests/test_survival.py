@@ -20,8 +20,10 @@ Reference values (R 4.x, survival package):
     > survfit(Surv(time, status) ~ 1, data = aml)    # median 27, LCL 18, UCL 45
     > survdiff(Surv(time, status) ~ x, data = aml)   # Chisq= 3.4 on 1 df, p= 0.07
 
-Log-rank values with more digits come from lifelines 0.30.3 and
-scikit-survival 0.28.0, run in a separate environment (see each test).
+The log-rank tests quote R 4.2.2 (Debian r-base-core 4.2.2) with survival
+3.5.3 (r-cran-survival), run for them with each call shown beside its output;
+some also quote lifelines 0.30.3 and scikit-survival 0.28.0, run in a separate
+environment.
 """
 
 from __future__ import annotations
@@ -133,46 +135,116 @@ def test_rmst_by_hand():
 
 
 def test_logrank_matches_r_survdiff_for_aml():
-    # R (survival tests/difftest.Rout.save):
-    #   > survdiff(Surv(time, status) ~ x, aml)
-    #                    N Observed Expected (O-E)^2/E (O-E)^2/V
-    #   x=Maintained    11        7    10.69      1.27       3.4
-    #   x=Nonmaintained 12       11     7.31      1.86       3.4
-    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.07
-    # More digits: lifelines multivariate_logrank_test 3.3963886989776024,
-    # p 0.0653393220405049; scikit-survival compare_survival 3.396388698977602.
+    # R 4.2.2, survival 3.5.3, run for this test (print with digits = 12; the chi-square
+    # and p-value printed with format(..., digits = 17)):
+    #   > fit <- survdiff(Surv(time, status) ~ x, data = aml)
+    #                    N Observed        Expected      (O-E)^2/E      (O-E)^2/V
+    #   x=Maintained    11        7 10.689335992301 1.273343832946 3.396388698978
+    #   x=Nonmaintained 12       11  7.310664007699 1.861828152648 3.396388698978
+    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.065339322041
+    #   > fit$chisq; pchisq(fit$chisq, 1, lower.tail = FALSE)
+    #   3.3963886989776011  0.065339322040505132
+    # Also: lifelines multivariate_logrank_test 3.3963886989776024, p 0.0653393220405049;
+    # scikit-survival compare_survival 3.396388698977602.
     r = logrank_test(AML, duration="time", event="status", group="x").iloc[0]
-    assert r["chisq"] == pytest.approx(3.3963886989776024, abs=1e-9)
-    assert r["p_value"] == pytest.approx(0.0653393220405049, rel=1e-9)
-    assert round(r["chisq"], 1) == 3.4 and r["df"] == 1 and r["n_groups"] == 2
+    assert r["chisq"] == pytest.approx(3.3963886989776011, abs=1e-12)
+    assert r["p_value"] == pytest.approx(0.065339322040505132, rel=1e-11)
+    assert r["df"] == 1 and r["n_groups"] == 2 and r["n"] == 23 and r["events"] == 18
 
 
 def test_logrank_with_a_degenerate_group_matches_r():
-    # R (survival tests/difftest.R and .Rout.save): aml plus a third group of seven
-    # early censorings, whose expected count is 0:
-    #   > survdiff(Surv(time, status) ~x, aml3)
-    #   x=Dummy          7        0     0.00       NaN       NaN
-    #   x=Maintained    11        7    10.69      1.27       3.4
-    #   x=Nonmaintained 12       11     7.31      1.86       3.4
-    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.07
+    # aml plus a third group of seven early censorings, whose expected count is 0
+    # (the case of survival's tests/difftest.R). R 4.2.2, survival 3.5.3:
+    #   > aml3 <- rbind(aml, data.frame(time = c(1, 2, 2, 3, 3, 3, 4), status = 0,
+    #   +                               x = "Dummy"))
+    #   > fit <- survdiff(Surv(time, status) ~ x, data = aml3)
+    #                    N Observed        Expected      (O-E)^2/E      (O-E)^2/V
+    #   x=Maintained    11        7 10.689335992301 1.273343832946 3.396388698978
+    #   x=Nonmaintained 12       11  7.310664007699 1.861828152648 3.396388698978
+    #   x=Dummy          7        0  0.000000000000            NaN            NaN
+    #    Chisq= 3.4  on 1 degrees of freedom, p= 0.065339322041
+    #   > fit$chisq   # 3.3963886989776011
     # The same chi-square as aml, on 1 df: the dummy group adds no degree of
     # freedom. (lifelines reports 2 df here; scikit-survival raises LinAlgError.)
     dummy = pd.DataFrame({"time": [1, 2, 2, 3, 3, 3, 4], "status": 0, "x": "Dummy"})
     aml3 = pd.concat([AML, dummy], ignore_index=True)
     r = logrank_test(aml3, duration="time", event="status", group="x").iloc[0]
-    assert r["chisq"] == pytest.approx(3.3963886989776024, abs=1e-9)
-    assert r["df"] == 1 and r["n_groups"] == 3
-    assert r["p_value"] == pytest.approx(0.0653393220405049, rel=1e-9)
+    assert r["chisq"] == pytest.approx(3.3963886989776011, abs=1e-12)
+    assert r["df"] == 1 and r["n_groups"] == 3 and r["n"] == 30
+    assert r["p_value"] == pytest.approx(0.065339322040505132, rel=1e-11)
 
 
-def test_logrank_three_groups_matches_lifelines():
-    # lifelines: multivariate_logrank_test(aml.time, np.tile(list("abc"), 8)[:23],
-    # aml.status) -> 0.8564655452359831 on 2 df, p 0.6516597086064811.
+def test_logrank_three_groups_matches_r():
+    # R 4.2.2, survival 3.5.3:
+    #   > aml$g <- rep(c("a", "b", "c"), 8)[1:23]
+    #   > fit <- survdiff(Surv(time, status) ~ g, data = aml)
+    #       N Observed       Expected        (O-E)^2/E        (O-E)^2/V
+    #   g=a 8        8 6.171735662148 0.54159002783620 0.85057837179899
+    #   g=b 8        6 7.264657446246 0.22015607317769 0.38036484996091
+    #   g=c 7        4 4.563606891605 0.06960562901447 0.09810591125061
+    #    Chisq= 0.9  on 2 degrees of freedom, p= 0.65165970861
+    #   > fit$chisq; pchisq(fit$chisq, 2, lower.tail = FALSE)
+    #   0.85646554523598306  0.65165970860648115
+    # lifelines multivariate_logrank_test agrees: 0.8564655452359831, p 0.6516597086064811.
     data = AML.assign(g=np.tile(["a", "b", "c"], 8)[:23])
     r = logrank_test(data, duration="time", event="status", group="g").iloc[0]
     assert r["df"] == 2 and r["n_groups"] == 3
-    assert r["chisq"] == pytest.approx(0.8564655452359831, abs=1e-9)
-    assert r["p_value"] == pytest.approx(0.6516597086064811, rel=1e-9)
+    assert r["chisq"] == pytest.approx(0.85646554523598306, abs=1e-12)
+    assert r["p_value"] == pytest.approx(0.65165970860648115, rel=1e-11)
+
+
+#: Seven clients in three groups, small enough to work the log-rank test by hand.
+TINY_LOGRANK = pd.DataFrame(
+    {
+        "t": [14, 28, 7, 21, 28, 35, 14],
+        "e": [1, 1, 1, 0, 1, 0, 1],
+        "g": ["A", "A", "B", "B", "B", "C", "C"],
+    }
+)
+
+
+def test_logrank_three_groups_by_hand_and_r():
+    # By hand. Event times 7, 14 and 28 (21 and 35 are censorings):
+    #   day  at risk (A, B, C)  n  d   w = d (n - d) / (n^2 (n - 1))
+    #    7      2, 3, 2         7  1   1 * 6 / (49 * 6) = 1/49
+    #   14      2, 2, 2         6  2   2 * 4 / (36 * 5) = 2/45
+    #   28      1, 1, 1         3  2   2 * 1 / (9 * 2)  = 1/9
+    # Observed: A 2 (days 14, 28), B 2 (7, 28), C 1 (14).
+    # Expected E_g = sum d n_g / n: A = 2/7 + 4/6 + 2/3 = 34/21, B = 3/7 + 4/6 + 2/3
+    # = 37/21, C = 34/21 (they add up to the 5 events). O - E: A 8/21, B 5/21.
+    # V_gh = sum w n_g (n [g = h] - n_h):
+    #   V_AA = 1/49 * 2 * 5 + 2/45 * 2 * 4 + 1/9 * 1 * 2 = 1724/2205
+    #   V_BB = 1/49 * 3 * 4 + 2/45 * 2 * 4 + 1/9 * 1 * 2 = 1814/2205
+    #   V_AB = -(1/49 * 2 * 3 + 2/45 * 2 * 2 + 1/9 * 1 * 1) = -907/2205
+    # With the groups A and B (the third is determined by them):
+    #   chisq = (u_A^2 V_BB - 2 u_A u_B V_AB + u_B^2 V_AA) / (V_AA V_BB - V_AB^2)
+    #         = 55180/109747 = 0.50279278704657..., on 2 df: p = exp(-chisq / 2).
+    # R 4.2.2, survival 3.5.3:
+    #   > tiny <- data.frame(time = c(14, 28, 7, 21, 28, 35, 14),
+    #   +                    status = c(1, 1, 1, 0, 1, 0, 1),
+    #   +                    site = c("A", "A", "B", "B", "B", "C", "C"))
+    #   > fit <- survdiff(Surv(time, status) ~ site, data = tiny)
+    #          N Observed      Expected       (O-E)^2/E       (O-E)^2/V
+    #   site=A 2        2 1.61904761905 0.0896358543417 0.1856148491879
+    #   site=B 3        2 1.76190476190 0.0321750321750 0.0689084895259
+    #   site=C 2        1 1.61904761905 0.2366946778711 0.4901392111369
+    #    Chisq= 0.5  on 2 degrees of freedom, p= 0.7777140296
+    #   > fit$chisq; pchisq(fit$chisq, 2, lower.tail = FALSE)
+    #   0.50279278704657082  0.7777140296463062
+    #   > fit$var * 2205
+    #   [1,] 1724 -907 -817
+    #   [2,] -907 1814 -907
+    #   [3,] -817 -907 1724
+    r = logrank_test(TINY_LOGRANK, duration="t", event="e", group="g").iloc[0]
+    assert r["chisq"] == pytest.approx(55180 / 109747, abs=1e-12)
+    assert r["chisq"] == pytest.approx(0.50279278704657082, abs=1e-12)
+    assert r["p_value"] == pytest.approx(np.exp(-55180 / 109747 / 2), rel=1e-11)
+    assert r["p_value"] == pytest.approx(0.7777140296463062, rel=1e-11)
+    assert (r["df"], r["n"], r["events"], r["n_groups"]) == (2, 7, 5, 3)
+    # The order of the rows and the names of the groups change nothing.
+    shuffled = TINY_LOGRANK.iloc[::-1].replace({"g": {"A": "z", "C": "a"}})
+    again = logrank_test(shuffled, duration="t", event="e", group="g").iloc[0]
+    assert again["chisq"] == pytest.approx(55180 / 109747, abs=1e-12)
 
 
 def test_logrank_never_fails_on_tiny_groups():
