@@ -423,6 +423,9 @@ def test_association_fisher_and_chi_square_rows_by_hand():
         1,
         5,
     )
+    # No exit yet (the toy cohort on 16 March; D closes on the 20th): an empty table.
+    r = exit_type_association(load(toy_tables()), "2024-03-16", "site").iloc[0]
+    assert (r["test"], r["n"], r["n_groups"], r["n_unknown"]) == ("not applicable", 0, 0, 0)
     # A single group: nothing to compare.
     cohort = _cohort_with_exits({"S1": {"completed": 3, "dropped_out": 2}})
     r = exit_type_association(cohort, "2024-06-30", "site").iloc[0]
