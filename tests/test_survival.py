@@ -361,6 +361,30 @@ def test_km_log_log_intervals_match_r():
     )
 
 
+def test_km_interval_before_the_first_event_both_transforms():
+    # A censoring before the first event: times 1 (censored), 2, 3 (events), 4
+    # (censored). R 4.2.2, survival 3.5.3:
+    #   > d <- data.frame(t = c(1, 2, 3, 4), e = c(0, 1, 1, 0))
+    #   > summary(survfit(Surv(t, e) ~ 1, data = d, conf.type = ct), censored = TRUE)
+    #   ct = "log":      1 4 1.0000000 1.00000000 1    (time n.risk surv lower upper)
+    #                    2 3 0.6666667 0.29950713 1
+    #                    3 2 0.3333333 0.06727839 1
+    #   ct = "log-log":  1 4 1.0000000 NA NA
+    #                    2 3 0.6666667 0.054073427 0.9452064
+    #                    3 2 0.3333333 0.008961628 0.7741487
+    # At S = 1 (no event yet) the Greenwood variance is 0: the package gives the
+    # interval 1 to 1 under both transforms (R leaves it NA under log-log).
+    data = pd.DataFrame({"t": [1, 2, 3, 4], "e": [0, 1, 1, 0]})
+    expected = {
+        "log": [[1, 1], [0.29950713, 1], [0.06727839, 1]],
+        "log-log": [[1, 1], [0.054073427, 0.9452064], [0.008961628, 0.7741487]],
+    }
+    for conf_type, limits in expected.items():
+        km = kaplan_meier(data, duration="t", event="e", conf_type=conf_type)
+        assert km["survival"].tolist()[:3] == pytest.approx([1, 2 / 3, 1 / 3])
+        np.testing.assert_allclose(km[["ci_low", "ci_high"]].to_numpy()[:3], limits, rtol=1e-6)
+
+
 def test_survival_at_an_event_day_matches_r_summary_times():
     # R 4.2.2, survival 3.5.3:
     #   > summary(survfit(Surv(time, status) ~ x, data = aml, conf.type = "log-log"),
