@@ -385,6 +385,15 @@ def test_km_interval_before_the_first_event_both_transforms():
         np.testing.assert_allclose(km[["ci_low", "ci_high"]].to_numpy()[:3], limits, rtol=1e-6)
 
 
+def test_survival_quantile_defaults_to_the_median_of_the_survival_column():
+    # R: summary(survfit(Surv(time, status) ~ x, data = aml))$table[, "median"]:
+    # Maintained 31, Nonmaintained 23 (the header of this file).
+    from casework_analytics.survival import survival_quantile
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    assert survival_quantile(km, group="x").to_dict() == {"Maintained": 31, "Nonmaintained": 23}
+
+
 def test_survival_at_an_event_day_matches_r_summary_times():
     # R 4.2.2, survival 3.5.3:
     #   > summary(survfit(Surv(time, status) ~ x, data = aml, conf.type = "log-log"),
