@@ -33,7 +33,7 @@ import pytest
 from monitoring import AS_OF, hand_cohort
 from statsmodels.stats.proportion import proportion_confint
 
-from casework_analytics import load
+from casework_analytics import CaseworkError, load
 from casework_analytics.recovery import (
     HEADLINE_METRICS,
     recovery_headline,
@@ -125,6 +125,54 @@ def test_grouped_headline_by_hand(cohort):
     # S2's only sustained client (H10) is censored at day 35 < 90: not estimable.
     assert pd.isna(h.loc[("S2", "not_relapsed_km"), "estimate"])
     assert h.index.get_level_values("site")[-1] == "All"
+
+
+def test_grouped_headline_estimates_whole_cohort_km_rows_and_confidence(cohort):
+    h = recovery_headline(cohort, AS_OF, by="site").set_index(["site", "metric"])
+    # S2's one relapse-eligible client (H10) did not relapse: 1 of 1 is an estimate.
+    assert h.loc[("S2", "not_relapsed"), "estimate"] == 1.0
+    # The whole cohort's Kaplan-Meier rows in a grouped table are those of the
+    # ungrouped one (test_headline_by_hand): S(90) of dropout 7/12, of relapse 0.6.
+    assert h.loc[("All", "retention_km"), "estimate"] == pytest.approx(7 / 12)
+    assert h.loc[("All", "not_relapsed_km"), "estimate"] == pytest.approx(0.6)
+    assert (h["missing_as"] == "positive").all()
+    # Wilson limits at 90%: S1 retention 2 of 4, against statsmodels.
+    h90 = recovery_headline(cohort, AS_OF, by="site", confidence=0.90)
+    h90 = h90.set_index(["site", "metric"])
+    low, high = proportion_confint(2, 4, alpha=0.10, method="wilson")
+    assert h90.loc[("S1", "retention"), ["ci_low", "ci_high"]].tolist() == pytest.approx(
+        [low, high]
+    )
+
+
+def test_headline_boundaries_count_on_the_day():
+    # Two more clients at P1 (site S1), end of observation 31 May (monitoring.py):
+    # H11: intake 2 March, exactly 90 days before 31 May: eligible for retention. Weekly
+    #   negative screens on days 0..84 and on day 90 (31 May): its last attended visit
+    #   is on day 90 itself: retained. Sustained on day 21 (fourth negative week); 21 +
+    #   90 > 90 days followed: not yet eligible for the not-relapsed window.
+    # H12: intake 1 January; positive screens on days 5, 12, 19, 26, 33 (weeks 0-4),
+    #   negative ones on days 40, 47, ..., 145: sustained on day 61 (week 8, the fourth
+    #   negative week); 61 + 90 = 151 = the days followed: eligible on the last day,
+    #   and not relapsed.
+    extra = pd.DataFrame(
+        {
+            "case_id": ["H11", "H12"],
+            "placement_id": "P1",
+            "client_id": ["K11", "K12"],
+            "intake_date": ["2024-03-02", "2024-01-01"],
+        }
+    )
+    visits = [("H11", "2024-03-02", d, "negative") for d in [*range(0, 85, 7), 90]]
+    visits += [("H12", "2024-01-01", d, "positive") for d in range(5, 34, 7)]
+    visits += [("H12", "2024-01-01", d, "negative") for d in range(40, 146, 7)]
+    h = recovery_headline(hand_cohort(extra, visits), AS_OF).set_index("metric")
+    # Retention: the 8 eligible of test_headline_by_hand and both: 10; retained H1, H2,
+    # H5, H11 (on day 90) and H12 (day 145): 5. Sustained: 5 of 8 monitored plus both:
+    # 7 of 10. Not relapsed: 3 of 5 plus H12: 4 of 6.
+    assert h.loc["retention", ["numerator", "denominator"]].tolist() == [5, 10]
+    assert h.loc["sustained_abstinence", ["numerator", "denominator"]].tolist() == [7, 10]
+    assert h.loc["not_relapsed", ["numerator", "denominator"]].tolist() == [4, 6]
 
 
 def test_sensitivity_to_missing_visits(cohort):
@@ -335,6 +383,21 @@ def test_logrank_on_three_sites_by_hand_and_r():
         row = r.loc[outcome]
         assert (row["n"], row["events"], row["df"]) == (7, events, 0), outcome
         assert pd.isna(row["chisq"]) and pd.isna(row["p_value"]), outcome
+
+
+def test_logrank_follows_the_definition_and_needs_groups():
+    # With 8 negative weeks needed, nobody of the three-site cohort reaches sustained
+    # abstinence (c1's 6 negative weeks are the longest run): 7 followed, no event; and
+    # so no one can relapse (n 0). First positive does not depend on it: as before.
+    cohort = _three_site_cohort()
+    r = recovery_logrank(
+        cohort, "2024-03-31", "site", definition=RecoveryDefinition(sustained_weeks=8)
+    ).set_index("outcome")
+    assert (r.loc["sustained", "n"], r.loc["sustained", "events"]) == (7, 0)
+    assert (r.loc["relapse", "n"], r.loc["relapse", "events"]) == (0, 0)
+    assert r.loc["first_positive", "chisq"] == pytest.approx(55180 / 109747, abs=1e-12)
+    with pytest.raises(CaseworkError, match="`by` is required: name the column"):
+        recovery_logrank(cohort, "2024-03-31", None)
 
 
 def test_definition_object_flows_through(cohort):

@@ -309,6 +309,150 @@ def test_survival_at_a_horizon():
     assert survival_at(km, 1, group="x")["survival"].tolist() == [1.0, 1.0]
 
 
+#: R 4.2.2, survival 3.5.3, the package's default interval (log-log), 95%:
+#:   > s <- summary(survfit(Surv(time, status) ~ x, data = aml, conf.type = "log-log"))
+#:   > data.frame(s$strata, s$time, s$n.risk, s$surv, s$lower, s$upper)
+#: (the row at 45 has surv 0 and lower, upper NA).
+AML_LOGLOG = {
+    ("Maintained", 9): (11, 0.9090909090909091, 0.50808020576992974, 0.986673822667823),
+    ("Maintained", 13): (10, 0.8181818181818181, 0.44742861468218142, 0.951162228582492),
+    ("Maintained", 18): (8, 0.7159090909090908, 0.35019038590793838, 0.899023974191053),
+    ("Maintained", 23): (7, 0.6136363636363635, 0.26575204000128611, 0.835299243250221),
+    ("Maintained", 31): (5, 0.4909090909090909, 0.16733090977685081, 0.753399790370811),
+    ("Maintained", 34): (4, 0.3681818181818182, 0.09282957493698518, 0.657040832398164),
+    ("Maintained", 48): (2, 0.1840909090909091, 0.01173848012318960, 0.525014842726641),
+    ("Nonmaintained", 5): (12, 0.8333333333333334, 0.48171494219537886, 0.955509365728065),
+    ("Nonmaintained", 8): (10, 0.6666666666666667, 0.33701893254140197, 0.859711799084440),
+    ("Nonmaintained", 12): (8, 0.5833333333333334, 0.27013892408549733, 0.800940192333387),
+    ("Nonmaintained", 23): (6, 0.4861111111111112, 0.19187661961872829, 0.729671569779485),
+    ("Nonmaintained", 27): (5, 0.3888888888888890, 0.12627201219539366, 0.649817408289315),
+    ("Nonmaintained", 30): (4, 0.2916666666666667, 0.07240160890777184, 0.560886052671409),
+    ("Nonmaintained", 33): (3, 0.1944444444444445, 0.03119864293121194, 0.461429476238114),
+    ("Nonmaintained", 43): (2, 0.0972222222222222, 0.00574630569586383, 0.348903861110750),
+}
+
+
+def test_km_log_log_intervals_match_r():
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    events = km[km["events"] > 0].set_index(["x", "time_days"])
+    for (group, day), (at_risk, survival, low, high) in AML_LOGLOG.items():
+        row = events.loc[(group, day)]
+        assert row["at_risk"] == at_risk, (group, day)
+        assert row[["survival", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [survival, low, high], rel=1e-9
+        ), (group, day)
+    # S = 0 (Nonmaintained, day 45): no log-log interval, as R's NA.
+    assert events.loc[("Nonmaintained", 45), "survival"] == 0
+    assert events.loc[("Nonmaintained", 45), ["ci_low", "ci_high"]].isna().all()
+    # At 90%, R: survfit(..., conf.type = "log-log", conf.int = 0.90):
+    #   x=Maintained  9  0.610157457096859  0.981780712557400
+    #   x=Maintained 13  0.525523549839500  0.939327339190272
+    #   x=Maintained 18  0.417704095476987  0.879904440048019
+    km90 = kaplan_meier(AML, duration="time", event="status", by="x", confidence=0.90)
+    m = km90[(km90["x"] == "Maintained") & (km90["events"] > 0)].iloc[:3]
+    np.testing.assert_allclose(
+        m[["ci_low", "ci_high"]].to_numpy(),
+        [
+            [0.610157457096859, 0.981780712557400],
+            [0.525523549839500, 0.939327339190272],
+            [0.417704095476987, 0.879904440048019],
+        ],
+        rtol=1e-9,
+    )
+
+
+def test_km_interval_before_the_first_event_both_transforms():
+    # A censoring before the first event: times 1 (censored), 2, 3 (events), 4
+    # (censored). R 4.2.2, survival 3.5.3:
+    #   > d <- data.frame(t = c(1, 2, 3, 4), e = c(0, 1, 1, 0))
+    #   > summary(survfit(Surv(t, e) ~ 1, data = d, conf.type = ct), censored = TRUE)
+    #   ct = "log":      1 4 1.0000000 1.00000000 1    (time n.risk surv lower upper)
+    #                    2 3 0.6666667 0.29950713 1
+    #                    3 2 0.3333333 0.06727839 1
+    #   ct = "log-log":  1 4 1.0000000 NA NA
+    #                    2 3 0.6666667 0.054073427 0.9452064
+    #                    3 2 0.3333333 0.008961628 0.7741487
+    # At S = 1 (no event yet) the Greenwood variance is 0: the package gives the
+    # interval 1 to 1 under both transforms (R leaves it NA under log-log).
+    data = pd.DataFrame({"t": [1, 2, 3, 4], "e": [0, 1, 1, 0]})
+    expected = {
+        "log": [[1, 1], [0.29950713, 1], [0.06727839, 1]],
+        "log-log": [[1, 1], [0.054073427, 0.9452064], [0.008961628, 0.7741487]],
+    }
+    for conf_type, limits in expected.items():
+        km = kaplan_meier(data, duration="t", event="e", conf_type=conf_type)
+        assert km["survival"].tolist()[:3] == pytest.approx([1, 2 / 3, 1 / 3])
+        np.testing.assert_allclose(km[["ci_low", "ci_high"]].to_numpy()[:3], limits, rtol=1e-6)
+
+
+def test_survival_quantile_defaults_to_the_median_of_the_survival_column():
+    # R: summary(survfit(Surv(time, status) ~ x, data = aml))$table[, "median"]:
+    # Maintained 31, Nonmaintained 23 (the header of this file).
+    from casework_analytics.survival import survival_quantile
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    assert survival_quantile(km, group="x").to_dict() == {"Maintained": 31, "Nonmaintained": 23}
+
+
+def test_survival_at_an_event_day_matches_r_summary_times():
+    # R 4.2.2, survival 3.5.3:
+    #   > summary(survfit(Surv(time, status) ~ x, data = aml, conf.type = "log-log"),
+    #   +         times = c(13, 34, 48))
+    # gives at each time the number at risk then and the survival after that day's
+    # events (the values of AML_LOGLOG at 13, 34 and 48 for Maintained, and for
+    # Nonmaintained 7 at risk at 13 with S(12), 2 at risk at 34 with S(33)).
+    from casework_analytics.survival import survival_at
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    for day, group, at_risk, event_day in (
+        (13, "Maintained", 10, 13),
+        (34, "Maintained", 4, 34),
+        (48, "Maintained", 2, 48),
+        (13, "Nonmaintained", 7, 12),
+        (34, "Nonmaintained", 2, 33),
+    ):
+        at = survival_at(km, day, group="x").set_index("x").loc[group]
+        _, survival, low, high = AML_LOGLOG[(group, event_day)]
+        assert at["horizon_days"] == day and at["at_risk"] == at_risk, (day, group)
+        assert at[["survival", "ci_low", "ci_high"]].tolist() == pytest.approx(
+            [survival, low, high], rel=1e-9
+        ), (day, group)
+    # Ungrouped: the same numbers for one curve.
+    one = kaplan_meier(AML[AML["x"] == "Maintained"], duration="time", event="status")
+    at = survival_at(one, 13).iloc[0]
+    assert (at["survival"], at["at_risk"]) == (pytest.approx(0.8181818181818181), 10)
+    # Nonmaintained's curve reached 0 at 45: at 48 it stays 0, with nobody at risk.
+    late = survival_at(km, 48, group="x").set_index("x").loc["Nonmaintained"]
+    assert (late["survival"], late["at_risk"]) == (0, 0)
+    # Maintained's last time is 161 (censored, S > 0): at 161 itself it is known.
+    assert survival_at(km, 161, group="x").set_index("x").loc["Maintained", "survival"] > 0
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="package bug: survival_at fills the missing interval of a curve that reached 0 "
+    "with 1 to 1 (R gives NA); reported in issue 16's note, not fixed here",
+)
+def test_survival_at_after_a_curve_reached_zero_has_no_interval_of_one():
+    from casework_analytics.survival import survival_at
+
+    km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
+    late = survival_at(km, 48, group="x").set_index("x").loc["Nonmaintained"]
+    assert late["survival"] == 0
+    assert not (late["ci_low"] == 1.0 and late["ci_high"] == 1.0)
+
+
+def test_logrank_row_names_its_groups_and_refuses_none():
+    two = logrank_test(AML.assign(y="k"), duration="time", event="status", group=["x", "y"])
+    assert two.columns.tolist() == ["group", "chisq", "df", "p_value", "n", "events", "n_groups"]
+    assert two["group"].iloc[0] == "x, y"
+    assert two["chisq"].iloc[0] == pytest.approx(3.3963886989776011, abs=1e-12)
+    nothing = logrank_test(AML.assign(x="one"), duration="time", event="status", group="x")
+    assert pd.isna(nothing["p_value"].iloc[0]) and nothing["events"].iloc[0] == 18
+    with pytest.raises(CaseworkError, match="`group` is required: name the column"):
+        logrank_test(AML, duration="time", event="status", group=None)
+
+
 def test_cumulative_incidence_matches_statsmodels_and_sums_to_one():
     rng = np.random.default_rng(7)
     time = rng.integers(1, 60, 80).astype(float)
