@@ -337,9 +337,11 @@ def survival_at(
     inside = km[km["time_days"] <= horizon]
     upto = inside.groupby(_keys(inside, cols), sort=False).tail(1)
     upto = upto.set_index(cols) if cols else upto.set_index(np.zeros(len(upto), dtype=int))
-    out = upto[["survival", "ci_low", "ci_high"]].reindex(last_time.index)
-    out = out.fillna({"survival": 1.0, "ci_low": 1.0, "ci_high": 1.0}).astype("float64")
+    out = upto[["survival", "ci_low", "ci_high"]].reindex(last_time.index).astype("float64")
     never_reached = upto["survival"].reindex(last_time.index).isna().to_numpy()
+    # Before a group's first time the curve is 1 (interval 1 to 1); a missing interval
+    # at a time the curve has (one that reached 0) stays missing, as in R.
+    out.loc[never_reached, ["survival", "ci_low", "ci_high"]] = 1.0
     beyond = (last_time.to_numpy() < horizon) & (out["survival"].to_numpy() > 0)
     out.loc[beyond & ~never_reached, ["survival", "ci_low", "ci_high"]] = np.nan
     later = km[km["time_days"] >= horizon]

@@ -428,18 +428,14 @@ def test_survival_at_an_event_day_matches_r_summary_times():
     assert survival_at(km, 161, group="x").set_index("x").loc["Maintained", "survival"] > 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="package bug: survival_at fills the missing interval of a curve that reached 0 "
-    "with 1 to 1 (R gives NA); reported in issue 16's note, not fixed here",
-)
 def test_survival_at_after_a_curve_reached_zero_has_no_interval_of_one():
     from casework_analytics.survival import survival_at
 
     km = kaplan_meier(AML, duration="time", event="status", by="x", overall=False)
     late = survival_at(km, 48, group="x").set_index("x").loc["Nonmaintained"]
     assert late["survival"] == 0
-    assert not (late["ci_low"] == 1.0 and late["ci_high"] == 1.0)
+    # R: summary(survfit(Surv(time, status) ~ x, aml), times = 48) gives NA limits.
+    assert pd.isna(late["ci_low"]) and pd.isna(late["ci_high"])
 
 
 def test_logrank_row_names_its_groups_and_refuses_none():
