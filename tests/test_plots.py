@@ -216,9 +216,7 @@ def test_indonesian_plots_show_no_english_label(sample):
 
     # Every English phrase of the catalogue whose Indonesian differs: none of them
     # may appear on a figure drawn with lang="id".
-    english = {
-        v for k, v in CATALOGUE["en"].items() if v != CATALOGUE["id"].get(k) and len(v) > 3
-    }
+    english = {v for k, v in CATALOGUE["en"].items() if v != CATALOGUE["id"].get(k) and len(v) > 3}
     surv = recovery_survival(sample, AS_OF)
     progress = stage_progress(sample, AS_OF)
     weekly = weekly_status(sample, AS_OF)
@@ -229,9 +227,7 @@ def test_indonesian_plots_show_no_english_label(sample):
         "exit_reasons_plot": lambda ax: plots.exit_reasons_plot(
             exit_reasons(sample, AS_OF), ax=ax, lang="id"
         ),
-        "km_plot": lambda ax: plots.km_plot(
-            surv[surv["outcome"] == "dropout"], ax=ax, lang="id"
-        ),
+        "km_plot": lambda ax: plots.km_plot(surv[surv["outcome"] == "dropout"], ax=ax, lang="id"),
         "cumulative_incidence_plot": lambda ax: plots.cumulative_incidence_plot(
             exit_cumulative_incidence(sample, AS_OF), ax=ax, lang="id"
         ),
