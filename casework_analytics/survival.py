@@ -125,8 +125,9 @@ def kaplan_meier(
     Log interval: :math:`\\hat S \\exp(\\pm z\\,\\sigma)`, capped at 1; log-log:
     :math:`\\hat S^{\\exp(\\pm z\\,\\sigma / \\log \\hat S)}`, with
     :math:`\\sigma^2 = \\sum d_i / (n_i (n_i - d_i))`. Where the estimate is
-    0 or 1 the interval is undefined and left missing (log-log) or set to
-    the estimate's bound.
+    0 or 1 the interval is undefined: at 1 (no event yet) it is given as 1
+    to 1, at 0 it is left missing (log-log) or set to 0 (log). R's
+    ``survfit`` leaves the log-log interval missing at 1 as well.
     """
     if conf_type not in CONF_TYPES:
         raise CaseworkError(
