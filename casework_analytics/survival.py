@@ -126,7 +126,7 @@ def kaplan_meier(
     :math:`\\hat S^{\\exp(\\pm z\\,\\sigma / \\log \\hat S)}`, with
     :math:`\\sigma^2 = \\sum d_i / (n_i (n_i - d_i))`. Where the estimate is
     0 or 1 the interval is undefined: at 1 (no event yet) it is given as 1
-    to 1, at 0 it is left missing (log-log) or set to 0 (log). R's
+    to 1 (both transforms); at 0 the log-log interval is missing. R's
     ``survfit`` leaves the log-log interval missing at 1 as well.
     """
     if conf_type not in CONF_TYPES:
