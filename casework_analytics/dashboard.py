@@ -717,9 +717,11 @@ class Dashboard:
         if self.cols:
             types, note = self._visible_groups(drawn[drawn["level"] == "type"], "share")
             groups = types[self.cols[0]].nunique()
-            fig = plt.figure(figsize=(7.5, 1.6 + 0.45 * groups), layout="constrained")
-            plots.exit_reasons_plot(types, group=self.cols[0], ax=fig.gca(), lang=self.lang)
-            out += _png(fig, self.t["types_title"]) + note
+            if groups:  # an empty frame says nothing the note does not
+                fig = plt.figure(figsize=(7.5, 1.6 + 0.45 * groups), layout="constrained")
+                plots.exit_reasons_plot(types, group=self.cols[0], ax=fig.gca(), lang=self.lang)
+                out += _png(fig, self.t["types_title"])
+            out += note
         return out + _csv_link("exits", table, self.t["download"])
 
     def comparisons(self) -> str:

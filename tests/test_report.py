@@ -428,3 +428,14 @@ def test_published_report_names_no_caseworker_or_supervisor(published, internal_
     assert "caseworker_id" not in page
     # The internal report, for the supervisors themselves, keeps them.
     assert re.search(r"CW0\d\d", internal_id[0]) is not None
+
+
+def test_a_chart_with_every_group_hidden_is_not_drawn_empty(published):
+    # On the sample by site every group's exit types are hidden (published run of
+    # this session, looked at on a screenshot): the note names them, and no empty
+    # chart frame is drawn above it.
+    page, _ = published
+    en = catalogue("en")
+    assert html.escape(en["types_title"]) not in page
+    section = page.split(html.escape(en["exits_section"]), 1)[1].split("<h2", 1)[0]
+    assert en["hidden_groups"].split(":")[0] in html.unescape(section)
