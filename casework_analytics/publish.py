@@ -35,9 +35,11 @@ How a run is published (:func:`publish`)
    closed but not as planned...) is a count of people too: it is audited
    as an unpublished cell.
 5. Counts from 1 to ``threshold - 1`` are hidden; then
-   :func:`casework_analytics.disclosure.protect_set` audits everything by
-   linear programming and hides more until no hidden or unpublished small
-   count is pinned. A table that cannot be protected is withheld, and the
+   :func:`protect_counts` audits everything by
+   linear programming and hides more until no hidden count (of any size)
+   and no unpublished small count is pinned. The attacker is assumed to
+   know the folding rule: every group shown under its own name has at least
+   ``threshold`` clients. A table that cannot be protected is withheld, and the
    publication says so.
 6. Shares, intervals, rates and quantiles are hidden wherever a count they
    rest on is hidden.
@@ -1120,6 +1122,7 @@ def publish(
         return Publication(out, audited, threshold, 0)
     audited = unique.reset_index()[["cell", "kind", "value"]]
     audited["status"] = result.status
+    audited = audited[audited["kind"] != FLOOR].reset_index(drop=True)
     return Publication(out, audited, threshold, result.rounds)
 
 
@@ -1298,7 +1301,52 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
         shape=(len(unique), len(sizes)),
     )
     A, unique = _nested_complements(A, unique, threshold)
+    A, unique = _group_floors(run, A, unique, labels, first, threshold)
     return {"cells": cells, "unique": unique, "A": A}
+
+
+FLOOR = "floor"
+
+
+def _group_floors(run, A, unique: pd.DataFrame, labels: pd.DataFrame, first, threshold: int):
+    """Add what the folding rule tells the attacker: a group shown under its
+    own name (or an ``Other`` formed by folding) has at least ``threshold``
+    clients, so at least ``threshold`` cases.
+
+    Each such group becomes a row of kind ``"floor"``: the sum of its atoms,
+    bounded below by ``threshold``. Only groups that really have that many
+    clients get one (a run grouped without folding tells the attacker less,
+    and a floor that is not true would make the audit unsound).
+    """
+    from scipy import sparse
+
+    if not len(labels.columns):
+        return A, unique
+    client = run.cohort.cases.set_index("case_id")["client_id"].reindex(labels.index).to_numpy()
+    atom_labels = labels.iloc[first].reset_index(drop=True)
+    rows, names, values, groupings = [], [], [], []
+    for grouping in labels.columns:
+        per_case = pd.Series(labels[grouping].to_numpy(), index=labels.index)
+        clients = pd.Series(client).groupby(per_case.to_numpy()).nunique()
+        cases = per_case.value_counts()
+        for label in clients.index[clients >= threshold]:
+            atoms = np.flatnonzero(atom_labels[grouping].to_numpy() == label)
+            rows.append(atoms)
+            names.append(f"{grouping}|{label}|{FLOOR}")
+            values.append(int(cases[label]))
+            groupings.append(grouping)
+    if not rows:
+        return A, unique
+    indices = np.concatenate(rows)
+    indptr = np.concatenate([[0], np.cumsum([len(r) for r in rows])])
+    floors = sparse.csr_array(
+        (np.ones(len(indices)), indices, indptr), shape=(len(rows), A.shape[1])
+    )
+    extra = pd.DataFrame(
+        {"grouping": groupings, "kind": FLOOR, "value": np.array(values, dtype="int64")},
+        index=pd.Index(names, name=unique.index.name),
+    )
+    return sparse.vstack([A, floors]).tocsr(), pd.concat([unique, extra])
 
 
 def _nested_complements(A, unique: pd.DataFrame, threshold: int):
@@ -1401,7 +1449,7 @@ def protect_counts(
     margin: int = 2,
     spare: np.ndarray | None = None,
 ) -> Protected:
-    """Hide counts until no hidden or unpublished small count can be pinned.
+    """Hide counts until no hidden count, and no unpublished small count, can be pinned.
 
     Parameters
     ----------
@@ -1412,7 +1460,9 @@ def protect_counts(
     kind : ndarray of str
         ``"count"`` (published exactly unless hidden), ``"rounded"``
         (published rounded: the attacker knows it to ±2), ``"complement"`` or
-        ``"withheld"`` (never published).
+        ``"withheld"`` (never published), or ``"floor"`` (never published,
+        but known to be at least ``threshold``: a group the folding rule
+        shows under its own name).
     shown : ndarray
         The published value of rounded cells.
     threshold, margin : int
@@ -1428,24 +1478,36 @@ def protect_counts(
     -----
     The attacker knows every shown count exactly, every rounded count to
     ±2, that every hidden published count is at least 1 (zeros are shown),
-    and that atom sizes are non-negative. For every *target* (a count from 1
-    to ``threshold - 1``, hidden or never published) two linear programmes
-    give the smallest and largest value it can take;
+    that every ``floor`` row is at least ``threshold``, and that atom sizes
+    are non-negative. The *targets* are every hidden count, whatever its
+    size, and every unpublished count from 1 to ``threshold - 1``. For each,
+    two linear programmes give the smallest and largest value it can take;
     bounds are rounded inward, as an attacker reasoning in whole numbers
-    may. (A large count hidden only as a complement may stay narrowly
-    bounded: it protects the small ones, and is no small count itself.) A
-    target is *pinned* when that interval is ``2 * margin`` wide or
-    narrower. Primary suppression hides published counts from 1 to
-    ``threshold - 1``; then, round by round, for each pinned target (the
-    smallest first) one more shown count is hidden (see :func:`_partner`:
-    a sibling in one of its totals first, else a count sharing cases with
-    it; larger than ``margin`` if there is one; the smallest such). A
-    target no longer pinned stays so, since hiding more only widens every
-    interval, so each round re-solves only the pinned targets and the newly
-    hidden counts. A target with nothing left to hide
-    around it is returned in ``stuck``. Last, hidden counts of ``threshold``
-    or more that the published numbers determine exactly are shown again
-    (:func:`_show_determined`), if no small count becomes pinned.
+    may. A small target is *pinned* when that interval is ``2 * margin``
+    wide or narrower (the attacker can name a band of ±``margin`` that holds
+    it). A hidden count of ``threshold`` or more is pinned when its interval
+    is narrower than that: the published numbers at risk are rounded to a
+    base of 5, which tells the attacker a count of ``threshold`` or more to
+    ±2 by design, and a hidden count is held to the same standard (the
+    number at risk at day 0 is the count of cases with a time, hidden or
+    not).
+
+    Primary suppression hides published counts from 1 to ``threshold - 1``.
+    Then, round by round, the pinned small targets are dealt with, the
+    smallest first, by hiding one more shown count for each (see
+    :func:`_partner`: a sibling in one of its totals first, else a count
+    sharing cases with it; larger than ``margin`` if there is one; the
+    smallest such). Once no small target is pinned, the pinned hidden
+    counts of ``threshold`` or more are dealt with: one that the published
+    numbers determine exactly is shown again, since hiding it protects
+    nothing (once only, so that the rounds cannot cycle); any other gets a
+    partner the same way.
+
+    Hiding only widens intervals, so a round re-solves only the pinned
+    targets and the newly hidden counts. Showing a count can narrow others,
+    so when the rounds settle every target is audited again, and the rounds
+    resume from whatever that finds pinned. A target with nothing left to
+    hide around it is returned in ``stuck``.
     """
     from scipy import sparse
 
@@ -1455,39 +1517,70 @@ def protect_counts(
     small = (value >= 1) & (value < threshold)
     hidden = count & small
     primary = hidden.copy()
-    todo = np.flatnonzero(small & (kind != "rounded"))
+    audited_small = small & np.isin(kind, ["count", "complement", "withheld"])
+
+    def targets(hidden):
+        return np.flatnonzero(audited_small | hidden)
+
+    # The widest interval that still pins: 2 x margin for small counts; one less for
+    # larger ones, which may be known as well as a number rounded to base 5 is.
+    widest = np.where(small, 2 * margin, 2 * margin - 1)
+
+    todo = targets(hidden)
     support = sparse.csr_array((A != 0).astype(float))
     inter = (support @ support.T).tocsr()  # cases two cells share
     size = np.asarray(support.sum(axis=1)).ravel()
+    shown_again = np.zeros(n, dtype=bool)
     stuck: list[int] = []
     rounds = 0
-    bounds = _Bounds(A, value, kind, shown, hidden) if len(todo) else None
-    while len(todo):
+    bounds = _Bounds(A, value, kind, shown, hidden, threshold=threshold) if len(todo) else None
+    for _ in range(_MAX_AUDITS):
+        while len(todo):
+            rounds += 1
+            low, high = bounds(hidden, todo)
+            is_pinned = high - low <= widest[todo]
+            pinned = todo[is_pinned]
+            if not len(pinned):
+                break
+            # Small counts first; a large hidden count is dealt with once no small
+            # one is pinned (protecting the small ones often frees it too).
+            work = pinned[audited_small[pinned]]
+            known = np.array([], dtype=int)
+            if not len(work):
+                determined = (low[is_pinned] >= high[is_pinned]) & ~shown_again[pinned]
+                known = pinned[determined]
+                hidden[known] = False
+                shown_again[known] = True
+                work = pinned[~determined]
+            blocked = np.zeros(n, dtype=bool)
+            newly = []
+            for target in work[np.argsort(value[work], kind="stable")]:
+                if blocked[target]:
+                    continue
+                choice = _partner(target, inter, size, count, hidden, value, spare, margin)
+                if choice is None:
+                    stuck.append(int(target))
+                    continue
+                hidden[choice] = True
+                newly.append(choice)
+                blocked[inter[[choice]].indices] = True
+            todo = np.setdiff1d(
+                np.union1d(np.setdiff1d(pinned, known), np.array(newly, dtype=int)), stuck
+            ).astype(int)
+            todo = todo[hidden[todo] | audited_small[todo]]
+            if not newly and not len(known):
+                break
+        if bounds is None:
+            break
+        # The final audit: every target, after everything shown and hidden.
+        everyone = np.setdiff1d(targets(hidden), stuck)
+        low, high = bounds(hidden, everyone)
         rounds += 1
-        low, high = bounds(hidden, todo)
-        pinned = todo[high - low <= 2 * margin]
-        if not len(pinned):
+        todo = everyone[high - low <= widest[everyone]]
+        if not len(todo):
             break
-        blocked = np.zeros(n, dtype=bool)
-        newly = []
-        for target in pinned[np.argsort(value[pinned], kind="stable")]:
-            if blocked[target]:
-                continue
-            choice = _partner(target, inter, size, count, hidden, value, spare, margin)
-            if choice is None:
-                stuck.append(int(target))
-                continue
-            hidden[choice] = True
-            newly.append(choice)
-            blocked[inter[[choice]].indices] = True
-        pinned = np.setdiff1d(pinned, stuck)
-        todo = np.union1d(pinned, [c for c in newly if small[c]]).astype(int)
-        if not newly:
-            break
-    if bounds is not None:
-        hidden = _show_determined(
-            bounds, hidden, count & ~primary & ~small, small, kind, stuck, margin
-        )
+    else:
+        stuck.extend(int(t) for t in todo)
     status = np.where(
         kind == "rounded",
         "rounded",
@@ -1500,26 +1593,9 @@ def protect_counts(
     return Protected(hidden, status, np.array(sorted(set(stuck)), dtype=int), rounds)
 
 
-def _show_determined(bounds, hidden, large, small, kind, stuck, margin) -> np.ndarray:
-    """``hidden`` with the hidden large counts that the published numbers already
-    determine shown again: hiding them protects nothing, and a reader who works
-    them out sees suppression that does not hold. Kept only if every small
-    count stays unpinned once they are shown."""
-    candidates = np.flatnonzero(hidden & large)
-    if not len(candidates):
-        return hidden
-    low, high = bounds(hidden, candidates)
-    determined = candidates[low >= high]
-    if not len(determined):
-        return hidden
-    trial = hidden.copy()
-    trial[determined] = False
-    targets = np.setdiff1d(np.flatnonzero(small & (kind != "rounded")), stuck)
-    if len(targets):
-        low, high = bounds(trial, targets)
-        if (high - low <= 2 * margin).any():
-            return hidden
-    return trial
+#: Rounds of hiding followed by a full audit, before the remaining pinned
+#: targets are given up as stuck (their tables are then withheld).
+_MAX_AUDITS = 6
 
 
 def _partner(target, inter, size, count, hidden, value, spare, margin):
@@ -1579,19 +1655,21 @@ class _Bounds:
     """Inward-rounded smallest and largest value of audited cells, as counts are hidden.
 
     One linear programme over the atom sizes, built once: a row per count
-    (exact while shown, at least 1 once hidden) and per rounded number
-    (within ±2). Hiding a count only relaxes its row, so the last solution
-    stays feasible; each bound changes only the objective, so the primal
-    simplex goes on from the previous basis.
+    (exact while shown, at least 1 once hidden), per rounded number (within
+    ±2) and per group floor (at least the threshold). Hiding a count only
+    relaxes its row, so the last solution stays feasible; each bound changes
+    only the objective, so the primal simplex goes on from the previous
+    basis.
     """
 
-    def __init__(self, A, value, kind, shown, hidden):
+    def __init__(self, A, value, kind, shown, hidden, *, threshold):
         import highspy
         from scipy import sparse
 
         self.A = sparse.csr_array(A)
         self.value, self.kind, self.shown = value, kind, shown
-        self.rows_used = np.flatnonzero((kind == "count") | (kind == "rounded"))
+        self.threshold = threshold
+        self.rows_used = np.flatnonzero(np.isin(kind, ["count", "rounded", FLOOR]))
         self.position = np.full(len(value), -1, dtype=np.int32)
         self.position[self.rows_used] = np.arange(len(self.rows_used), dtype=np.int32)
         lower, upper = self._row_bounds(hidden, self.rows_used)
@@ -1620,8 +1698,10 @@ class _Bounds:
         count = self.kind[rows] == "count"
         exact = count & ~hidden[rows]
         rounded = self.kind[rows] == "rounded"
+        floor = self.kind[rows] == FLOOR
         value, shown = self.value[rows], self.shown[rows]
-        lower = np.where(exact, value, np.where(rounded, shown - 2, 1.0))
+        least = np.where(floor, float(self.threshold), 1.0)
+        lower = np.where(exact, value, np.where(rounded, shown - 2, least))
         upper = np.where(exact, value, np.where(rounded, shown + 2, highspy.kHighsInf))
         return lower.astype(float), upper.astype(float)
 

@@ -75,6 +75,52 @@ def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
     return found
 
 
+#: Columns that are a group's size: every group shown (by name, or an ``Other``
+#: made by folding) has at least ``threshold`` clients, so at least that many cases.
+SIZES = {("stage_funnel", "n_cases"), ("length_of_stay", "n_cases")}
+
+
+def bounded_cells(tables: dict, group: str, threshold: int, margin: int = 2) -> list[str]:
+    """Hidden cells of a line confined to +/- margin by what the rules say of them.
+
+    The hidden groups of a line add up to All minus the shown ones. Each hidden
+    count is at least 1 (zeros are shown), and a hidden group size at least the
+    threshold (the folding rule). So each lies between its own floor and the sum
+    less every other hidden cell's floor. Pinned, by the promise: an interval of
+    2 x margin or less for a count that could be small, narrower than that for a
+    count of at least the threshold (which may be known as well as a number at
+    risk rounded to base 5 is).
+    """
+    found = []
+    for name, (keys, counts) in LINES.items():
+        table = tables.get(name)
+        if table is None or group not in table:
+            continue
+        for line, rows in table.groupby(keys or (lambda _: 0), sort=False):
+            whole = rows[rows[group] == ALL]
+            parts = rows[rows[group] != ALL]
+            for column in counts:
+                if column not in rows or len(whole) != 1:
+                    continue
+                total = number(whole[column].iloc[0])
+                cells = parts[column].tolist()
+                hidden = [c == HIDDEN for c in cells]
+                if total is None or not any(hidden):
+                    continue
+                rest = total - sum(number(c) or 0 for c in cells)
+                floor = threshold if (name, column) in SIZES else 1
+                floors = floor * sum(hidden)
+                widest = 2 * margin if floor < threshold else 2 * margin - 1
+                for label, is_hidden in zip(parts[group], hidden, strict=True):
+                    if is_hidden and rest - floors <= widest:
+                        where = " ".join(map(str, np.atleast_1d(line)))
+                        found.append(
+                            f"{name} {where} {column} {label}: in "
+                            f"[{floor:g}, {rest - floors + floor:g}]"
+                        )
+    return found
+
+
 def determined_cells(tables: dict, group: str) -> list[str]:
     """Hidden cells the published numbers give exactly, whatever their size: the one
     hidden cell of a line, and open cases between shown cases and closed cases.
@@ -267,6 +313,7 @@ def attack(folder: Path, group: str, threshold: int = 11) -> list[str]:
     return [
         *determined_cells(tables, group),
         *group_sums(tables, group, threshold),
+        *bounded_cells(tables, group, threshold),
         *nested_differences(tables, group, threshold),
         *curve_spans(tables, group, threshold),
         *curve_points(tables, group),

@@ -11,7 +11,16 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from adversary import HIDDEN, LINES, attack, curve_spans, group_sums, nested_differences, read
+from adversary import (
+    HIDDEN,
+    LINES,
+    attack,
+    bounded_cells,
+    curve_spans,
+    group_sums,
+    nested_differences,
+    read,
+)
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -62,6 +71,32 @@ def test_the_attacks_recover_counts_from_a_naive_publication(tiny_sites, tmp_pat
     assert len(group_sums(tables, "site", 11)) >= 10
     # Open cases per site, clients who did not reach a stage, and so on.
     assert len(nested_differences(tables, "site", 11)) >= 10
+
+
+def test_the_floor_attack_pins_two_hidden_group_sizes_that_add_up_to_little():
+    # Two hidden sites of 12 and 13 cases beside a shown one of 40, All 65. Each
+    # site shown has at least 11 clients (the folding rule), so A = 65 - 40 - B with
+    # B >= 11: A in [11, 14], 3 wide, within +/-2. The same line of counts that may
+    # be 1 (exit types) is not pinned: [1, 24].
+    funnel = pd.DataFrame(
+        {
+            "site": ["A", "B", "C", "All"],
+            "stage": "engagement",
+            "n_cases": [HIDDEN, HIDDEN, "40", "65"],
+            "reached": [HIDDEN, HIDDEN, "40", "65"],
+            "completed": "",
+            "in_stage": "",
+        }
+    )
+    found = bounded_cells({"stage_funnel": funnel}, "site", 11)
+    assert found == [
+        "stage_funnel engagement n_cases A: in [11, 14]",
+        "stage_funnel engagement n_cases B: in [11, 14]",
+    ]
+    # Group sizes of 11 or more may be known to +/-2, as a number at risk rounded to
+    # base 5 is: with one more case, [11, 15] is not pinned; [11, 14] was.
+    funnel.loc[3, ["n_cases", "reached"]] = "66"
+    assert bounded_cells({"stage_funnel": funnel}, "site", 11) == []
 
 
 def test_the_curve_attack_reads_small_spans_off_an_uncoarsened_curve(tiny_sites, tmp_path):

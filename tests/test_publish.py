@@ -55,7 +55,11 @@ def test_protect_counts_two_by_two_by_hand():
     # would free x. Round 3: still 32 - 30; cell 2 (30) is hidden.
     # Round 4, with x = a1: a2 = 22 - x, a3 = 32 - x, a4 = 55 - 32 + x = 23 + x, and
     # All y = a2 + a4 = 45 for every x. Hidden counts are at least 1: a2 >= 1 gives
-    # x <= 21, a3 >= 1 gives x <= 31; so x in [1, 21], 20 wide: not pinned. Done.
+    # x <= 21, a3 >= 1 gives x <= 31; so x in [1, 21], 20 wide: not pinned. The hidden
+    # large counts are targets too (in rounds 2 and 3 a2 = 22 - 2 and a4 = 55 - 30 were
+    # known exactly, but a small target pinned comes first): now a2 = 22 - x in [1, 21],
+    # a3 in [11, 31], a4 in [24, 44], none pinned. Round 5, the final audit of every
+    # target, finds the same. Done.
     assert result.hidden.tolist() == [True] * 4 + [False] * 5
     assert result.status.tolist() == [
         "primary",
@@ -64,7 +68,7 @@ def test_protect_counts_two_by_two_by_hand():
         "complementary",
         *["shown"] * 5,
     ]
-    assert result.rounds == 4 and len(result.stuck) == 0
+    assert result.rounds == 5 and len(result.stuck) == 0
 
 
 def test_protect_counts_hides_a_spare_total_only_when_nothing_else_will_do():
@@ -72,7 +76,8 @@ def test_protect_counts_hides_a_spare_total_only_when_nothing_else_will_do():
     # a2 = 8. Cells: 0 total = a1 + a2 = 10 (spare), 1 part = a2 = 8, 2 complement = a1.
     # Round 1: the complement is 10 - 8 = 2 exactly. Partner: siblings inside the total
     # that share no case with it: cell 1 (8), not spare: hidden. Round 2: a1 = 10 - a2
-    # with a2 >= 1 (hidden) and a1 >= 0 (an atom): a1 in [0, 9], 9 wide: done.
+    # with a2 >= 1 (hidden) and a1 >= 0 (an atom): a1 in [0, 9], 9 wide, and the hidden
+    # part a2 in [1, 10]: done. Round 3 is the final audit of every target.
     A = sparse.csr_array(np.array([[1, 1], [0, 1], [1, 0]]))
     value = np.array([10, 8, 2], dtype=float)
     kind = np.array(["count", "count", "complement"], dtype=object)
@@ -83,12 +88,13 @@ def test_protect_counts_hides_a_spare_total_only_when_nothing_else_will_do():
     # The part is 3 instead, with threshold 4: it is small itself, so hidden (primary);
     # the complement 10 - 3 = 7 is no small count, so it is no target. The attacker
     # knows only the total 10 and that the part is at least 1: part in [1, 10], 9
-    # wide, not pinned. Nothing more is hidden, and the total stays shown.
+    # wide, not pinned. Nothing more is hidden, and the total stays shown. Round 2 is
+    # the final audit.
     value = np.array([10, 3, 7], dtype=float)
     result = protect_counts(A, value, kind, value, threshold=4, spare=spare)
     assert result.hidden.tolist() == [False, True, False]
     assert result.status.tolist() == ["shown", "primary", "unpublished"]
-    assert result.rounds == 1
+    assert result.rounds == 2
 
 
 @pytest.mark.parametrize(("total", "total_hidden"), [(6, True), (7, False)])
@@ -96,8 +102,10 @@ def test_protect_counts_band_of_plus_minus_margin(total, total_hidden):
     # A total (spare) of a small part a1 = 2 and a part a2 = total - 2. Primary: a1.
     # Round 1: a1 = total - a2 exactly; its sibling a2 is hidden. Round 2: a2 >= 1, so
     # a1 in [1, total - 1]. Total 6: [1, 5], 4 wide = 2 x margin: still pinned (the
-    # band is inclusive); nothing else shown but the total: hidden too (round 3: a1
-    # has no upper bound). Total 7: [1, 6], 5 wide: not pinned, the total stays.
+    # band is inclusive), and so is the hidden a2 = 6 - a1; the small one comes first:
+    # nothing else shown but the total, hidden too (round 3: neither has an upper
+    # bound). Total 7: [1, 6], 5 wide: not pinned, the total stays. Then the final audit
+    # of every target (round 4, or 3).
     A = sparse.csr_array(np.array([[1, 1], [1, 0], [0, 1]]))
     value = np.array([total, 2, total - 2], dtype=float)
     kind = np.array(["count"] * 3, dtype=object)
@@ -105,7 +113,49 @@ def test_protect_counts_band_of_plus_minus_margin(total, total_hidden):
         A, value, kind, value, threshold=3, margin=2, spare=np.array([True, False, False])
     )
     assert result.hidden.tolist() == [total_hidden, True, True]
-    assert result.rounds == (3 if total_hidden else 2) and len(result.stuck) == 0
+    assert result.rounds == (4 if total_hidden else 3) and len(result.stuck) == 0
+
+
+def test_protect_counts_knows_every_group_shown_has_at_least_threshold_cases():
+    # A 2 x 2 table, threshold 3: G1 x = 1, G1 y = 2, G2 x = 1, G2 y = 5 (atoms a1-a4);
+    # G1 = 3, G2 = 6; All x = 2, All y = 7, All = 9 (the last three spare).
+    A = np.array(
+        [
+            [1, 0, 0, 0],
+            [0, 1, 0, 0],
+            [0, 0, 1, 0],
+            [0, 0, 0, 1],
+            [1, 1, 0, 0],  # 4 G1
+            [0, 0, 1, 1],  # 5 G2
+            [1, 0, 1, 0],  # 6 All x
+            [0, 1, 0, 1],  # 7 All y
+            [1, 1, 1, 1],  # 8 All
+        ]
+    )
+    value = A @ np.array([1, 2, 1, 5])
+    spare = np.array([False] * 6 + [True] * 3)
+    kind = np.array(["count"] * 9, dtype=object)
+    plain = protect_counts(sparse.csr_array(A), value, kind, value, threshold=3, spare=spare)
+    # Every count but All ends hidden. Knowing only that hidden counts are at least 1,
+    # G1 = a1 + a2 in [2, 7] (G2 >= 2 and All = 9), each a_i in [1, 6] (the other three
+    # >= 1): 5 wide, nothing pinned, All stays shown.
+    assert plain.hidden.tolist() == [True] * 8 + [False]
+    # The folding rule tells the attacker more: both groups are shown, so each has at
+    # least 3 clients. Now G1 in [3, 6] and a1 = G1 - a2 in [1, 5]: 3 and 4 wide, both
+    # pinned (G1 = 3 is no small count, but it is hidden). The one count left to hide
+    # is All (spare): hidden, and then nothing has an upper bound.
+    floors = np.array([[1, 1, 0, 0], [0, 0, 1, 1]])
+    with_floors = protect_counts(
+        sparse.csr_array(np.vstack([A, floors])),
+        np.r_[value, floors @ np.array([1, 2, 1, 5])],
+        np.r_[kind, ["floor", "floor"]],
+        np.r_[value, [np.nan, np.nan]],
+        threshold=3,
+        spare=np.r_[spare, [False, False]],
+    )
+    assert with_floors.hidden.tolist() == [True] * 9 + [False] * 2
+    assert with_floors.status[-2:].tolist() == ["unpublished"] * 2
+    assert len(with_floors.stuck) == 0
 
 
 def _cohort(cases: list[tuple[str, str | None]], furthest: list[int] | None = None):
@@ -172,9 +222,11 @@ def test_exits_table_hidden_cells_and_complements_by_hand():
     # planned" under its second name takes B closed (55).
     # Round 2, x = a_unplanned: a_planned = 22 - x, b_unplanned = 27 - x, b_planned =
     # 50 - 22 + x = 28 + x, B closed = b_planned + b_unplanned = 55 for every x. All
-    # hidden counts >= 1: x <= 21 and x <= 26, so x in [1, 21]: not pinned. Done.
-    # Last, B closed is 77 - 22 = 55 whatever x is: hiding it protects nothing, so it
-    # is shown again (publish._show_determined); x stays in [1, 21].
+    # hidden counts >= 1: x <= 21 and x <= 26, so x in [1, 21]: not pinned. The hidden
+    # large counts are targets too: a_planned in [1, 21], b_unplanned in [1, 26],
+    # b_planned in [29, 49], not pinned; but B closed is 77 - 22 = 55 whatever x is:
+    # hiding it protects nothing, so with no small count pinned it is shown again.
+    # Round 3, the final audit of every target: x stays in [1, 21]. Done.
     def row(site, category):
         return table[(table["site"] == site) & (table["category"] == category)].iloc[0]
 
@@ -221,7 +273,7 @@ def test_exits_table_hidden_cells_and_complements_by_hand():
         "by|A|closed minus exit|type|planned",
     ]
     assert (small["value"] == 2).all() and (small["status"] == "unpublished").all()
-    assert publication.rounds == 2
+    assert publication.rounds == 3
 
 
 def test_stage_funnel_hidden_cells_complements_and_derived_values_by_hand():
@@ -243,7 +295,9 @@ def test_stage_funnel_hidden_cells_complements_and_derived_values_by_hand():
     # common) and takes the next sibling, B reached assessment (30).
     # Round 2, x = A reached assessment: B reached assessment = 50 - x; the stopped
     # counts A = 22 - x >= 0 and B = 55 - 50 + x >= 0; the hidden counts >= 1: x in
-    # [1, 22], so A's stopped count is in [0, 21]: not pinned. Done.
+    # [1, 22], so A's stopped count is in [0, 21]: not pinned; the hidden counts, A
+    # reached in [1, 22] and B reached in [28, 49], are not pinned either. Round 3, the
+    # final audit of every target, finds the same. Done.
     assert table.loc[("A", "assessment"), "reached"] == HIDDEN
     assert table.loc[("B", "assessment"), "reached"] == HIDDEN
     assert table.loc[("All", "assessment"), "reached"] == 50
@@ -277,7 +331,7 @@ def test_stage_funnel_hidden_cells_complements_and_derived_values_by_hand():
         "by|A|case minus by|A|reached|assessment",
         "by|A|case minus reached|assessment",
     ]
-    assert publication.rounds == 2
+    assert publication.rounds == 3
 
 
 def test_same_cases_are_one_cell_and_per_client_tables_are_withheld():
@@ -297,7 +351,9 @@ def test_same_cases_are_one_cell_and_per_client_tables_are_withheld():
     # A closed (3, not spare) before All closed (33, spare): A closed is hidden, and
     # every target left overlaps it (blocked).
     # Round 2: a1 + a2 + b = 33 (All closed), each hidden count >= 1: a1, a2 in [1, 31],
-    # not pinned. Done.
+    # not pinned; nor the complementary ones: b = 33 - a1 - a2 in [1, 31], All completed
+    # a1 + b = 33 - a2 and A closed a1 + a2 = 33 - b, each in [2, 32]. Round 3, the
+    # final audit of every target, finds the same. Done.
     done, clash = "tujuan tercapai", "jadwal tidak cocok"
     cohort = _cohort([("A", done)] * 2 + [("A", clash)] + [("B", done)] * 30)
     run = Summary(cohort, AS_OF, "site")
@@ -314,7 +370,7 @@ def test_same_cases_are_one_cell_and_per_client_tables_are_withheld():
         "by|A|closed",
         "by|B|exit|type|planned",
     ]
-    assert publication.rounds == 2
+    assert publication.rounds == 3
     table = publication.tables["exits"]
     n = table.set_index(["site", "level", "category"])["n"]
     hidden = [
