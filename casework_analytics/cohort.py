@@ -339,16 +339,23 @@ def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Coho
             accepted[name] = None
             continue
         bad = rejected_rows(log, name) if len(errors_only) else pd.Index([], name="row")
-        table = parsed[name]
+        # Each table is released as soon as its accepted rows are taken: at national
+        # scale the raw and parsed tables together are the peak of a run's memory.
+        table = parsed.pop(name)
+        n_read = len(table)
+        good = table.drop(index=bad) if len(bad) else table
+        del table
         if name == "stages":
-            good = table.drop(index=bad)
             check_stage_order(good, model, log)
-        accepted[name] = table.drop(index=bad).reset_index(drop=True)
+        accepted[name] = good.reset_index(drop=True)
+        del good
         reasons = errors_only[errors_only["table"] == name].groupby("row")["message"].agg("; ".join)
-        raw_bad = _canonical(raw.tables[name], name, (column_aliases or {}).get(name))
-        raw_bad = raw_bad.loc[bad].astype("string")
+        raw_table = raw.tables.pop(name)
+        raw_bad = _canonical(raw_table.loc[bad], name, (column_aliases or {}).get(name))
+        del raw_table
+        raw_bad = raw_bad.astype("string")
         rejected[name] = raw_bad.assign(reasons=reasons.reindex(bad).to_numpy()).reset_index()
-        count_rows.append((name, len(table), len(accepted[name]), len(bad)))
+        count_rows.append((name, n_read, len(accepted[name]), len(bad)))
 
     problems = log.frame()
     cohort = Cohort(
