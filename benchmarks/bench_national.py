@@ -93,14 +93,24 @@ def command(folder: Path, by: list[str], as_of: str, extra: list[str]) -> tuple[
             *extra,
         ]
         started = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True)
+        launched = [sys.executable, "-c", LAUNCHER, *argv]
+        done = subprocess.run(launched, capture_output=True, text=True)
         elapsed = time.perf_counter() - started
     if done.returncode not in (0, 1):
         print(done.stdout[-2000:], done.stderr[-2000:], sep="\n")
         raise SystemExit(f"the summary command failed with exit code {done.returncode}")
-    # Linux reports ru_maxrss in KiB; the largest child so far is the command.
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
-    return elapsed, peak
+    return elapsed, int(done.stdout.strip().splitlines()[-1])
+
+
+# Runs the command and prints its peak RSS in bytes. Started from this small process, not
+# from the benchmark itself: Linux carries a process's high-water RSS across exec, so a
+# child forked from the benchmark (gigabytes after `load`) would report the parent's peak.
+LAUNCHER = """
+import resource, subprocess, sys
+done = subprocess.run(sys.argv[1:], stdout=sys.stderr)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)
+sys.exit(done.returncode)
+"""
 
 
 def line(name: str, seconds: float, base: float, goal: float | None = None) -> None:

@@ -79,8 +79,11 @@ def to_text(values: pd.Series) -> pd.Series:
             text[whole] = ints.astype("string")
     else:
         text = values.astype("string")
-    text = text.str.strip()
-    return text.mask(text == "")
+    stripped = text.str.strip()
+    if stripped.array.equals(text.array):  # nothing to trim: share the source's memory
+        stripped = text
+    blank = stripped == ""
+    return stripped.mask(blank) if blank.any() else stripped
 
 
 def _days_from_text(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -269,6 +272,8 @@ def parse_vocabulary(values: pd.Series, field: str) -> pd.Series:
     codes, uniques = pd.factorize(text)
     distinct = pd.Series(uniques, dtype="string")
     mapped = map_labels(distinct, value_aliases()[field]).fillna(distinct)
+    if mapped.array.equals(distinct.array):  # already the controlled values
+        return text
     # Taken from the few distinct values by code: no Python string per row.
     mapped = mapped.array.take(codes, allow_fill=True)
     return pd.Series(mapped, index=values.index, dtype="string")

@@ -396,6 +396,7 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     del kept, order
     positive = attended & (result == 0)
     negative = attended & (result == 1)
+    del result
     missed = ~attended
 
     # Dropout by missed visits: streaks of consecutive missed visits per case.
@@ -422,7 +423,9 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     # (Dates span under 600 years, so weeks fit 16 bits; duplicate visits are
     # rejected, so a week holds at most 7.)
     case = np.repeat(np.arange(n, dtype=np.int32), n_weeks)
-    week = (np.arange(n_weeks.sum()) - np.repeat(offsets, n_weeks)).astype(np.int16)
+    week = np.arange(n_weeks.sum(), dtype=np.int64)
+    week -= np.repeat(offsets, n_weeks)
+    week = week.astype(np.int16)
     status = np.full(len(week), _NOT_SCHEDULED, dtype=np.int8)
     day = week.astype(np.int32) * 7
     last_day = day.copy()  # of the last screen of the week's status
@@ -432,15 +435,22 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         rows = row[starts]
 
-        kinds = (positive, negative, attended, missed)
+        # A week's status is the first kind found in it, in this order of priority:
+        # each kind is written over the ones after it (one kind in memory at a time).
+        kinds = ((positive, _POS), (negative, _NEG), (attended, _NO_RESULT), (missed, _MISSED))
         never = np.iinfo(v_day.dtype).max
-        firsts = [np.minimum.reduceat(np.where(m, v_day, never), starts) for m in kinds]
-        lasts = [np.maximum.reduceat(np.where(m, v_day, -1), starts) for m in kinds]
-        found = [f < never for f in firsts]
-        status[rows] = np.select(found, [_POS, _NEG, _NO_RESULT, _MISSED], _NOT_SCHEDULED)
-        day[rows] = np.select(found, firsts, day[rows])
-        last_day[rows] = np.select(found, lasts, last_day[rows])
+        week_status, week_day, week_last = status[rows], day[rows], last_day[rows]
+        for mask, code in reversed(kinds):
+            first = np.minimum.reduceat(np.where(mask, v_day, never), starts)
+            found = first < never
+            week_status[found] = code
+            week_day[found] = first[found]
+            del first
+            week_last[found] = np.maximum.reduceat(np.where(mask, v_day, -1), starts)[found]
+        status[rows], day[rows], last_day[rows] = week_status, week_day, week_last
         n_visits[rows] = np.diff(np.r_[starts, len(row)])
+        del kinds, week_status, week_day, week_last, found, starts, rows
+    del positive, negative, missed, row
     # Weeks inside a long gap with no visit recorded: due, but nothing happened.
     if long_gap.any():
         g_case, g_start = a_case[long_gap], a_day[long_gap]
@@ -478,9 +488,9 @@ def _int(values) -> pd.arrays.IntegerArray:
 
 def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: dict):
     n = len(cases)
-    key, status, day = grid.case, grid.status, grid.day.astype(float)
+    key, status = grid.case, grid.status
     k = len(WEEK_STATUSES)
-    counts = np.bincount(key * k + status, minlength=n * k).reshape(n, k)
+    counts = np.bincount(key * np.int32(k) + status, minlength=n * k).reshape(n, k)
     v_case = visits["v_case"]
     scheduled = np.bincount(v_case, minlength=n)
     attended = np.bincount(v_case, weights=visits["attended"].astype(float), minlength=n)
@@ -488,7 +498,7 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
 
     # Runs of negatives over the counted weeks.
     has_count = grid.counted >= 0
-    c_key, c_day, c_week = key[has_count], day[has_count], grid.week[has_count]
+    c_key, c_day, c_week = key[has_count], grid.day[has_count].astype(float), grid.week[has_count]
     is_neg = grid.counted[has_count] == 0
     run = _runs(c_key, is_neg)
     longest = _max_per_case(c_key, run, n)
