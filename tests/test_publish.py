@@ -13,6 +13,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import sparse
 
 from casework_analytics import load
@@ -387,3 +389,78 @@ def test_same_cases_are_one_cell_and_per_client_tables_are_withheld():
     # n_exits: A's 3 and B's 30 (B closed is B planned) hidden; All's 33 shown.
     n_exits = table.groupby("site")["n_exits"].agg(lambda v: sorted(set(v.astype(str))))
     assert n_exits.to_dict() == {"A": [HIDDEN], "B": [HIDDEN], "All": ["33"]}
+
+
+def _bounds_by_linprog(A, value, kind, hidden, threshold, target):
+    """The attacker's inward-rounded interval for cell ``target``, solved from scratch
+    with scipy's linprog (independent of protect_counts' warm-started HiGHS model):
+    atom sizes >= 0, shown counts exact, hidden counts >= 1, floors >= threshold."""
+    from scipy.optimize import linprog
+
+    exact = (kind == "count") & ~hidden
+    at_least = np.where(kind == "floor", threshold, 1.0)
+    ge = ((kind == "count") & hidden) | (kind == "floor")
+    bounds = []
+    for sign in (1, -1):
+        found = linprog(
+            sign * A[target],
+            A_eq=A[exact] if exact.any() else None,
+            b_eq=value[exact] if exact.any() else None,
+            A_ub=-A[ge] if ge.any() else None,
+            b_ub=-at_least[ge] if ge.any() else None,
+            bounds=(0, None),
+            method="highs",
+        )
+        assert found.status in (0, 3), found.message  # optimal, or unbounded
+        bounds.append(sign * found.fun if found.status == 0 else -sign * np.inf)
+    return np.ceil(bounds[0] - 1e-6), np.floor(bounds[1] + 1e-6)
+
+
+@st.composite
+def two_way_tables(draw):
+    """Groups x categories of atoms (sizes 0-14), with every interior cell, the group and
+    category totals and the grand total (the last spare), and a floor per group."""
+    groups, categories = draw(st.integers(2, 3)), draw(st.integers(2, 3))
+    sizes = np.array(
+        draw(
+            st.lists(st.integers(0, 14), min_size=groups * categories, max_size=groups * categories)
+        )
+    )
+    n = groups * categories
+    atom = np.arange(n).reshape(groups, categories)
+    rows = [np.eye(n)[i] for i in range(n)]
+    rows += [np.isin(np.arange(n), atom[g]).astype(float) for g in range(groups)]
+    rows += [np.isin(np.arange(n), atom[:, c]).astype(float) for c in range(categories)]
+    rows.append(np.ones(n))
+    kind = ["count"] * len(rows)
+    spare = [False] * (len(rows) - 1) + [True]
+    threshold = draw(st.integers(3, 6))
+    for g in range(groups):  # the folding rule: groups shown have >= threshold cases
+        if sizes[atom[g]].sum() >= threshold:
+            rows.append(np.isin(np.arange(n), atom[g]).astype(float))
+            kind.append("floor")
+            spare.append(False)
+    A = np.array(rows)
+    return A, A @ sizes, np.array(kind, dtype=object), np.array(spare), threshold
+
+
+@settings(max_examples=40, deadline=None)
+@given(two_way_tables())
+def test_protect_counts_leaves_no_target_pinned_by_an_independent_linprog(case):
+    A, value, kind, spare, threshold = case
+    value = value.astype(float)
+    result = protect_counts(
+        sparse.csr_array(A), value, kind, value, threshold=threshold, spare=spare
+    )
+    count = kind == "count"
+    small = (value >= 1) & (value < threshold)
+    # Every small published count is hidden; zeros never are.
+    assert (result.hidden[count & small]).all()
+    assert not result.hidden[count & (value == 0)].any()
+    for target in np.flatnonzero(result.hidden | (small & (kind != "floor"))):
+        if target in result.stuck:
+            continue
+        low, high = _bounds_by_linprog(A, value, kind, result.hidden, threshold, target)
+        assert low <= value[target] <= high
+        widest = 4 if small[target] else 3  # +/-2 for small counts; rounding's 5 values
+        assert high - low > widest, (target, value[target], low, high)
