@@ -190,13 +190,15 @@ def recovery_headline(
         # Every group gets the row, with no estimate where nobody is at risk.
         keys = cols or ["_all"]
         rows = counts.assign(_all=0)[[*keys, subset]].merge(km.assign(_all=0), on=keys, how="left")
-        km_rows.append(
-            rows.drop(columns="_all", errors="ignore").assign(
-                metric=metric,
-                horizon_days=float(horizon),
-                denominator=rows[subset].astype("Int64"),
-            )
+        rows = rows.drop(columns="_all", errors="ignore").assign(
+            metric=metric,
+            horizon_days=float(horizon),
+            denominator=rows[subset].astype("Int64"),
         )
+        # Typed like the count rows even when nobody is at risk (an empty estimate
+        # would otherwise be object, and concat's result dtype would vary by version).
+        shared = ["numerator", "estimate", "ci_low", "ci_high"]
+        km_rows.append(rows.astype({c: table[c].dtype for c in shared if c in rows}))
     table = pd.concat([table, *km_rows], ignore_index=True)
     table["numerator"] = table["numerator"].astype("Int64")
     table["denominator"] = table["denominator"].astype("Int64")
