@@ -169,3 +169,33 @@ def test_random_small_cohorts_give_the_attacks_nothing(
     source = synthetic.write(tables, root / "src")
     summarise(source, root / "published", "site", "--publish")
     assert attack(root / "published", "site") == []
+
+
+def test_rejected_rows_are_not_pinned_by_the_cards(tmp_path):
+    # Found by an independent attack on the report: 3 cases with a broken intake date,
+    # the quality table showing 205 cases read and the Cases card showing 202 accepted
+    # and counted, so rejected = 205 - accepted <= 3, and hidden means >= 1: {1, 2, 3}.
+    import shutil
+
+    from casework_analytics.dashboard import Dashboard
+
+    source = tmp_path / "src"
+    shutil.copytree("data/sample", source)
+    cases = pd.read_csv(source / "cases.csv", dtype=str, keep_default_na=False)
+    cases.loc[:2, "intake_date"] = "not a date"
+    cases.to_csv(source / "cases.csv", index=False)
+    cohort = load(source)
+    assert cohort.counts.set_index("table").loc["cases", "rejected"] == 3
+    board = Dashboard(cohort, AS_OF, by="site", publish=True)
+    quality = board.quality_tables["by_table"].set_index("table").astype(str)
+    cards = board.tables["cards"].set_index("metric").astype(str)
+    # The attacker's bound on each table's hidden rejected count: read (if shown)
+    # minus what the cards say was accepted at least (cases, placements).
+    for table, card in (("cases", "cases"), ("placements", "placements")):
+        row = quality.loc[table]
+        if row["rejected"] != HIDDEN or row["read"] == HIDDEN:
+            continue
+        shown = cards.loc[card, "numerator"]
+        if shown != HIDDEN:
+            upper = int(row["read"]) - int(shown)
+            assert upper - 1 > 4, f"{table}: rejected in [1, {upper}]"
