@@ -19,7 +19,10 @@ How a run is published (:func:`publish`)
 2. Survival and cumulative-incidence curves are published on a coarse grid
    of days (:data:`CURVE_STEP_DAYS`), with the number at risk rounded to a
    base of 5 and hidden below the threshold, and no per-time events or
-   censorings (:func:`casework_analytics.disclosure.coarsen_curve`).
+   censorings (:func:`casework_analytics.disclosure.coarsen_curve`). The
+   audit still treats the numbers at risk, each curve's starting size and
+   a survival curve's events up to each published day as known exactly:
+   estimates and intervals give them back.
 3. Every count a published table shows is a count of cases meeting a
    condition in a group: a sum of one per-case indicator
    (:func:`case_indicators`). The published counts are checked against
@@ -602,6 +605,11 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
         if head == "at_risk":
             event, _, day = rest.partition("|")
             return (event_time(event).astype("float64") > float(day)).to_numpy()
+        if head == "event_by":
+            event, _, day = rest.partition("|")
+            observed = run.timelines.outcomes.set_index("case_id")[f"{event}_observed"]
+            by_day = (event_time(event).astype("float64") <= float(day)).to_numpy()
+            return observed.reindex(index).fillna(False).to_numpy(dtype=bool) & by_day
         if head == "exit_at_risk":
             return exit_times(run).reindex(index).to_numpy() > float(rest)
         raise CaseworkError(f"Internal error: no indicator is defined for {key!r}.")
@@ -1080,6 +1088,7 @@ def publish(
             threshold=threshold,
             margin=margin,
             spare=unique["grouping"].to_numpy() == "*",
+            known=unique["known"].eq(True).to_numpy(),
         )
         if not len(result.stuck):
             break
@@ -1238,6 +1247,7 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     if not cells:
         return None
     cells = pd.concat(cells, ignore_index=True)
+    cells = pd.concat([cells, _curve_sizes(cells)], ignore_index=True)
     complements = pd.concat(
         [_complement_rows(n, tables[n], r, cells) for n, r in rules.items()], ignore_index=True
     )
@@ -1272,7 +1282,11 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
             "was published."
         )
 
+    # A count known exactly through a curve is known whatever table shows it.
+    known = set(cells.loc[cells["kind"] == KNOWN, "cell"])
+    cells["kind"] = cells["kind"].replace(KNOWN, "count")
     unique = cells.drop_duplicates("cell").set_index("cell")
+    unique["known"] = unique.index.isin(known)
     first, sizes = _atoms(labels, indicators)
     terms = _coefficients(unique.reset_index(), labels, indicators, first)
     # Counts of exactly the same cases are one number, whatever they are called
@@ -1290,6 +1304,7 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     )
     canonical = same.groupby(same).transform(lambda s: s.index[0])
     cells["cell"] = cells["cell"].map(canonical)
+    unique["known"] = unique["known"].groupby(canonical.to_numpy()).transform("any")
     unique = unique[canonical.index == canonical.to_numpy()]
     terms = terms[terms["cell"].isin(unique.index)]
     position = pd.Series(np.arange(len(unique)), index=unique.index)
@@ -1306,6 +1321,43 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
 
 
 FLOOR = "floor"
+KNOWN = "known"
+
+#: The curve tables, and the count that is each curve's size at day 0.
+_CURVE_SIZE = {
+    "survival": lambda key: "has_time|" + key.split("|")[1],
+    "cumulative_incidence": lambda key: "case",
+}
+
+
+def _curve_sizes(cells: pd.DataFrame) -> pd.DataFrame:
+    """The number of cases each published curve starts from, and a survival curve's
+    events up to each published day, as cells the attacker knows exactly.
+
+    A curve's first point gives it away: at day 0 the estimate is ``1 - d/n``
+    and its Greenwood variance ``d / (n (n - d))``, two equations in ``n`` and
+    ``d``; even the estimate alone, to three decimals, leaves few values of
+    ``n`` within the ±2 of a rounded number at risk. So the audit treats it
+    as published, with the numbers at risk (see :func:`protect_counts`).
+    """
+    curves = cells[(cells["kind"] == "rounded") & cells["table"].isin(list(_CURVE_SIZE))]
+    if not len(curves):
+        return cells.iloc[0:0]
+    keys = [_CURVE_SIZE[t](k) for t, k in zip(curves["table"], curves["key"], strict=True)]
+    sizes = curves.assign(key=keys, column="n", position=-1, shown=np.nan, kind=KNOWN)
+    # The events up to each published day: the ratio of two points, with the numbers
+    # at risk known, gives them (nearly) exactly.
+    survival = curves[curves["table"] == "survival"]
+    events = survival.assign(
+        key=survival["key"].str.replace("at_risk|", "event_by|", regex=False),
+        column="events",
+        position=-1,
+        shown=np.nan,
+        kind=KNOWN,
+    )
+    return pd.concat([sizes, events], ignore_index=True).drop_duplicates(
+        ["grouping", "label", "key"]
+    )
 
 
 def _group_floors(run, A, unique: pd.DataFrame, labels: pd.DataFrame, first, threshold: int):
@@ -1448,6 +1500,7 @@ def protect_counts(
     threshold: int,
     margin: int = 2,
     spare: np.ndarray | None = None,
+    known: np.ndarray | None = None,
 ) -> Protected:
     """Hide counts until no hidden count, and no unpublished small count, can be pinned.
 
@@ -1469,6 +1522,9 @@ def protect_counts(
     spare : ndarray of bool, optional
         Counts to hide only when nothing else will do (the whole cohort's
         totals, which readers need most).
+    known : ndarray of bool, optional
+        Counts the attacker knows exactly whatever is hidden (the size of a
+        published curve): never hidden, and exact in every bound.
 
     Returns
     -------
@@ -1476,21 +1532,17 @@ def protect_counts(
 
     Notes
     -----
-    The attacker knows every shown count exactly, every rounded count to
-    ±2, that every hidden published count is at least 1 (zeros are shown),
+    The attacker knows every shown count exactly, every ``known`` count and
+    every rounded number at risk exactly too (a published curve's estimate
+    and interval give the numbers at risk back, whatever their rounding),
+    that every hidden published count is at least 1 (zeros are shown),
     that every ``floor`` row is at least ``threshold``, and that atom sizes
     are non-negative. The *targets* are every hidden count, whatever its
     size, and every unpublished count from 1 to ``threshold - 1``. For each,
     two linear programmes give the smallest and largest value it can take;
     bounds are rounded inward, as an attacker reasoning in whole numbers
-    may. A small target is *pinned* when that interval is ``2 * margin``
-    wide or narrower (the attacker can name a band of ±``margin`` that holds
-    it). A hidden count of ``threshold`` or more is pinned when its interval
-    is narrower than that: the published numbers at risk are rounded to a
-    base of 5, which tells the attacker a count of ``threshold`` or more to
-    ±2 by design, and a hidden count is held to the same standard (the
-    number at risk at day 0 is the count of cases with a time, hidden or
-    not).
+    may. A target is *pinned* when that interval is ``2 * margin`` wide or
+    narrower (the attacker can name a band of ±``margin`` that holds it).
 
     Primary suppression hides published counts from 1 to ``threshold - 1``.
     Then, round by round, the pinned small targets are dealt with, the
@@ -1513,7 +1565,8 @@ def protect_counts(
 
     A = sparse.csr_array(A)
     n = len(value)
-    count = kind == "count"
+    known = np.zeros(len(value), dtype=bool) if known is None else np.asarray(known, bool)
+    count = (kind == "count") & ~known
     small = (value >= 1) & (value < threshold)
     hidden = count & small
     primary = hidden.copy()
@@ -1522,9 +1575,7 @@ def protect_counts(
     def targets(hidden):
         return np.flatnonzero(audited_small | hidden)
 
-    # The widest interval that still pins: 2 x margin for small counts; one less for
-    # larger ones, which may be known as well as a number rounded to base 5 is.
-    widest = np.where(small, 2 * margin, 2 * margin - 1)
+    widest = np.full(n, 2 * margin)  # the widest interval that still pins
 
     todo = targets(hidden)
     support = sparse.csr_array((A != 0).astype(float))
@@ -1533,7 +1584,11 @@ def protect_counts(
     shown_again = np.zeros(n, dtype=bool)
     stuck: list[int] = []
     rounds = 0
-    bounds = _Bounds(A, value, kind, shown, hidden, threshold=threshold) if len(todo) else None
+    bounds = (
+        _Bounds(A, value, kind, shown, hidden, threshold=threshold, known=known)
+        if len(todo)
+        else None
+    )
     for _ in range(_MAX_AUDITS):
         while len(todo):
             rounds += 1
@@ -1662,13 +1717,14 @@ class _Bounds:
     basis.
     """
 
-    def __init__(self, A, value, kind, shown, hidden, *, threshold):
+    def __init__(self, A, value, kind, shown, hidden, *, threshold, known=None):
         import highspy
         from scipy import sparse
 
         self.A = sparse.csr_array(A)
         self.value, self.kind, self.shown = value, kind, shown
         self.threshold = threshold
+        self.known = np.zeros(len(value), dtype=bool) if known is None else known
         self.rows_used = np.flatnonzero(np.isin(kind, ["count", "rounded", FLOOR]))
         self.position = np.full(len(value), -1, dtype=np.int32)
         self.position[self.rows_used] = np.arange(len(self.rows_used), dtype=np.int32)
@@ -1696,13 +1752,15 @@ class _Bounds:
         import highspy
 
         count = self.kind[rows] == "count"
-        exact = count & ~hidden[rows]
+        # Rounded numbers at risk count as exact: a curve's estimate and interval
+        # give them back whatever their rounding.
         rounded = self.kind[rows] == "rounded"
+        exact = (count & ~hidden[rows]) | rounded | self.known[rows]
         floor = self.kind[rows] == FLOOR
-        value, shown = self.value[rows], self.shown[rows]
+        value = self.value[rows]
         least = np.where(floor, float(self.threshold), 1.0)
-        lower = np.where(exact, value, np.where(rounded, shown - 2, least))
-        upper = np.where(exact, value, np.where(rounded, shown + 2, highspy.kHighsInf))
+        lower = np.where(exact, value, least)
+        upper = np.where(exact, value, highspy.kHighsInf)
         return lower.astype(float), upper.astype(float)
 
     def __call__(self, hidden, rows):

@@ -86,10 +86,7 @@ def bounded_cells(tables: dict, group: str, threshold: int, margin: int = 2) -> 
     The hidden groups of a line add up to All minus the shown ones. Each hidden
     count is at least 1 (zeros are shown), and a hidden group size at least the
     threshold (the folding rule). So each lies between its own floor and the sum
-    less every other hidden cell's floor. Pinned, by the promise: an interval of
-    2 x margin or less for a count that could be small, narrower than that for a
-    count of at least the threshold (which may be known as well as a number at
-    risk rounded to base 5 is).
+    less every other hidden cell's floor: pinned when that is 2 x margin or less.
     """
     found = []
     for name, (keys, counts) in LINES.items():
@@ -110,9 +107,8 @@ def bounded_cells(tables: dict, group: str, threshold: int, margin: int = 2) -> 
                 rest = total - sum(number(c) or 0 for c in cells)
                 floor = threshold if (name, column) in SIZES else 1
                 floors = floor * sum(hidden)
-                widest = 2 * margin if floor < threshold else 2 * margin - 1
                 for label, is_hidden in zip(parts[group], hidden, strict=True):
-                    if is_hidden and rest - floors <= widest:
+                    if is_hidden and rest - floors <= 2 * margin:
                         where = " ".join(map(str, np.atleast_1d(line)))
                         found.append(
                             f"{name} {where} {column} {label}: in "
