@@ -385,7 +385,7 @@ def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.
     cleaned and parsed again.
     """
     found = raw.problems.get(name)
-    if not needs_cleaning(raw.tables[name]):
+    if not needs_cleaning(raw.tables[name]) and not _has_surrogates(raw.tables[name]):
         mark = log.mark()
         try:
             return parse_table(raw.tables[name], TABLES[name], model, log, extra, found)
@@ -396,6 +396,21 @@ def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.
     found = bad if found is None else pd.concat([found, bad], ignore_index=True)
     raw.problems[name] = found
     return parse_table(frame, TABLES[name], model, log, extra, found)
+
+
+def _has_surrogates(frame: pd.DataFrame) -> bool:
+    """Whether an object column holds text with undecodable bytes (lone surrogates).
+
+    Arrow text (pandas 3) refuses such strings, which :func:`_parse_raw` catches;
+    pandas 2.2 keeps text as Python strings by default, which take them silently.
+    """
+    for position in range(frame.shape[1]):
+        column = frame.iloc[:, position]
+        if column.dtype == object:
+            text = column[column.map(lambda value: isinstance(value, str))]
+            if len(text) and text.str.contains("[\ud800-\udfff]", regex=True).any():
+                return True
+    return False
 
 
 def _canonical(frame: pd.DataFrame, name: str, extra) -> pd.DataFrame:

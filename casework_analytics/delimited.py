@@ -533,6 +533,8 @@ def _read_fast(data: bytes) -> tuple[pd.DataFrame, str] | None:
     """Clean UTF-8 bytes through pandas' C parser, or None when the slow path is needed."""
     if data.count(b"\r") != data.count(b"\r\n"):
         return None  # lone carriage returns end lines for the parser but not for the scan
+    if b"\x00" in data and int(pd.__version__.split(".")[0]) < 3:
+        return None  # pandas 2's C parser ends a field at a NUL byte, losing the rest
     first_newline = data.find(b"\n")
     first = data[: first_newline if first_newline >= 0 else len(data)].decode("utf-8")
     sep = _sniff_delimiter(first)

@@ -412,7 +412,8 @@ def test_fast_and_slow_csv_paths_read_the_same(header, cells, sep, newline, quot
     slow, problems = _read_slow(text, "UTF-8", "test.csv")
     assert len(problems) == 0
     lone_cr = text.count("\r") != text.count("\r\n")
-    if not lone_cr:
+    nul_on_pandas_2 = "\x00" in text and int(pd.__version__.split(".")[0]) < 3
+    if not lone_cr and not nul_on_pandas_2:
         assert fast is not None, text
     if fast is not None:
         frame = fast[0].dropna(how="all")
