@@ -198,3 +198,26 @@ def test_rejected_rows_are_not_pinned_by_the_cards(tmp_path):
         if shown != HIDDEN:
             upper = int(row["read"]) - int(shown)
             assert upper - 1 > 4, f"{table}: rejected in [1, {upper}]"
+
+
+def test_the_small_cohort_banner_prints_no_count_of_clients(tmp_path):
+    # Found by an independent attack on the report: the banner said "This cohort has
+    # 202 clients" beside the Cases card's 205, so 3 cases were a client's second case.
+    import re
+    import shutil
+
+    from casework_analytics.dashboard import Dashboard
+
+    source = tmp_path / "src"
+    shutil.copytree("data/sample", source)
+    cases = pd.read_csv(source / "cases.csv", dtype=str, keep_default_na=False)
+    cases.loc[1:3, "client_id"] = cases.loc[0, "client_id"]
+    cases.to_csv(source / "cases.csv", index=False)
+    cohort = load(source)
+    assert cohort.cases["client_id"].nunique() == len(cohort.cases) - 3
+    for lang in ("en", "id"):
+        # By placement some groups are folded, which brings the banner up.
+        header = Dashboard(cohort, AS_OF, by="placement_id", publish=True, lang=lang).header()
+        banner = re.search(r'<div class="banner small">(.*?)</div>', header)
+        assert banner is not None
+        assert not re.search(r"\d", banner.group(1).replace("--by", ""))
