@@ -50,10 +50,10 @@ def small(value: float, threshold: int) -> bool:
     return 1 <= round(value) <= threshold - 1
 
 
-def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
-    """All minus the shown groups: one hidden group is recovered; several
-    hidden groups give their total, a count of people too."""
-    found = []
+def hidden_lines(tables: dict, group: str):
+    """Every line (a count column across the groups, with an ``All`` row) holding a
+    hidden group: ``(table, line, column, group labels, hidden flags, rest)``, where
+    ``rest`` is All minus the shown groups, the sum of the hidden ones."""
     for name, (keys, counts) in LINES.items():
         table = tables.get(name)
         if table is None or group not in table:
@@ -70,9 +70,17 @@ def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
                 if total is None or not any(hidden):
                     continue
                 rest = total - sum(number(c) or 0 for c in cells)
-                if small(rest, threshold):
-                    found.append(f"{name} {line} {column}: hidden groups sum to {rest:g}")
-    return found
+                yield name, line, column, parts[group].tolist(), hidden, rest
+
+
+def group_sums(tables: dict, group: str, threshold: int) -> list[str]:
+    """All minus the shown groups: one hidden group is recovered; several
+    hidden groups give their total, a count of people too."""
+    return [
+        f"{name} {line} {column}: hidden groups sum to {rest:g}"
+        for name, line, column, _, _, rest in hidden_lines(tables, group)
+        if small(rest, threshold)
+    ]
 
 
 #: Columns that are a group's size: every group shown (by name, or an ``Other``
@@ -89,31 +97,17 @@ def bounded_cells(tables: dict, group: str, threshold: int, margin: int = 2) -> 
     less every other hidden cell's floor: pinned when that is 2 x margin or less.
     """
     found = []
-    for name, (keys, counts) in LINES.items():
-        table = tables.get(name)
-        if table is None or group not in table:
+    for name, line, column, labels, hidden, rest in hidden_lines(tables, group):
+        floor = threshold if (name, column) in SIZES else 1
+        floors = floor * sum(hidden)
+        if rest - floors > 2 * margin:
             continue
-        for line, rows in table.groupby(keys or (lambda _: 0), sort=False):
-            whole = rows[rows[group] == ALL]
-            parts = rows[rows[group] != ALL]
-            for column in counts:
-                if column not in rows or len(whole) != 1:
-                    continue
-                total = number(whole[column].iloc[0])
-                cells = parts[column].tolist()
-                hidden = [c == HIDDEN for c in cells]
-                if total is None or not any(hidden):
-                    continue
-                rest = total - sum(number(c) or 0 for c in cells)
-                floor = threshold if (name, column) in SIZES else 1
-                floors = floor * sum(hidden)
-                for label, is_hidden in zip(parts[group], hidden, strict=True):
-                    if is_hidden and rest - floors <= 2 * margin:
-                        where = " ".join(map(str, np.atleast_1d(line)))
-                        found.append(
-                            f"{name} {where} {column} {label}: in "
-                            f"[{floor:g}, {rest - floors + floor:g}]"
-                        )
+        where = " ".join(map(str, np.atleast_1d(line)))
+        found.extend(
+            f"{name} {where} {column} {label}: in [{floor:g}, {rest - floors + floor:g}]"
+            for label, is_hidden in zip(labels, hidden, strict=True)
+            if is_hidden
+        )
     return found
 
 
