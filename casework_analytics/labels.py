@@ -124,7 +124,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "they add up to fewer than {threshold}, the smallest others with them."
         ),
         "small_cohort_banner": (
-            "This cohort is small: published figures for groups this small are mostly "
+            "The cohort or its groups are small: published figures for groups this small are mostly "
             "hidden. For your own use, build the report with --internal; to publish, "
             "group more widely (for example --by term, or a whole program)."
         ),
@@ -399,7 +399,7 @@ CATALOGUE: dict[str, dict[str, str]] = {
             "masih kurang dari {threshold}, kelompok terkecil lainnya bersama mereka."
         ),
         "small_cohort_banner": (
-            "Kohort ini kecil: angka terbitan untuk kelompok sekecil ini sebagian "
+            "Kohort atau kelompoknya kecil: angka terbitan untuk kelompok sekecil ini sebagian "
             "besar disembunyikan. Untuk keperluan sendiri, buat laporan dengan --internal; "
             "untuk diterbitkan, kelompokkan lebih luas (misalnya --by term, atau satu "
             "program utuh)."
