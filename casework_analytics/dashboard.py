@@ -779,11 +779,20 @@ class Dashboard:
         drawn = plottable(table).dropna(subset=["value"])
         if drawn.empty:
             return head + f'<p class="withheld">{html.escape(self.t["all_hidden"])}</p>'
-        figures = []
+        figures, no_limits = [], []
         for metric in dict.fromkeys(drawn["metric"]):
+            rows = drawn[drawn["metric"] == metric]
+            if rows[["target", "widening"]].isna().any(axis=None):  # a pool's limits hidden
+                no_limits.append(self.t.get(metric, metric))
+                continue
             fig = plt.figure(figsize=(4.6, 4.0), layout="constrained")
-            plots.funnel_plot(drawn[drawn["metric"] == metric], ax=fig.gca(), lang=self.lang)
+            plots.funnel_plot(rows, ax=fig.gca(), lang=self.lang)
             figures.append((fig, self.t.get(metric, metric)))
+        if no_limits:
+            note = self._text("limits_hidden", metrics=", ".join(no_limits))
+            figures_note = f'<p class="withheld">{html.escape(note)}</p>'
+        else:
+            figures_note = ""
         outside = table[table["flag"].isin(["above", "below"])]
         names = ", ".join(
             f"{self._group(g)} ({self.t.get(m, m)})"
@@ -795,6 +804,7 @@ class Dashboard:
         return (
             head
             + _panels(figures)
+            + figures_note
             + f'<p class="verdict">{html.escape(verdict)}</p>'
             + _csv_link("comparison", table, self.t["download"])
         )
@@ -876,6 +886,9 @@ class Dashboard:
         for outcome in ("dropout", "relapse"):
             rows = drawn[drawn["outcome"] == outcome]
             title = self.t[outcome]
+            if rows.empty:
+                out += self._no_curve(title)
+                continue
             if group and rows[group].nunique() > plots.MAX_OVERLAID + 1:
                 figures = []
                 for name in dict.fromkeys(rows.loc[rows[group] != OVERALL, group]):
@@ -908,7 +921,15 @@ class Dashboard:
                     rounded=self.publish,
                 )
             out += _png(fig, title)
-        return out + _csv_link("survival", table, self.t["download"])
+        return out + (_csv_link("survival", table, self.t["download"]) if len(drawn) else "")
+
+    def _no_curve(self, what: str) -> str:
+        """The note standing in for a curve with no point to draw."""
+        if self.publish:
+            text = self._text("no_curve", what=what, largest=self.threshold - 1)
+        else:
+            text = self._text("no_curve_data", what=what)
+        return f'<p class="withheld">{html.escape(text)}</p>'
 
     def competing(self) -> str:
         """Cumulative incidence of the competing exits, on the curves' time range.
@@ -929,6 +950,8 @@ class Dashboard:
         drawn = plottable(table)
         if self.cols:
             drawn = drawn[(drawn[self.cols] == OVERALL).all(axis=1)]
+        if drawn.empty:
+            return head + self._no_curve(self.t["competing_section"])
         fig = plt.figure(figsize=(6.5, 3.8), layout="constrained")
         plots.cumulative_incidence_plot(
             drawn, ax=fig.gca(), lang=self.lang, end=self.curve_end(), coarse=self.publish

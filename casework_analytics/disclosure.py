@@ -2042,7 +2042,8 @@ def coarsen_curve(
     defence in depth. The totals of events and censorings are published
     with the curve (``survival_summary``), so the tail after the last
     published time is a span like the others: the last times are given up
-    until it too holds 0 or at least ``threshold`` of each. The grid can
+    until it too holds 0 or at least ``threshold`` of each, day 0 included
+    (so a curve can come back empty). The grid can
     become sparse when a group is small:
     fold small groups first (:func:`casework_analytics.privacy.fold_small_groups`).
 
@@ -2108,7 +2109,7 @@ def coarsen_curve(
     total_e = _per_curve(km, cols, curves, "events", sums)
     total_c = _per_curve(km, cols, curves, "censored", sums)
     for k in np.flatnonzero(keep)[::-1]:  # only the last few times are ever given up
-        if k == 0 or (allowed(total_e - events[:, k]) & allowed(total_c - censored[:, k])).all():
+        if (allowed(total_e - events[:, k]) & allowed(total_c - censored[:, k])).all():
             break
         keep[k] = False
     out = at[np.tile(keep, nc)].copy()

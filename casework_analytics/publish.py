@@ -506,8 +506,11 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
         ``no_time|<event>`` (in a survival estimate, with the event
         observed, and left out of it for want of a time);
         ``at_risk|<event>|<day>`` and ``exit_at_risk|<day>`` (still under
-        observation after that day, as a coarsened curve counts them); and
-        ``A minus B`` (the complement of B within A).
+        observation after that day, as a coarsened curve counts them);
+        ``event_by|<event>|<day>`` (the event observed by that day);
+        ``exit_by|<cause>|<day>`` (closed by that day, the exit type one
+        of the causes joined by `` + ``, a missing type counting as
+        ``unknown``); and ``A minus B`` (the complement of B within A).
 
     Returns
     -------
@@ -612,6 +615,11 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             return observed.reindex(index).fillna(False).to_numpy(dtype=bool) & by_day
         if head == "exit_at_risk":
             return exit_times(run).reindex(index).to_numpy() > float(rest)
+        if head == "exit_by":
+            cause, _, day = rest.rpartition("|")
+            types = exits["exit_type"].astype(object).fillna("unknown")
+            by_day = exit_times(run).reindex(index).to_numpy() <= float(day)
+            return closed & types.isin(cause.split(" + ")).to_numpy() & by_day
         raise CaseworkError(f"Internal error: no indicator is defined for {key!r}.")
 
     keys = list(dict.fromkeys(keys))
@@ -832,6 +840,8 @@ def _coarsen_cumulative_incidence(run, table, cols, threshold, by_group=True):
         return _coarsen_cumulative_incidence(
             run, table[(table[cols] == OVERALL).all(axis=1)], cols, threshold, by_group=False
         )
+    if grid["time_days"].nunique() < 2:  # day 0 alone says nothing over time
+        grid = grid.iloc[0:0]
     table = table.sort_values([*cols, "cause", "time_days"])
     keys = [*cols, "cause"]
     left = grid[[*keys, "time_days", "at_risk"]].astype({k: object for k in keys})
@@ -849,8 +859,9 @@ def _coarsen_cumulative_incidence(run, table, cols, threshold, by_group=True):
 
 def _coarsen_survival(table, cols, threshold, by_group=True):
     """Each outcome's curves on a publishable grid; by group only where the groups'
-    shared grid keeps at least :data:`MIN_CURVE_POINTS` days, else the whole cohort's."""
-    from .disclosure import coarsen_curve
+    shared grid keeps at least :data:`MIN_CURVE_POINTS` days, else the whole cohort's,
+    and none for an outcome whose curve would keep only day 0."""
+    from .disclosure import CURVE_COLUMNS, coarsen_curve
 
     parts = []
     for outcome, rows in table.groupby("outcome", sort=False):  # four outcomes
@@ -859,9 +870,11 @@ def _coarsen_survival(table, cols, threshold, by_group=True):
         if cols and (not by_group or curve["time_days"].nunique() < MIN_CURVE_POINTS):
             whole = rows[(rows[cols] == OVERALL).all(axis=1)]
             curve = coarsen_curve(whole, group=cols, every=CURVE_STEP_DAYS, threshold=threshold)
+        if curve["time_days"].nunique() < 2:
+            continue  # a point at day 0 says nothing over time, but tells the audit the size
         parts.append(curve.assign(outcome=outcome))
     if not parts:
-        return table.iloc[0:0]
+        return table.iloc[0:0][[*cols, "outcome", *CURVE_COLUMNS]]
     out = pd.concat(parts, ignore_index=True)
     return out[[*cols, "outcome", *[c for c in out.columns if c not in (*cols, "outcome")]]]
 
@@ -1247,7 +1260,7 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     if not cells:
         return None
     cells = pd.concat(cells, ignore_index=True)
-    cells = pd.concat([cells, _curve_sizes(cells)], ignore_index=True)
+    cells = pd.concat([cells, _curve_sizes(cells, tables)], ignore_index=True)
     complements = pd.concat(
         [_complement_rows(n, tables[n], r, cells) for n, r in rules.items()], ignore_index=True
     )
@@ -1330,15 +1343,19 @@ _CURVE_SIZE = {
 }
 
 
-def _curve_sizes(cells: pd.DataFrame) -> pd.DataFrame:
-    """The number of cases each published curve starts from, and a survival curve's
-    events up to each published day, as cells the attacker knows exactly.
+def _curve_sizes(cells: pd.DataFrame, tables: dict) -> pd.DataFrame:
+    """The number of cases each published curve starts from, a survival curve's
+    events up to each published day, and a cumulative-incidence curve's exits of
+    each cause up to each published day, as cells the attacker knows exactly.
 
     A curve's first point gives it away: at day 0 the estimate is ``1 - d/n``
     and its Greenwood variance ``d / (n (n - d))``, two equations in ``n`` and
     ``d``; even the estimate alone, to three decimals, leaves few values of
     ``n`` within the ±2 of a rounded number at risk. So the audit treats it
     as published, with the numbers at risk (see :func:`protect_counts`).
+    Later points give the events up to their day nearly as well; for a
+    cumulative incidence that is only true early on, but the audit assumes
+    it everywhere, which can only hide more.
     """
     curves = cells[(cells["kind"] == "rounded") & cells["table"].isin(list(_CURVE_SIZE))]
     if not len(curves):
@@ -1355,7 +1372,20 @@ def _curve_sizes(cells: pd.DataFrame) -> pd.DataFrame:
         shown=np.nan,
         kind=KNOWN,
     )
-    return pd.concat([sizes, events], ignore_index=True).drop_duplicates(
+    incidence = curves[curves["table"] == "cumulative_incidence"]
+    if len(incidence):
+        causes = tables["cumulative_incidence"]["cause"].to_numpy(dtype=object)
+        day = incidence["key"].str.partition("|")[2]
+        exits = incidence.assign(
+            key="exit_by|" + causes[incidence["position"].to_numpy()] + "|" + day,
+            column="exits",
+            position=-1,
+            shown=np.nan,
+            kind=KNOWN,
+        )
+    else:
+        exits = incidence
+    return pd.concat([sizes, events, exits], ignore_index=True).drop_duplicates(
         ["grouping", "label", "key"]
     )
 

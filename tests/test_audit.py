@@ -829,6 +829,32 @@ def test_the_tail_after_the_last_published_time_is_a_span_too():
     assert kept == [0.0, 30.0, 60.0, 90.0, 120.0, 150.0, 180.0]
 
 
+def test_a_curve_whose_tail_after_day_0_holds_a_small_count_is_not_published():
+    # Hand cohort of 55: 15 censored on day 0 (no follow-up), 20 events on day 10,
+    # 3 censored on day 20, 17 events on day 50. Grid 0, 30, 60: day 30 is out (its
+    # span holds the 3 censorings), and from day 60 on fewer than 11 remain. Day 0
+    # alone would publish at_risk 40 (the 55 minus the 15 censored on day 0);
+    # survival_summary publishes n = 55 and events = 37 (censored 18: not small).
+    # The attacker: censored after day 0 = 40 - (37 - 0 events by day 0) = 3.
+    # So the tail after day 0 is a span like any other, and no day can be published.
+    data = pd.DataFrame(
+        {
+            "days": [0] * 15 + [10] * 20 + [20] * 3 + [50] * 17,
+            "event": [False] * 15 + [True] * 20 + [False] * 3 + [True] * 17,
+        }
+    )
+    curve = kaplan_meier(data, duration="days", event="event")
+    at_zero = curve[curve["time_days"] == 0]
+    assert (at_zero["at_risk"] - at_zero["censored"]).item() == 40  # the attack's input
+    assert coarsen_curve(curve, every=30).empty
+    # With 13 censored on day 20 (and 7 events on day 50), the tail holds 27
+    # events and 13 censorings: day 0 is published.
+    data.loc[37:47, "event"] = False
+    data.loc[37:47, "days"] = 20
+    curve = kaplan_meier(data, duration="days", event="event")
+    assert coarsen_curve(curve, every=30)["time_days"].tolist() == [0.0]
+
+
 def test_tails_hold_no_small_count_on_grouped_curves(km):
     coarse = coarsen_curve(km, group="group", every=30)
     last = coarse.groupby("group")["time_days"].max()

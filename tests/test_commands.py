@@ -148,6 +148,14 @@ def test_published_report_on_a_small_cohort_and_no_tcp_warning(tmp_path, capfd):
     assert "over TCP" not in printed
     page = out.read_text(encoding="utf-8")
     assert "published" in page.lower() and "Traceback" not in page
+    # This cohort's funnel limits of 90-day retention rest on a hidden pool total
+    # (this session's run, seen on the page): a note stands in for the chart, whose
+    # limits cannot be drawn. Its relapse curve keeps no day: a note, not an empty frame.
+    en = catalogue("en")
+    text = html.unescape(page)
+    assert en["limits_hidden"].format(metrics=en["retention"]) in text
+    assert en["no_curve"].format(what=en["relapse"], largest=10) in text
+    assert f'alt="{html.escape(en["relapse"])}' not in page
     # The page is known as an earlier report: --out may replace it (here the run
     # then stops at the missing source, before any work).
     code = main(["report", "sqlite:///missing.db", "--as-of", AS_OF, "--out", str(out)])

@@ -19,7 +19,7 @@ from scipy import sparse
 
 from casework_analytics import load
 from casework_analytics.privacy import HIDDEN
-from casework_analytics.publish import RULES, protect_counts, publish
+from casework_analytics.publish import RULES, case_indicators, protect_counts, publish
 from casework_analytics.summary import Summary
 
 AS_OF = "2024-06-30"
@@ -276,6 +276,25 @@ def test_exits_table_hidden_cells_and_complements_by_hand():
     ]
     assert (small["value"] == 2).all() and (small["status"] == "unpublished").all()
     assert publication.rounds == 3
+
+
+def test_exits_by_a_day_of_a_cause_by_hand():
+    # _cohort: intake 1 January, closed 1 March 2024 (day 60). Site A: 3 completed
+    # (planned), 2 scheduling conflicts (unplanned), 1 open; site B: 2 completed.
+    done, clash = "tujuan tercapai", "jadwal tidak cocok"
+    cohort = _cohort([("A", done)] * 3 + [("A", clash)] * 2 + [("A", None)] + [("B", done)] * 2)
+    keys = [
+        "exit_by|planned|59",
+        "exit_by|planned|60",
+        "exit_by|planned + unplanned|60",
+        "exit_by|unplanned|365",
+        "exit_by|administrative + unknown|365",
+    ]
+    flags = case_indicators(Summary(cohort, AS_OF, "site"), keys)
+    # By hand: none closed before day 60; on day 60, 3 + 2 planned, 2 unplanned;
+    # the open case never counts, however late the day.
+    assert flags.sum().tolist() == [0, 5, 7, 2, 0]
+    assert flags.loc["C05"].sum() == 0  # the open case
 
 
 def test_stage_funnel_hidden_cells_complements_and_derived_values_by_hand():
