@@ -1137,6 +1137,10 @@ def publish(
                 applied[present] = applied[present].astype(object)
                 applied.loc[:, present] = HIDDEN
             out[name] = _without_pool_totals(applied, rule)
+            if rule.curve and not len(out[name]):
+                out[name] = WITHHELD_REASONS["no_curve"]
+            elif _all_hidden(cells[cells["table"] == name], hidden):
+                out[name] = WITHHELD_REASONS["all_hidden"]
         else:
             out[name] = table
     if result is None:
@@ -1156,7 +1160,17 @@ WITHHELD_REASONS = {
     ),
     "unprotectable": "withheld: no suppression could protect its small counts",
     "per_client": "per-client table, withheld from publication",
+    "all_hidden": "withheld: every count in it would be hidden at this level",
+    "no_curve": "withheld: no curve can be published at this size without a small count",
 }
+
+
+def _all_hidden(cells: pd.DataFrame, hidden: set) -> bool:
+    """Whether a table has counts other than 0 and every one of them is hidden
+    (writing it would publish only stars)."""
+    counts = cells[(cells["kind"] == "count") & (cells["value"] != 0)]
+    return bool(len(counts)) and bool(counts["cell"].isin(hidden).all())
+
 
 #: A table whose count cells are more often small than not is not published.
 MOSTLY_SMALL = 0.5
