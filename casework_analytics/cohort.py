@@ -11,6 +11,7 @@ from .closures import classify_exit_reasons, negated_completion, read_exit_rules
 from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
 from .keys import positions, take
+from .memory import release_unused
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
 from .progress import Progress
@@ -370,6 +371,7 @@ def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Coho
         counts=pd.DataFrame(count_rows, columns=["table", "read", "accepted", "rejected"]),
         source=raw.description,
     )
+    release_unused()  # the raw and parsed tables' memory (0.7 GiB at a million cases)
     return cohort
 
 

@@ -82,6 +82,7 @@ from .closures import case_exits, observed_cases
 from .errors import CaseworkError
 from .grouping import DateLike, as_as_of
 from .keys import positions
+from .memory import release_unused
 
 __all__ = [
     "WEEK_STATUSES",
@@ -227,7 +228,7 @@ def _first_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: i
     out = np.full(n, np.nan)
     hit_keys = keys[mask]
     first = np.flatnonzero(_starts(hit_keys))
-    out[hit_keys[first]] = np.asarray(values, dtype=float)[mask][first]
+    out[hit_keys[first]] = np.asarray(values)[mask][first]
     return out
 
 
@@ -236,7 +237,7 @@ def _last_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: in
     out = np.full(n, np.nan)
     hit_keys = keys[mask]
     last = np.flatnonzero(np.r_[_starts(hit_keys)[1:], True]) if len(hit_keys) else []
-    out[hit_keys[last]] = np.asarray(values, dtype=float)[mask][last]
+    out[hit_keys[last]] = np.asarray(values)[mask][last]
     return out
 
 
@@ -258,13 +259,17 @@ def _runs(keys: np.ndarray, is_neg: np.ndarray) -> np.ndarray:
     """Length of the run of consecutive True values ending at each row, per case."""
     if not len(keys):
         return np.zeros(0, dtype=np.int64)
-    position = np.arange(len(keys))
+    # 32-bit positions where they fit: a national grid has tens of millions of rows.
+    position = np.arange(len(keys), dtype=np.int32 if len(keys) < 2**31 else np.int64)
     start = _starts(keys)
-    reset = np.where(~is_neg | start, position, 0)
-    last_reset = np.maximum.accumulate(reset)
+    last_reset = np.where(~is_neg | start, position, 0)
+    np.maximum.accumulate(last_reset, out=last_reset)
     # A run starting at the first row of a case includes that row.
-    base = np.where(is_neg[last_reset] & start[last_reset], last_reset - 1, last_reset)
-    return np.where(is_neg, position - base, 0)
+    last_reset -= is_neg[last_reset] & start[last_reset]
+    position -= last_reset
+    del last_reset
+    position[~is_neg] = 0
+    return position
 
 
 class Timelines(NamedTuple):
@@ -371,6 +376,7 @@ def _missed_streaks(v_case: np.ndarray, v_day: np.ndarray, missed: np.ndarray, d
 
 
 def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
+    release_unused()  # what earlier steps freed, before the largest peak of a run
     d = resolve_definition(definition)
     as_of = as_as_of(as_of)
     visits = cohort.require("visits", "The recovery timeline")
@@ -423,14 +429,16 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     # (Dates span under 600 years, so weeks fit 16 bits; duplicate visits are
     # rejected, so a week holds at most 7.)
     case = np.repeat(np.arange(n, dtype=np.int32), n_weeks)
-    week = np.arange(n_weeks.sum(), dtype=np.int64)
+    row_type = np.int32 if n_weeks.sum() < 2**31 else np.int64  # rows of the grid
+    offsets = offsets.astype(row_type)
+    week = np.arange(n_weeks.sum(), dtype=row_type)
     week -= np.repeat(offsets, n_weeks)
     week = week.astype(np.int16)
     status = np.full(len(week), _NOT_SCHEDULED, dtype=np.int8)
     day = week.astype(np.int32) * 7
     last_day = day.copy()  # of the last screen of the week's status
     n_visits = np.zeros(len(week), dtype=np.int16)
-    row = offsets[v_case] + v_day // 7
+    row = offsets[v_case] + (v_day // 7).astype(row_type)
     if len(row):
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         rows = row[starts]
@@ -498,14 +506,16 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
 
     # Runs of negatives over the counted weeks.
     has_count = grid.counted >= 0
-    c_key, c_day, c_week = key[has_count], grid.day[has_count].astype(float), grid.week[has_count]
+    c_key, c_day, c_week = key[has_count], grid.day[has_count], grid.week[has_count]
     is_neg = grid.counted[has_count] == 0
     run = _runs(c_key, is_neg)
     longest = _max_per_case(c_key, run, n)
     reached = run == d.sustained_weeks
     sustained_day = _first_per_case(c_key, c_day, reached, n)
     sustained_week = _first_per_case(c_key, c_week, reached, n)
-    after = c_week > np.nan_to_num(sustained_week[c_key], nan=np.inf)
+    after = (
+        c_week > np.nan_to_num(sustained_week, nan=np.iinfo(np.int32).max).astype(np.int32)[c_key]
+    )
     relapse_day = _first_per_case(c_key, c_day, ~is_neg & after, n)
     first_neg = _first_per_case(c_key, c_day, is_neg, n)
     first_pos = _first_per_case(c_key, c_day, ~is_neg, n)
