@@ -367,6 +367,7 @@ class Dashboard:
             extra["trend"] = pd.concat(trends, ignore_index=True).assign(missing_as=convention)
         extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
         if publish:
+            extra["quality_cases"] = self._quality_cases()
             # A student's ID next to a caseload says who worked with whom: internal only.
             extra["placements"] = extra["placements"].drop(
                 columns=["caseworker_id", "supervisor_id"], errors="ignore"
@@ -453,6 +454,17 @@ class Dashboard:
         table["missing_as"] = self.run.definition.missing_as
         return table
 
+    def _quality_cases(self) -> pd.DataFrame:
+        """Per rule and severity of the problems found on case rows, the run's cases
+        with one: audited with the tables, since a warning such as an unclassified
+        closure reason can count the same cases as a table does."""
+        problems = self.cohort.problems
+        on_cases = problems[problems["table"] == "cases"]
+        in_run = on_cases[on_cases["case_id"].isin(self.run.exits["case_id"])]
+        counts = in_run.drop_duplicates(["rule", "severity", "case_id"])
+        table = counts.groupby(["rule", "severity"]).size().rename("n").reset_index()
+        return table.astype({"rule": object, "severity": object, "n": "int64"})
+
     def _whole_cohort(self, table: pd.DataFrame) -> pd.DataFrame:
         """The rows of the whole cohort (group columns ``All``)."""
         if not self.cols:
@@ -500,6 +512,23 @@ class Dashboard:
                 out[name] = protection.table(name).reset_index()
             except CaseworkError:  # withheld: every count in it is small
                 out[name] = self._text("all_small", small=self.threshold)
+        if isinstance(out["by_rule"], pd.DataFrame):
+            out["by_rule"] = self._hidden_with_the_tables(out["by_rule"])
+        return out
+
+    def _hidden_with_the_tables(self, by_rule: pd.DataFrame) -> pd.DataFrame:
+        """``by_rule`` with a count of warnings on case rows hidden where the joint
+        audit of the tables hid the run's cases with that warning."""
+        audited = self.tables.get("quality_cases")
+        if not isinstance(audited, pd.DataFrame):  # withheld: hide every such count
+            hidden_keys = set(zip(by_rule["rule"], by_rule["severity"], strict=True))
+        else:
+            gone = audited[audited["n"].astype(object).eq(HIDDEN)]
+            hidden_keys = set(zip(gone["rule"], gone["severity"], strict=True))
+        keys = pd.Series(list(zip(by_rule["rule"], by_rule["severity"], strict=True)))
+        hide = (by_rule["table"] == "cases").to_numpy() & keys.isin(hidden_keys).to_numpy()
+        out = by_rule.astype({"n": object})
+        out.loc[hide, "n"] = HIDDEN
         return out
 
     def _accepted_at_least(self) -> dict[str, int]:

@@ -458,6 +458,9 @@ RULES: dict[str, Rule] = {
         pooled=dict.fromkeys(("trend_z", "trend_chisq", "trend_p_value")),
         pool_total=("share", "ci_low", "ci_high", "trend_z", "trend_chisq", "trend_p_value"),
     ),
+    # The report's data-quality counts of warnings on case rows, restricted to the
+    # run's cases (the attacker is granted the rest): they can equal table counts.
+    "quality_cases": Rule(counts={"n": _keyed("problem", "rule", "severity")}, grouping="none"),
     "placements": Rule(
         counts={
             "n_cases": _const("case"),
@@ -508,6 +511,8 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
         ``at_risk|<event>|<day>`` and ``exit_at_risk|<day>`` (still under
         observation after that day, as a coarsened curve counts them);
         ``event_by|<event>|<day>`` (the event observed by that day);
+        ``problem|<rule>|<severity>`` (a problem of that rule and severity
+        found on the case's row);
         ``exit_by|<cause>|<day>`` (closed by that day, the exit type one
         of the causes joined by `` + ``, a missing type counting as
         ``unknown``); and ``A minus B`` (the complement of B within A).
@@ -613,6 +618,16 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             observed = run.timelines.outcomes.set_index("case_id")[f"{event}_observed"]
             by_day = (event_time(event).astype("float64") <= float(day)).to_numpy()
             return observed.reindex(index).fillna(False).to_numpy(dtype=bool) & by_day
+        if head == "problem":
+            rule, _, severity = rest.partition("|")
+            problems = run.cohort.problems
+            flagged = problems.loc[
+                (problems["table"] == "cases")
+                & (problems["rule"] == rule)
+                & (problems["severity"] == severity),
+                "case_id",
+            ]
+            return index.isin(flagged.dropna())
         if head == "exit_at_risk":
             return exit_times(run).reindex(index).to_numpy() > float(rest)
         if head == "exit_by":

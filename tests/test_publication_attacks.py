@@ -9,6 +9,7 @@ and 3 clients, and on random small cohorts.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 from adversary import (
@@ -221,3 +222,39 @@ def test_the_small_cohort_banner_prints_no_count_of_clients(tmp_path):
         banner = re.search(r'<div class="banner small">(.*?)</div>', header)
         assert banner is not None
         assert not re.search(r"\d", banner.group(1).replace("--by", ""))
+
+
+def test_a_warning_count_that_equals_a_table_count_is_audited_with_it(tmp_path):
+    # Found by an independent attack on the report (this session): every case closed,
+    # 12 closure reasons "lihat catatan" (unclassified). The quality table showed
+    # "unclassified_reason, warning, cases: 12", audited on its own; exits by placement
+    # showed All closed 238 and the unknown exit type hidden in 9 placements. All 238
+    # cases accepted, in the run and closed, so unknown in All = 12, each hidden cell
+    # >= 1, and each is pinned to [1, 12 - 8] = [1, 4] (true: 1 to 3).
+    from casework_analytics.dashboard import Dashboard
+
+    tables = synthetic.generate(12, seed=4, mean_cases=20, sites=synthetic.SITES[:6])
+    cases = tables["cases"]
+    still_open = cases["closed_date"].isna()
+    cases.loc[still_open, "closed_date"] = (
+        cases.loc[still_open, "intake_date"] + pd.Timedelta(days=20)
+    ).clip(upper=pd.Timestamp(AS_OF))
+    cases.loc[still_open, "closure_reason"] = "selesai sesuai rencana"
+    unclassified = cases["closure_reason"] == "lihat catatan"
+    rng = np.random.default_rng(4)
+    others = rng.choice(cases.index[~unclassified], size=12 - unclassified.sum(), replace=False)
+    cases.loc[others, "closure_reason"] = "lihat catatan"
+    cohort = load(synthetic.write(tables, tmp_path / "src"))
+    board = Dashboard(cohort, AS_OF, by="placement_id", publish=True)
+    rules = board.quality_tables["by_rule"].set_index(["rule", "severity", "table"])
+    shown = rules.loc[("unclassified_reason", "warning", "cases"), "n"]
+    exits = board.tables["exits"]
+    unknown = exits[(exits["level"] == "type") & (exits["category"] == "unknown")]
+    groups = unknown[unknown["placement_id"] != "All"]
+    hidden = groups["n"].astype(str).eq(HIDDEN)
+    if shown != HIDDEN and hidden.any():
+        # The attacker's bound, as in the attack: the warning's count is the All cell.
+        assert unknown.loc[unknown["placement_id"] == "All", "n"].astype(str).item() == HIDDEN
+        rest = int(shown) - pd.to_numeric(groups.loc[~hidden, "n"]).sum()
+        upper = rest - (hidden.sum() - 1)
+        assert upper - 1 > 4, f"each hidden placement's unknown exits in [1, {upper}]"
