@@ -142,6 +142,37 @@ def placement_table(
     ]
 
 
+def _errors_against_rejected(published, by_table: pd.DataFrame, by_rule: pd.DataFrame):
+    """Add what a reader knows of a table's error counts and its rejected rows.
+
+    Every rejected row has at least one error, so the errors add up to at least
+    the rows rejected; when each rejected row has exactly one (the usual case),
+    a reader who assumes so is right, so the audit is given the equality then.
+    """
+    errors = by_rule[by_rule["severity"] == "error"]
+    rejected = by_table.set_index("table")["rejected"]
+    terms, at_least = [], []
+    for table, rows in errors.groupby("table", sort=False):  # a handful of tables
+        if table not in rejected.index:
+            continue
+        total, rows_out = int(rows["n"].sum()), int(rejected[table])
+        if total < rows_out:
+            continue
+        keys = list(zip(rows["rule"], rows["severity"], rows["table"], strict=True))
+        part = pd.DataFrame(
+            {"relation": table, "table": "by_rule", "row": keys, "column": "n", "coef": -1.0}
+        )
+        rows_term = pd.DataFrame(
+            {"relation": [table], "table": "by_table", "row": [table], "column": "rejected"}
+        ).assign(coef=1.0)
+        (terms if total == rows_out else at_least).append(pd.concat([rows_term, part]))
+    if terms:
+        published = published.add_relations(pd.concat(terms, ignore_index=True), sense="==")
+    if at_least:
+        published = published.add_relations(pd.concat(at_least, ignore_index=True), sense="<=")
+    return published
+
+
 def quality_summary(cohort: Cohort) -> dict[str, pd.DataFrame]:
     """The problem report summarised three ways, worst first.
 
@@ -505,6 +536,7 @@ class Dashboard:
             published = published.add_relations(
                 terms, constants={t: -floors[t] for t in present}, sense="<="
             )
+        published = _errors_against_rejected(published, by_table, by_rule)
         protection = protect_set(published, threshold=self.threshold)
         out = {}
         for name in ("by_table", "by_rule"):
