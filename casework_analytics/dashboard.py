@@ -862,11 +862,15 @@ class Dashboard:
         verdict = (
             self._text("outside_limits", groups=names) if len(outside) else self.t["none_outside"]
         )
+        if not figures:  # no limits shown: no verdict on them either
+            verdict_html = ""
+        else:
+            verdict_html = f'<p class="verdict">{html.escape(verdict)}</p>'
         return (
             head
             + _panels(figures)
             + figures_note
-            + f'<p class="verdict">{html.escape(verdict)}</p>'
+            + verdict_html
             + _csv_link("comparison", table, self.t["download"])
         )
 

@@ -154,6 +154,7 @@ def test_published_report_on_a_small_cohort_and_no_tcp_warning(tmp_path, capfd):
     en = catalogue("en")
     text = html.unescape(page)
     assert en["limits_hidden"].format(metrics=en["retention"]) in text
+    assert en["none_outside"] not in text  # no limits drawn, so no verdict on them
     assert en["no_curve"].format(what=en["relapse"], largest=10) in text
     assert f'alt="{html.escape(en["relapse"])}' not in page
     # The page is known as an earlier report: --out may replace it (here the run
