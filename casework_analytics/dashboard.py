@@ -849,11 +849,8 @@ class Dashboard:
             fig = plt.figure(figsize=(4.6, 4.0), layout="constrained")
             plots.funnel_plot(rows, ax=fig.gca(), lang=self.lang)
             figures.append((fig, self.t.get(metric, metric)))
-        if no_limits:
-            note = self._text("limits_hidden", metrics=", ".join(no_limits))
-            figures_note = f'<p class="withheld">{html.escape(note)}</p>'
-        else:
-            figures_note = ""
+        note = self._text("limits_hidden", metrics=", ".join(no_limits)) if no_limits else ""
+        figures_note = f'<p class="withheld">{html.escape(note)}</p>' if note else ""
         outside = table[table["flag"].isin(["above", "below"])]
         names = ", ".join(
             f"{self._group(g)} ({self.t.get(m, m)})"
@@ -862,10 +859,8 @@ class Dashboard:
         verdict = (
             self._text("outside_limits", groups=names) if len(outside) else self.t["none_outside"]
         )
-        if not figures:  # no limits shown: no verdict on them either
-            verdict_html = ""
-        else:
-            verdict_html = f'<p class="verdict">{html.escape(verdict)}</p>'
+        # No limits drawn, no verdict on them either.
+        verdict_html = f'<p class="verdict">{html.escape(verdict)}</p>' if figures else ""
         return (
             head
             + _panels(figures)
