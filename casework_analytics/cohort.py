@@ -10,7 +10,7 @@ import pandas as pd
 from .closures import classify_exit_reasons, negated_completion, read_exit_rules
 from .delimited import clean_cells, needs_cleaning
 from .errors import CaseworkError, MissingTableError, ValidationError
-from .keys import positions, take
+from .keys import Codes, positions, take
 from .memory import release_unused
 from .parsing import canonical_headers, parse_table
 from .problems import ProblemLog, format_problems
@@ -304,24 +304,28 @@ def _check_tables(parsed: dict, model: StageModel, intake_tolerance_days: int, l
 
     bad_cases = rejected_rows(log, "cases")
     good_cases = cases.drop(index=bad_cases)
-    rejected_case_ids = cases.loc[bad_cases, "case_id"]
+    # Each table's case keys are factorized once, and the cases' keys hashed once,
+    # for every check below (15 million visit keys at national scale).
+    accepted_ids = pd.Index(good_cases["case_id"].dropna())
+    rejected_ids = pd.Index(cases.loc[bad_cases, "case_id"].dropna())
     causes = _causes(log, cases, "cases", "case_id", bad_cases)
+    dated = {"stages": "started_on", "visits": "visit_date", "sessions": "session_date"}
     for name in ("stages", *OPTIONAL_TABLES):
-        if name in parsed:
-            check_references(
-                parsed[name], name, "case_id", good_cases["case_id"], rejected_case_ids, log, causes
-            )
-    check_not_before_intake(parsed["stages"], "stages", "started_on", good_cases, "error", log)
-    check_repeated_stages(parsed["stages"], model, log)
-    if "visits" in parsed:
-        check_not_before_intake(parsed["visits"], "visits", "visit_date", good_cases, "error", log)
-        check_duplicate_visits(parsed["visits"], log)
-        check_results_without_attendance(parsed["visits"], log)
-    if "sessions" in parsed:
-        check_not_before_intake(
-            parsed["sessions"], "sessions", "session_date", good_cases, "warning", log
+        if name not in parsed:
+            continue
+        table, codes = parsed[name], Codes(parsed[name]["case_id"])
+        check_references(
+            table, name, "case_id", accepted_ids, rejected_ids, log, causes, codes=codes
         )
-        check_duplicate_sessions(parsed["sessions"], log)
+        severity = "warning" if name == "sessions" else "error"
+        check_not_before_intake(table, name, dated[name], good_cases, severity, log, codes=codes)
+        if name == "stages":
+            check_repeated_stages(table, model, log, codes=codes)
+        elif name == "visits":
+            check_duplicate_visits(table, log, codes=codes)
+            check_results_without_attendance(table, log)
+        else:
+            check_duplicate_sessions(table, log, codes=codes)
 
 
 def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Cohort:

@@ -74,7 +74,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from .keys import positions, take
+from .keys import Codes, positions, repeated, take
 from .problems import ProblemLog
 from .schemas import TABLES, schema_for
 from .vocabulary import accepted_text, closest_value, forms_of, named_form, value_aliases
@@ -339,6 +339,8 @@ def check_references(
     rejected_keys: ArrayLike,
     log: ProblemLog,
     causes: Mapping[Hashable, str] | pd.Series | None = None,
+    *,
+    codes: Codes | None = None,
 ) -> None:
     """Log rows whose ``column`` does not point to an accepted row of the parent table.
 
@@ -360,11 +362,16 @@ def check_references(
     log : ProblemLog
         Where the problems are recorded.
     causes : dict or Series, optional
+    codes : Codes, optional
+        ``frame[column]`` factorized, when the caller already has it (see
+        :class:`~casework_analytics.keys.Codes`). Pass the keys as an Index
+        to reuse its hash table across tables.
     """
     values = frame[column]
-    valid = is_in(values, valid_keys)
-    orphan = is_in(values, rejected_keys) & ~valid
-    unknown = values.notna() & ~valid & ~orphan
+    codes = Codes(values) if codes is None else codes
+    valid = codes.isin(_key_index(valid_keys))
+    orphan = codes.isin(_key_index(rejected_keys)) & ~valid
+    unknown = (codes.codes >= 0) & ~valid & ~orphan
     parent = "placement" if column == "placement_id" else "case"
     rows = frame.index[unknown]
     log.add_rows(
@@ -399,6 +406,8 @@ def check_not_before_intake(
     cases: pd.DataFrame,
     severity: str,
     log: ProblemLog,
+    *,
+    codes: Codes | None = None,
 ) -> None:
     """Log rows dated before their case's intake.
 
@@ -414,8 +423,12 @@ def check_not_before_intake(
     severity : {"error", "warning"}
     log : ProblemLog
         Where the problems are recorded.
+    codes : Codes, optional
+        ``frame["case_id"]`` factorized, when the caller already has it.
     """
-    intake = lookup(cases.set_index("case_id")["intake_date"], frame["case_id"])
+    codes = Codes(frame["case_id"]) if codes is None else codes
+    at = codes.positions(cases["case_id"])
+    intake = take(cases["intake_date"], at, index=frame.index)
     bad = (frame[date_column] < intake).fillna(False).astype(bool)
     rows = frame.index[bad]
     if len(rows):
@@ -429,8 +442,13 @@ def check_not_before_intake(
         log.add_rows("before_intake", severity, table, frame, date_column, rows, messages.tolist())
 
 
-def check_repeated_stages(stages: pd.DataFrame, model: StageModel, log: ProblemLog) -> None:
+def check_repeated_stages(
+    stages: pd.DataFrame, model: StageModel, log: ProblemLog, *, codes: Codes | None = None
+) -> None:
     """Log later starts of a non-repeatable stage for the same case.
+
+    Of the rows of one case and stage, the earliest start is kept (a missing
+    start counts as latest; equal starts keep the earlier row).
 
     Parameters
     ----------
@@ -440,11 +458,19 @@ def check_repeated_stages(stages: pd.DataFrame, model: StageModel, log: ProblemL
         Says which stages may repeat.
     log : ProblemLog
         Where the problems are recorded.
+    codes : Codes, optional
+        ``stages["case_id"]`` factorized, when the caller already has it.
     """
-    once = stages[~stages["stage"].isin(model.repeatable) & stages["stage"].notna()]
-    ordered = once.sort_values(["case_id", "stage", "started_on"], kind="stable")
-    dup = ordered.duplicated(["case_id", "stage"], keep="first")
-    rows = ordered.index[dup]
+    codes = Codes(stages["case_id"]) if codes is None else codes
+    once = (~stages["stage"].isin(model.repeatable) & stages["stage"].notna()).to_numpy(bool)
+    stage = Codes(stages["stage"])
+    key = _pair(codes, stage)[once]
+    started = stages["started_on"].to_numpy("datetime64[ns]").view(np.int64)[once]
+    started = np.where(started == np.iinfo(np.int64).min, np.iinfo(np.int64).max, started)
+    order = np.lexsort((started, key))
+    later = np.zeros(len(order), dtype=bool)
+    later[1:] = key[order[1:]] == key[order[:-1]]
+    rows = stages.index[np.flatnonzero(once)[order[later]]]
     log.add_rows(
         "repeated_stage",
         "error",
@@ -456,8 +482,10 @@ def check_repeated_stages(stages: pd.DataFrame, model: StageModel, log: ProblemL
     )
 
 
-def check_duplicate_visits(visits: pd.DataFrame, log: ProblemLog) -> None:
-    """Log second and later visit rows for the same case and date.
+def check_duplicate_visits(
+    visits: pd.DataFrame, log: ProblemLog, *, codes: Codes | None = None
+) -> None:
+    """Log second and later visit rows (by source row) for the same case and date.
 
     Parameters
     ----------
@@ -465,10 +493,11 @@ def check_duplicate_visits(visits: pd.DataFrame, log: ProblemLog) -> None:
         The parsed visits table.
     log : ProblemLog
         Where the problems are recorded.
+    codes : Codes, optional
+        ``visits["case_id"]`` factorized, when the caller already has it.
     """
-    ordered = visits.sort_index()
-    dup = ordered.duplicated(["case_id", "visit_date"], keep="first")
-    rows = ordered.index[dup]
+    codes = Codes(visits["case_id"]) if codes is None else codes
+    rows = visits.index[_repeated_by_row(visits, _pair(codes, Codes(visits["visit_date"])))]
     log.add_rows(
         "duplicate_visit",
         "error",
@@ -480,7 +509,9 @@ def check_duplicate_visits(visits: pd.DataFrame, log: ProblemLog) -> None:
     )
 
 
-def check_duplicate_sessions(sessions: pd.DataFrame, log: ProblemLog) -> None:
+def check_duplicate_sessions(
+    sessions: pd.DataFrame, log: ProblemLog, *, codes: Codes | None = None
+) -> None:
     """Log a session row that repeats an earlier row in every column.
 
     Values are compared as parsed, so ``held`` and ``terlaksana``, or
@@ -492,17 +523,23 @@ def check_duplicate_sessions(sessions: pd.DataFrame, log: ProblemLog) -> None:
         The parsed sessions table.
     log : ProblemLog
         Where the problems are recorded.
+    codes : Codes, optional
+        ``sessions["case_id"]`` factorized, when the caller already has it.
     """
+    codes = Codes(sessions["case_id"]) if codes is None else codes
+    # Only rows sharing a case and a date can repeat each other in every column.
+    same_day = repeated(_pair(codes, Codes(sessions["session_date"])), keep=False)
+    sessions = sessions[same_day]
     dup = sessions.duplicated(keep="first")
     if not dup.any():
         return
-    repeated = sessions[sessions.duplicated(keep=False)]
+    copies = sessions[sessions.duplicated(keep=False)]
     first_row = (
-        repeated.reset_index()
-        .groupby(list(repeated.columns), dropna=False, sort=False)["row"]
+        copies.reset_index()
+        .groupby(list(copies.columns), dropna=False, sort=False)["row"]
         .transform("first")
     )
-    first_row.index = repeated.index
+    first_row.index = copies.index
     rows = sessions.index[dup.to_numpy()]
     log.add_rows(
         "duplicate_session",
@@ -617,6 +654,29 @@ def check_results_without_attendance(visits: pd.DataFrame, log: ProblemLog) -> N
         rows,
         "The visit is marked not attended but has a {value} result; the result is ignored.",
     )
+
+
+def _key_index(keys: ArrayLike) -> pd.Index:
+    """``keys`` without missing values, as an Index to look up in. An Index
+    passed in is used as it is, so that its hash table, built on the first
+    look-up, serves every table."""
+    return keys if isinstance(keys, pd.Index) else pd.Index(pd.Series(keys).dropna())
+
+
+def _pair(first: Codes, second: Codes) -> np.ndarray:
+    """One integer key per row for the pair of two factorized columns
+    (missing values are equal to each other, as in ``duplicated``)."""
+    return (first.codes + 1) * (len(second.uniques) + 1) + (second.codes + 1)
+
+
+def _repeated_by_row(frame: pd.DataFrame, key: np.ndarray) -> np.ndarray:
+    """Whether each row's ``key`` appeared on an earlier source row (the index)."""
+    if frame.index.is_monotonic_increasing:
+        return repeated(key)
+    order = np.argsort(frame.index.to_numpy(), kind="stable")
+    marked = np.empty(len(key), dtype=bool)
+    marked[order] = repeated(key[order])
+    return marked
 
 
 def rejected_rows(log: ProblemLog, table: str) -> pd.Index:
