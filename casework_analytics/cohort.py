@@ -412,10 +412,13 @@ def _has_surrogates(frame: pd.DataFrame) -> bool:
     """
     for position in range(frame.shape[1]):
         column = frame.iloc[:, position]
-        if column.dtype == object:
-            text = column[column.map(lambda value: isinstance(value, str))]
-            if len(text) and text.str.contains("[\ud800-\udfff]", regex=True).any():
-                return True
+        if column.dtype != object:
+            continue
+        column = column[column.notna()]  # a free-text column is mostly empty
+        if pd.api.types.infer_dtype(column, skipna=True) != "string":
+            column = column[column.map(lambda value: isinstance(value, str))]
+        if len(column) and column.str.contains("[\ud800-\udfff]", regex=True).any():
+            return True
     return False
 
 

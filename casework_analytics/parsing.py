@@ -77,6 +77,8 @@ def to_text(values: pd.Series) -> pd.Series:
         if whole.any():
             ints = pd.Series(numbers[whole].astype("int64"), index=values.index[whole])
             text[whole] = ints.astype("string")
+    elif values.dtype == object and values.isna().all():  # an empty free-text column
+        return pd.Series(pd.NA, index=values.index, dtype="string", name=values.name)
     else:
         text = values.astype("string")
     stripped = text.str.strip()
