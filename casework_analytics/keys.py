@@ -201,5 +201,13 @@ def take(values: pd.Series, where: np.ndarray, index: pd.Index | None = None) ->
     >>> take(pd.Series([10, 20]), np.array([1, -1, 0])).tolist()
     [20.0, nan, 10.0]
     """
-    array = values.array.take(where, allow_fill=True)
+    text = _arrow_text(values)
+    if text is None:
+        array = values.array.take(where, allow_fill=True)
+    else:  # Arrow's take copies the bytes in C++ (pandas' is four times slower)
+        where = np.asarray(where)
+        if isinstance(text, pa.ChunkedArray):  # taking across chunks is several times slower
+            text = text.combine_chunks()
+        taken = text.take(pa.array(where, mask=where < 0))
+        array = pd.array(taken, dtype=values.dtype)
     return pd.Series(array, index=index, name=values.name)

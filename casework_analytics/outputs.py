@@ -305,7 +305,8 @@ class TableParts:
         -------
         DataFrame
         """
-        return pd.concat(list(self), ignore_index=True)
+        parts = list(self)
+        return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from .contacts import missed_sessions_and_unplanned_exit, session_summary
 from .errors import CaseworkError, MissingTableError
 from .exits import exit_cumulative_incidence, exit_reasons, exit_stage, exit_type_association
 from .grouping import DateLike, GroupBy, as_as_of, attach_groups, case_groups
-from .keys import positions
+from .keys import positions, take
 from .length_of_stay import length_of_stay, length_of_stay_summary
 from .outputs import TableParts
 from .progress import Progress
@@ -313,9 +313,10 @@ class Summary:
                 found = where[grid.case[start : start + rows]]
                 if (found < 0).any():  # as an inner merge: weeks of cases without a group
                     part, found = part[found >= 0].reset_index(drop=True), found[found >= 0]
-                for column in self.cols:
-                    part[column] = self.groups[column].array.take(found)
-                yield part[[*self.cols, *[c for c in part.columns if c not in self.cols]]]
+                part = part.drop(columns=[c for c in self.cols if c in part.columns])
+                for i, column in enumerate(self.cols):  # inserted first: nothing is copied
+                    part.insert(i, column, take(self.groups[column], found).array)
+                yield part
 
         return TableParts(parts, int((where[grid.case] >= 0).sum()))
 

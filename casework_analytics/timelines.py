@@ -81,7 +81,7 @@ import pandas as pd
 from .closures import case_exits, observed_cases
 from .errors import CaseworkError
 from .grouping import DateLike, as_as_of
-from .keys import positions
+from .keys import positions, take
 from .memory import release_unused
 
 __all__ = [
@@ -312,11 +312,9 @@ class _Grid:
         case, week = self.case[rows], self.week[rows].astype("int64")
         return pd.DataFrame(
             {
-                "case_id": self.case_id.take(case).reset_index(drop=True),
+                "case_id": take(self.case_id, case),
                 "week": week,
-                "week_start": pd.Series(self.intake[case] + week * np.timedelta64(7, "D")).astype(
-                    "datetime64[ns]"
-                ),
+                "week_start": self.intake[case] + self.week[rows].astype("timedelta64[W]"),
                 "day": self.day[rows].astype("int64"),
                 "n_visits": self.n_visits[rows].astype("int64"),
                 "status": pd.Categorical.from_codes(
@@ -325,7 +323,8 @@ class _Grid:
                 "counted": pd.Categorical.from_codes(
                     self.counted[rows], categories=["negative", "positive"]
                 ),
-            }
+            },
+            copy=False,  # every column is a new array: no second copy into one block
         )
 
     def chunks(self, rows: int = GRID_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
@@ -340,10 +339,11 @@ class _Grid:
 
 def _counted(status: np.ndarray, missing_as: str) -> np.ndarray:
     """Counted outcome per week: 0 negative, 1 positive, -1 skipped (see the module)."""
-    counted = np.select([status == _NEG, status == _POS], [0, 1], -1).astype(np.int8)
+    by_status = np.full(len(WEEK_STATUSES), -1, dtype=np.int8)  # looked up: no temporaries
+    by_status[[_NEG, _POS]] = [0, 1]
     if missing_as == "positive":
-        counted[np.isin(status, [_MISSED, _NO_RESULT, _UNRECORDED])] = 1
-    return counted
+        by_status[[_MISSED, _NO_RESULT, _UNRECORDED]] = 1
+    return by_status[status]
 
 
 def _due_until(as_of: pd.Timestamp, cases: pd.DataFrame, exits, d: RecoveryDefinition):
@@ -394,12 +394,15 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     v_case = v_case[kept].astype(np.int32)
     v_day = ((date[kept] - intake[v_case]) // np.timedelta64(1, "D")).astype(np.int32)
     del date
-    order = np.lexsort((v_day, v_case))
-    v_case, v_day = v_case[order], v_day[order]
-    kept = kept[order]
+    if len(v_day):  # one int64 key (case, then day); most sources come sorted already
+        key = v_case.astype(np.int64) * (int(v_day.max()) - int(v_day.min()) + 1) + v_day
+        if (key[1:] < key[:-1]).any():
+            order = np.argsort(key, kind="stable")
+            v_case, v_day, kept = v_case[order], v_day[order], kept[order]
+        del key
     attended = visits["attended"].fillna(False).to_numpy(dtype=bool)[kept]
     result = positions(visits["test_result"], pd.Index(["positive", "negative"]))[kept]
-    del kept, order
+    del kept
     positive = attended & (result == 0)
     negative = attended & (result == 1)
     del result
@@ -470,7 +473,8 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
         due_row = offsets[due_case] + (due_day // 7).astype(np.int64)
         empty = status[due_row] == _NOT_SCHEDULED
         due_row, due_day = due_row[empty], due_day[empty]
-        first = np.unique(due_row, return_index=True)[1]
+        # The first due week of each row (due rows come sorted: by case, then day).
+        first = np.flatnonzero(np.r_[True, due_row[1:] != due_row[:-1]])
         status[due_row[first]] = _UNRECORDED
         day[due_row[first]] = last_day[due_row[first]] = due_day[first].astype(np.int32)
     counted = _counted(status, d.missing_as)

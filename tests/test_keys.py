@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from casework_analytics.keys import Codes, positions, repeated
+from casework_analytics.keys import Codes, positions, repeated, take
 from casework_analytics.problems import ProblemLog
 from casework_analytics.stage_models import get_stage_model
 from casework_analytics.validation import (
@@ -139,3 +139,13 @@ def test_references_split_rows_into_accepted_orphaned_and_unknown(frame, rejecte
     assert _logged(log, "orphan") == set(frame.index[keys.isin(rejected).fillna(False)])
     unknown = keys.notna() & ~keys.isin({"c1", "c2", "c3"})
     assert _logged(log, "foreign_key") == set(frame.index[unknown.fillna(False)])
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+@given(values=st.lists(KEYS, min_size=1, max_size=10), data=st.data())
+def test_take_gives_each_position_and_missing_for_minus_one(dtype, values, data):
+    where = data.draw(st.lists(st.integers(-1, len(values) - 1), max_size=20))
+    taken = take(pd.Series(values, dtype=dtype), np.array(where, dtype=np.int64))
+    expected = [values[i] if i >= 0 else None for i in where]
+    assert [None if pd.isna(v) else v for v in taken] == expected
+    assert taken.index.equals(pd.RangeIndex(len(where)))
