@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .closures import classify_exit_reasons, negated_completion, read_exit_rules
@@ -32,6 +33,7 @@ from .validation import (
     check_unique_key,
     rejected_rows,
 )
+from .vocabulary import VOCABULARIES
 
 __all__ = [
     "Cohort",
@@ -47,7 +49,11 @@ class Cohort:
     ----------
     placements, cases, stages : DataFrame
         Accepted rows, with every column of the data contract (optional
-        columns absent from the source are all missing).
+        columns absent from the source are all missing). Controlled columns
+        (the vocabularies, such as ``test_result``, and the stages) are
+        categoricals whose categories are the accepted values in their
+        documented order (the stage model's order for stages); IDs and free
+        text are text, dates ``datetime64[ns]``.
     sessions, visits : DataFrame or None
         Accepted rows, or ``None`` when the source had no such table; use
         :meth:`require` in analyses that need them.
@@ -352,7 +358,7 @@ def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Coho
         del table
         if name == "stages":
             check_stage_order(good, model, log)
-        accepted[name] = good.reset_index(drop=True)
+        accepted[name] = _with_categories(good.reset_index(drop=True), TABLES[name], model)
         del good
         reasons = errors_only[errors_only["table"] == name].groupby("row")["message"].agg("; ".join)
         raw_table = raw.tables.pop(name)
@@ -377,6 +383,21 @@ def _assemble(raw, parsed: dict, model: StageModel, log, column_aliases) -> Coho
     )
     release_unused()  # the raw and parsed tables' memory (0.7 GiB at a million cases)
     return cohort
+
+
+def _with_categories(frame: pd.DataFrame, spec, model: StageModel) -> pd.DataFrame:
+    """Controlled columns (vocabularies and stages) as categoricals, in their
+    documented order: a byte per value instead of a string (15M visit results
+    take 220 MB as text). A column holding a value outside its vocabulary,
+    which validation should have cleared, stays text."""
+    for column, kind in spec.columns.items():
+        if column not in frame.columns or not (kind == "stage" or kind.startswith("vocab:")):
+            continue
+        categories = model.stages if kind == "stage" else VOCABULARIES[kind.split(":", 1)[1]]
+        codes = positions(frame[column], pd.Index(categories))
+        if (codes < 0).sum() == frame[column].isna().sum():
+            frame[column] = pd.Categorical.from_codes(codes.astype(np.int8), categories)
+    return frame
 
 
 def _parse_raw(raw, name: str, model: StageModel, log: ProblemLog, extra) -> pd.DataFrame:

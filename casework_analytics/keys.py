@@ -96,11 +96,32 @@ class Codes:
         self.codes = codes.astype(np.int64, copy=False)
 
     def positions(self, keys: ArrayLike) -> np.ndarray:
-        """The position of each row's key in ``keys`` (as :func:`positions`)."""
+        """The position of each row's key in ``keys`` (as :func:`positions`).
+
+        Parameters
+        ----------
+        keys : Index, Series or array
+            The keys looked up in; pass an Index to reuse its hash table.
+
+        Returns
+        -------
+        ndarray of int64
+            One position per row; -1 where the key is missing or not found.
+        """
         return np.append(positions(self.uniques, keys), -1).astype(np.int64)[self.codes]
 
     def isin(self, keys: ArrayLike) -> np.ndarray:
-        """Whether each row's key is one of ``keys`` (missing keys never are)."""
+        """Whether each row's key is one of ``keys`` (a missing key never is).
+
+        Parameters
+        ----------
+        keys : Index, Series or array
+
+        Returns
+        -------
+        ndarray of bool
+            One per row.
+        """
         return self.positions(keys) >= 0
 
 

@@ -79,7 +79,7 @@ def furthest_stage(cohort: Cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataF
     return pd.DataFrame(
         {
             "case_id": best["case_id"],
-            "furthest_stage": best["stage"],
+            "furthest_stage": best["stage"].astype("string"),
             "furthest_position": best["position"].astype("int64"),
         }
     ).reset_index(drop=True)

@@ -434,11 +434,16 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     case = np.repeat(np.arange(n, dtype=np.int32), n_weeks)
     row_type = np.int32 if n_weeks.sum() < 2**31 else np.int64  # rows of the grid
     offsets = offsets.astype(row_type)
-    week = np.arange(n_weeks.sum(), dtype=row_type)
-    week -= np.repeat(offsets, n_weeks)
-    week = week.astype(np.int16)
+    # Week numbers restart at 0 with each case: a running sum of ones that steps
+    # back at each case's first row, in 16 bits throughout.
+    week = np.ones(int(n_weeks.sum()), dtype=np.int16)
+    if n:
+        week[offsets[1:]] = 1 - n_weeks[:-1]
+        week[0] = 0
+        np.cumsum(week, dtype=np.int16, out=week)
     status = np.full(len(week), _NOT_SCHEDULED, dtype=np.int8)
-    day = week.astype(np.int32) * 7
+    day = week.astype(np.int32)
+    day *= 7
     last_day = day.copy()  # of the last screen of the week's status
     n_visits = np.zeros(len(week), dtype=np.int16)
     row = offsets[v_case] + (v_day // 7).astype(row_type)
