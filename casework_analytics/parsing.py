@@ -488,7 +488,7 @@ def parse_table(
         values = frame[column]
         severity = "error" if column in spec.required else "warning"
         if kind in ("id", "text"):
-            out[column] = to_text(values)
+            out[column] = case_ids if column == "case_id" else to_text(values)
             continue
         checks = []
         kept = "" if column in spec.required else " The value was cleared; the row is kept."
@@ -537,7 +537,8 @@ def parse_table(
                 )
         out[column] = parsed
     extras = {c: to_text(frame[c]) for c in frame.columns if c not in spec.columns}
-    return pd.DataFrame({**out, **extras}, index=frame.index)
+    # Every column is new or is the source's own (never changed in place): not copied.
+    return pd.DataFrame({**out, **extras}, index=frame.index, copy=False)
 
 
 _MONTH_FIRST = r"^\s*(\d{1,2})([/.-])(\d{1,2})\2(\d{4})\s*$"
