@@ -689,6 +689,7 @@ def _compare(args) -> int:
 
 def _report(args) -> int:
     from .grouping import as_as_of, case_groups
+    from .memory import release_unused
     from .outputs import check_output_file, file_starts_with
     from .report import GENERATOR, build_report
 
@@ -702,6 +703,9 @@ def _report(args) -> int:
     _observed(cohort, as_of)
     case_groups(cohort, args.by)
     _say_renamed(cohort, args.by)
+    has_errors = cohort.has_errors
+    del cohort  # the notebook loads its own: at a million cases this one holds 2 GiB
+    release_unused()
     build_report(
         args.source,
         as_of,
@@ -713,7 +717,7 @@ def _report(args) -> int:
         progress=say,
         exit_rules=args.exit_rules,
     )
-    return EXIT_REJECTED if cohort.has_errors else EXIT_OK
+    return EXIT_REJECTED if has_errors else EXIT_OK
 
 
 def _pseudonymise(args) -> int:
