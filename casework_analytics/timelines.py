@@ -314,7 +314,7 @@ class _Grid:
             {
                 "case_id": take(self.case_id, case),
                 "week": week,
-                "week_start": self.intake[case] + self.week[rows].astype("timedelta64[W]"),
+                "week_start": self.intake[case] + week.astype("timedelta64[W]"),
                 "day": self.day[rows].astype("int64"),
                 "n_visits": self.n_visits[rows].astype("int64"),
                 "status": pd.Categorical.from_codes(

@@ -123,8 +123,7 @@ def is_in(values: pd.Series, keys: ArrayLike) -> pd.Series:
     Series of bool
         On the index of ``values``.
     """
-    keys = pd.Series(keys).dropna()
-    return pd.Series(positions(values, keys.to_numpy(dtype=object)) >= 0, index=values.index)
+    return pd.Series(positions(values, _key_index(keys)) >= 0, index=values.index)
 
 
 def lookup(values: pd.Series, keys: pd.Series) -> pd.Series:
@@ -468,9 +467,7 @@ def check_repeated_stages(
     started = stages["started_on"].to_numpy("datetime64[ns]").view(np.int64)[once]
     started = np.where(started == np.iinfo(np.int64).min, np.iinfo(np.int64).max, started)
     order = np.lexsort((started, key))
-    later = np.zeros(len(order), dtype=bool)
-    later[1:] = key[order[1:]] == key[order[:-1]]
-    rows = stages.index[np.flatnonzero(once)[order[later]]]
+    rows = stages.index[np.flatnonzero(once)[order[repeated(key[order])]]]
     log.add_rows(
         "repeated_stage",
         "error",
