@@ -64,15 +64,14 @@ dashboard's cards and tables, are in one table, :data:`RULES`.
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
+from .count_bounds import CountBounds, atom_levels
 from .errors import CaseworkError
 from .grouping import OVERALL
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, check_threshold
@@ -1117,6 +1116,8 @@ def publish(
             margin=margin,
             spare=unique["grouping"].to_numpy() == "*",
             known=unique["known"].eq(True).to_numpy(),
+            sizes=problem["sizes"],
+            levels=problem["levels"],
         )
         if not len(result.stuck):
             break
@@ -1359,7 +1360,8 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     )
     A, unique = _nested_complements(A, unique, threshold)
     A, unique = _group_floors(run, A, unique, labels, first, threshold)
-    return {"cells": cells, "unique": unique, "A": A}
+    levels = atom_levels(labels.iloc[first].reset_index(drop=True))
+    return {"cells": cells, "unique": unique, "A": A, "sizes": sizes, "levels": levels}
 
 
 FLOOR = "floor"
@@ -1560,6 +1562,8 @@ def protect_counts(
     margin: int = 2,
     spare: np.ndarray | None = None,
     known: np.ndarray | None = None,
+    sizes: np.ndarray | None = None,
+    levels: Sequence[np.ndarray] = (),
 ) -> Protected:
     """Hide counts until no hidden count, and no unpublished small count, can be pinned.
 
@@ -1584,6 +1588,12 @@ def protect_counts(
     known : ndarray of bool, optional
         Counts the attacker knows exactly whatever is hidden (the size of a
         published curve): never hidden, and exact in every bound.
+    sizes, levels : optional
+        The true atom sizes and partitions of the atoms, finest first
+        (:func:`~casework_analytics.count_bounds.atom_levels`): with them,
+        most counts are decided on small programmes (see
+        :class:`~casework_analytics.count_bounds.CountBounds`); the answer
+        is the same.
 
     Returns
     -------
@@ -1598,10 +1608,11 @@ def protect_counts(
     that every ``floor`` row is at least ``threshold``, and that atom sizes
     are non-negative. The *targets* are every hidden count, whatever its
     size, and every unpublished count from 1 to ``threshold - 1``. For each,
-    two linear programmes give the smallest and largest value it can take;
-    bounds are rounded inward, as an attacker reasoning in whole numbers
-    may. A target is *pinned* when that interval is ``2 * margin`` wide or
-    narrower (the attacker can name a band of ±``margin`` that holds it).
+    linear programming gives the smallest and largest value it can take
+    (:class:`~casework_analytics.count_bounds.CountBounds`); bounds are
+    rounded inward, as an attacker reasoning in whole numbers may. A target
+    is *pinned* when that interval is ``2 * margin`` wide or narrower (the
+    attacker can name a band of ±``margin`` that holds it).
 
     Primary suppression hides published counts from 1 to ``threshold - 1``.
     Then, round by round, the pinned small targets are dealt with, the
@@ -1644,24 +1655,43 @@ def protect_counts(
     stuck: list[int] = []
     rounds = 0
     bounds = (
-        _Bounds(A, value, kind, shown, hidden, threshold=threshold, known=known)
+        CountBounds(
+            A,
+            value,
+            kind,
+            hidden,
+            threshold=threshold,
+            margin=margin,
+            sizes=sizes,
+            known=known,
+            levels=levels,
+        )
         if len(todo)
         else None
     )
     for _ in range(_MAX_AUDITS):
         while len(todo):
             rounds += 1
-            low, high = bounds(hidden, todo)
-            is_pinned = high - low <= widest[todo]
-            pinned = todo[is_pinned]
-            if not len(pinned):
-                break
             # Small counts first; a large hidden count is dealt with once no small
-            # one is pinned (protecting the small ones often frees it too).
-            work = pinned[audited_small[pinned]]
+            # one is pinned (protecting the small ones often frees it too), so it
+            # waits unaudited till then.
+            waiting = todo[~audited_small[todo]]
+            todo = todo[audited_small[todo]]
+            low, high = bounds(hidden, todo)
+            pinned = todo[high - low <= widest[todo]]
+            work = pinned
             known = np.array([], dtype=int)
             if not len(work):
-                determined = (low[is_pinned] >= high[is_pinned]) & ~shown_again[pinned]
+                low, high = bounds(hidden, waiting)
+                is_pinned = high - low <= widest[waiting]
+                pinned, waiting = waiting[is_pinned], waiting[:0]
+                if not len(pinned):
+                    break
+                determined = low[is_pinned] >= high[is_pinned]
+                if not determined.all():  # a relaxation's range: is it exactly one value?
+                    exact_low, exact_high = bounds.exact(hidden, pinned[~determined])
+                    determined[~determined] = exact_low >= exact_high
+                determined &= ~shown_again[pinned]
                 known = pinned[determined]
                 hidden[known] = False
                 shown_again[known] = True
@@ -1678,9 +1708,9 @@ def protect_counts(
                 hidden[choice] = True
                 newly.append(choice)
                 blocked[inter[[choice]].indices] = True
-            todo = np.setdiff1d(
-                np.union1d(np.setdiff1d(pinned, known), np.array(newly, dtype=int)), stuck
-            ).astype(int)
+            carried = np.union1d(np.setdiff1d(pinned, known), waiting)
+            todo = np.setdiff1d(np.union1d(carried, np.array(newly, dtype=int)), stuck)
+            todo = todo.astype(int)
             todo = todo[hidden[todo] | audited_small[todo]]
             if not newly and not len(known):
                 break
@@ -1740,108 +1770,3 @@ def _partner(target, inter, size, count, hidden, value, spare, margin):
         pool = roomy if len(roomy) else pool
         return int(pool[np.argmin(value[pool])])
     return None
-
-
-def _highs():
-    """A silent HiGHS instance (the library prints a banner once, on the C side)."""
-    import highspy
-
-    sys.stdout.flush()
-    saved = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 1)
-        solver = highspy.Highs()
-    finally:
-        os.dup2(saved, 1)
-        os.close(saved)
-        os.close(devnull)
-    solver.setOptionValue("output_flag", False)
-    # Each bound changes only the objective, so the last basis stays feasible: the
-    # primal simplex goes on from it in a few iterations, where the default (dual)
-    # restarts nearly from scratch (40 times slower on a 10,000-case publication).
-    solver.setOptionValue("presolve", "off")
-    solver.setOptionValue("simplex_strategy", 4)
-    return solver
-
-
-class _Bounds:
-    """Inward-rounded smallest and largest value of audited cells, as counts are hidden.
-
-    One linear programme over the atom sizes, built once: a row per count
-    (exact while shown, at least 1 once hidden), per rounded number (within
-    ±2) and per group floor (at least the threshold). Hiding a count only
-    relaxes its row, so the last solution stays feasible; each bound changes
-    only the objective, so the primal simplex goes on from the previous
-    basis.
-    """
-
-    def __init__(self, A, value, kind, shown, hidden, *, threshold, known=None):
-        import highspy
-        from scipy import sparse
-
-        self.A = sparse.csr_array(A)
-        self.value, self.kind, self.shown = value, kind, shown
-        self.threshold = threshold
-        self.known = np.zeros(len(value), dtype=bool) if known is None else known
-        self.rows_used = np.flatnonzero(np.isin(kind, ["count", "rounded", FLOOR]))
-        self.position = np.full(len(value), -1, dtype=np.int32)
-        self.position[self.rows_used] = np.arange(len(self.rows_used), dtype=np.int32)
-        lower, upper = self._row_bounds(hidden, self.rows_used)
-        matrix = sparse.csc_array(self.A[self.rows_used])
-        n_atoms = self.A.shape[1]
-        model = highspy.HighsLp()
-        model.num_col_ = n_atoms
-        model.num_row_ = len(self.rows_used)
-        model.col_cost_ = np.zeros(n_atoms)
-        model.col_lower_ = np.zeros(n_atoms)
-        model.col_upper_ = np.full(n_atoms, highspy.kHighsInf)
-        model.row_lower_ = lower
-        model.row_upper_ = upper
-        model.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-        model.a_matrix_.start_ = matrix.indptr.astype(np.int32)
-        model.a_matrix_.index_ = matrix.indices.astype(np.int32)
-        model.a_matrix_.value_ = matrix.data.astype(float)
-        self.solver = _highs()
-        self.solver.passModel(model)
-        self.hidden = hidden.copy()
-        self.everything = np.arange(n_atoms, dtype=np.int32)
-
-    def _row_bounds(self, hidden, rows):
-        import highspy
-
-        count = self.kind[rows] == "count"
-        # Rounded numbers at risk count as exact: a curve's estimate and interval
-        # give them back whatever their rounding.
-        rounded = self.kind[rows] == "rounded"
-        exact = (count & ~hidden[rows]) | rounded | self.known[rows]
-        floor = self.kind[rows] == FLOOR
-        value = self.value[rows]
-        least = np.where(floor, float(self.threshold), 1.0)
-        lower = np.where(exact, value, least)
-        upper = np.where(exact, value, highspy.kHighsInf)
-        return lower.astype(float), upper.astype(float)
-
-    def __call__(self, hidden, rows):
-        import highspy
-
-        changed = np.flatnonzero(hidden != self.hidden)
-        changed = changed[self.position[changed] >= 0]
-        if len(changed):
-            lower, upper = self._row_bounds(hidden, changed)
-            self.solver.changeRowsBounds(len(changed), self.position[changed], lower, upper)
-            self.hidden = hidden.copy()
-        n_atoms = self.A.shape[1]
-        low = np.empty(len(rows))
-        high = np.empty(len(rows))
-        for i, row in enumerate(rows):  # two warm-started solves per audited count
-            objective = self.A[[row]].toarray().ravel()
-            for sign, store in ((1.0, low), (-1.0, high)):
-                self.solver.changeColsCost(n_atoms, self.everything, sign * objective)
-                self.solver.run()
-                status = self.solver.getModelStatus()
-                if status == highspy.HighsModelStatus.kOptimal:
-                    store[i] = sign * self.solver.getInfo().objective_function_value
-                else:  # unbounded: nothing pins it
-                    store[i] = -np.inf if sign > 0 else np.inf
-        return np.ceil(low - 1e-6), np.floor(high + 1e-6)
