@@ -80,6 +80,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_analyses.py --cases 100000
 	$(BIN)/python benchmarks/bench_recovery.py --cases 100000
 	$(BIN)/python benchmarks/bench_report.py --cases 10000
+	$(BIN)/python benchmarks/bench_publication.py --cases 100000
 
 notebooks: $(STAMP)
 	$(BIN)/python notebooks/build.py
