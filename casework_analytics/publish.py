@@ -1048,6 +1048,63 @@ def _coefficients(cells, labels, indicators, first):
     )
 
 
+def _same_cases(terms: pd.DataFrame, unique: pd.DataFrame, n_atoms: int) -> pd.Series:
+    """For each cell of ``unique`` (its index), the first cell counting exactly the
+    same atoms the same number of times; a cell that is not a count, itself.
+
+    Rows of the cells' sparse matrix are grouped by two 64-bit hashes of their
+    terms, then checked term by term against the first of their group.
+    """
+    from scipy import sparse
+
+    n = len(unique)
+    position = pd.Series(np.arange(n), index=unique.index)
+    rows = position[terms["cell"]].to_numpy() if len(terms) else np.zeros(0, dtype=np.int64)
+    matrix = sparse.csr_array(
+        (terms["coef"].to_numpy(dtype=float), (rows, terms["atom"].to_numpy(dtype=np.int64))),
+        shape=(n, n_atoms),
+    )
+    matrix.sum_duplicates()
+    matrix.sort_indices()
+    sizes = np.diff(matrix.indptr)
+    atoms = matrix.indices.astype(np.uint64)
+    coefs = matrix.data.astype(np.int64).astype(np.uint64)
+    hashes = []
+    for salt in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F):
+        with np.errstate(over="ignore"):
+            term = _mix(atoms * np.uint64(salt) + _mix(coefs + np.uint64(salt)))
+        total = np.zeros(n, dtype=np.uint64)
+        filled = sizes > 0
+        if filled.any():
+            with np.errstate(over="ignore"):
+                total[filled] = np.add.reduceat(term, matrix.indptr[:-1][filled])
+        hashes.append(total)
+    own = np.where(unique["kind"].to_numpy() == "count", -1, np.arange(n))
+    group = pd.DataFrame({"own": own, "size": sizes, "h1": hashes[0], "h2": hashes[1]})
+    group = group.groupby(list(group.columns), sort=False).ngroup().to_numpy()
+    _, first = np.unique(group, return_index=True)
+    same = first[group]
+    moved = np.flatnonzero(same != np.arange(n))
+    lengths = sizes[moved]
+    ramp = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    mine = np.repeat(matrix.indptr[moved], lengths) + ramp
+    theirs = np.repeat(matrix.indptr[same[moved]], lengths) + ramp
+    if not (
+        np.array_equal(matrix.indices[mine], matrix.indices[theirs])
+        and np.array_equal(matrix.data[mine], matrix.data[theirs])
+    ):
+        raise CaseworkError("Internal error: two different counts hashed alike; nothing published.")
+    return pd.Series(unique.index[same], index=unique.index)
+
+
+def _mix(x: np.ndarray) -> np.ndarray:
+    """SplitMix64's finaliser: spreads every bit of ``x`` (uint64) over the result."""
+    with np.errstate(over="ignore"):
+        x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+        x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+        return x ^ (x >> np.uint64(31))
+
+
 def publish(
     run: Summary,
     *,
@@ -1334,18 +1391,7 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     terms = _coefficients(unique.reset_index(), labels, indicators, first)
     # Counts of exactly the same cases are one number, whatever they are called
     # (all cases reached the first stage): hidden together or not at all.
-    signature = (
-        terms.sort_values(["cell", "atom"])
-        .assign(term=lambda t: t["atom"].astype(str) + "x" + t["coef"].astype(str))
-        .groupby("cell")["term"]
-        .agg(",".join)
-    )
-    same = (
-        signature.reindex(unique.index).fillna("")
-        + "|"
-        + unique["kind"].where(unique["kind"] == "count", unique.index.to_series())
-    )
-    canonical = same.groupby(same).transform(lambda s: s.index[0])
+    canonical = _same_cases(terms, unique, len(sizes))
     cells["cell"] = cells["cell"].map(canonical)
     unique["known"] = unique["known"].groupby(canonical.to_numpy()).transform("any")
     unique = unique[canonical.index == canonical.to_numpy()]

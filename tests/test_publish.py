@@ -482,3 +482,27 @@ def test_protect_counts_leaves_no_target_pinned_by_an_independent_linprog(case):
         low, high = _bounds_by_linprog(A, value, kind, result.hidden, threshold, target)
         assert low <= value[target] <= high
         assert high - low > 4, (target, value[target], low, high)  # not within +/-2
+
+
+def test_counts_of_the_same_cases_are_one_cell():
+    """By hand: ``a`` and ``b`` count atoms 0 and 2 once each, so they are one
+    count (``b`` maps to ``a``); ``c`` counts atom 2 twice, a different count;
+    ``d`` is rounded (a curve's number), never merged; the empty counts ``e``
+    and ``f`` (no cases) are one count. Row order of the terms changes nothing."""
+    from casework_analytics.publish import _same_cases
+
+    unique = pd.DataFrame(
+        {"kind": ["count", "count", "count", "rounded", "count", "count"]},
+        index=pd.Index(list("abcdef"), name="cell"),
+    )
+    terms = pd.DataFrame(
+        {
+            "cell": ["a", "a", "b", "b", "c", "c", "d", "d"],
+            "atom": [0, 2, 2, 0, 0, 2, 0, 2],
+            "coef": [1, 1, 1, 1, 1, 2, 1, 1],
+        }
+    )
+    expected = ["a", "a", "c", "d", "e", "e"]
+    assert _same_cases(terms, unique, 3).tolist() == expected
+    shuffled = terms.sample(frac=1, random_state=1)
+    assert _same_cases(shuffled, unique, 3).tolist() == expected
