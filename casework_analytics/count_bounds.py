@@ -53,6 +53,8 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .errors import CaseworkError
+
 __all__ = ["CountBounds", "atom_levels"]
 
 FLOOR = "floor"
@@ -248,7 +250,9 @@ class CountBounds:
         changed = np.flatnonzero(hidden != self.hidden)
         if not len(changed):
             return
-        if (self.hidden[changed] & ~hidden[changed]).any():
+        shown_again = self.hidden[changed] & ~hidden[changed]
+        hidden_zero = hidden[changed] & (self.value[changed] <= 0)  # the truth breaks ">= 1"
+        if (shown_again | hidden_zero).any():
             # A count shown again narrows what is feasible: the points seen may not be.
             self.seen_lo = self.value.copy()
             self.seen_hi = self.value.copy()
@@ -539,7 +543,8 @@ class CountBounds:
             objective = self.A[[row]].toarray().ravel()
             for sign, store in ((1.0, low), (-1.0, high)):
                 x = _minimum(self._whole, sign * objective)
-                # Unbounded: nothing pins it.
+                if x is None:
+                    _check_unbounded(self._whole)  # nothing pins it; a failure stops
                 store[i] = objective @ x if x is not None else -sign * np.inf
                 if x is not None:
                     self._see(self.A @ x)
@@ -577,6 +582,23 @@ class CountBounds:
                 else:
                     high[i] = -total
         return low, high
+
+
+def _check_unbounded(solver) -> None:
+    """Refuse any outcome of a solve but optimal or unbounded: a count whose bound
+    failed must not pass as unpinned."""
+    import highspy
+
+    status = solver.getModelStatus()
+    unbounded = (
+        highspy.HighsModelStatus.kUnbounded,
+        highspy.HighsModelStatus.kUnboundedOrInfeasible,  # the true sizes are feasible
+    )
+    if status not in unbounded:
+        raise CaseworkError(
+            f"Internal error: the disclosure audit's linear programme ended as {status}; "
+            "nothing was published."
+        )
 
 
 def _row_extreme(matrix, pick) -> np.ndarray:

@@ -145,3 +145,17 @@ def test_atom_levels_finest_first_and_only_when_coarser():
     assert [int(level.max()) + 1 for level in levels] == [5, 2]
     assert len(set(zip(levels[0], labels["placement"], strict=True))) == 5
     assert (pd.Series(levels[1]).groupby(labels["site"]).nunique() == 1).all()
+
+
+def test_a_count_nothing_bounds_above_is_unbounded_not_an_error():
+    """One hidden count of one atom and nothing else: by hand it is at least 1
+    (hidden counts are not zero) and has no upper bound; the solver's
+    "unbounded" is an answer, and only it (a failed solve stops the audit)."""
+    A = sparse.csr_array(np.array([[1.0]]))
+    value = np.array([3.0])
+    kind = np.array(["count"], dtype=object)
+    hidden = np.array([True])
+    bounds = CountBounds(A, value, kind, hidden, threshold=THRESHOLD, margin=2)
+    low, high = bounds.exact(hidden, np.array([0]))
+    assert low[0] == 1
+    assert high[0] == np.inf
