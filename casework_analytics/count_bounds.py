@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .disclosure import _rank_within
 from .errors import CaseworkError
 
 __all__ = ["CountBounds", "atom_levels"]
@@ -166,20 +167,8 @@ def _minimum(solver, cost) -> np.ndarray | None:
 
 def _parts(part_of: np.ndarray) -> list[np.ndarray]:
     """The members of each part, by part number."""
-    order = np.argsort(part_of, kind="stable")
-    starts = np.flatnonzero(np.r_[True, np.diff(part_of[order]) != 0])
-    return np.split(order, starts[1:])
-
-
-def _rank_within(groups: np.ndarray) -> np.ndarray:
-    """0, 1, 2, ... within each group, in the given order."""
-    order = np.argsort(groups, kind="stable")
-    sorted_groups = groups[order]
-    starts = np.flatnonzero(np.r_[True, sorted_groups[1:] != sorted_groups[:-1]])
-    run = np.arange(len(groups)) - np.repeat(starts, np.diff(np.r_[starts, len(groups)]))
-    rank = np.empty(len(groups), dtype=np.int64)
-    rank[order] = run
-    return rank
+    order, rank = _rank_within(part_of)
+    return np.split(order, np.flatnonzero(rank[order] == 0)[1:])
 
 
 class CountBounds:
@@ -501,7 +490,7 @@ class CountBounds:
         counts = counts[~crowded[inside[counts]]]
         if not len(counts):
             return lo, hi
-        rank = _rank_within(inside[counts])
+        _, rank = _rank_within(inside[counts])
         for r in range(int(rank.max()) + 1):
             chosen = counts[rank == r]
             parts = inside[chosen]
