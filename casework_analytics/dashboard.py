@@ -566,17 +566,19 @@ class Dashboard:
     def _accepted_at_least(self) -> dict[str, int]:
         """Accepted rows per table that the rest of the report implies: the run's
         cases, their placements, and one stage row per stage reached."""
+        from .keys import positions
+
         exits = self.run.exits
         cases = self.cohort.cases
-        in_run = cases[cases["case_id"].isin(exits["case_id"])]
+        in_run = cases[positions(cases["case_id"], exits["case_id"]) >= 0]
         stages = self.cohort.stages
-        started = stages[
-            stages["case_id"].isin(exits["case_id"]) & (stages["started_on"] <= self.as_of)
-        ]
+        case = positions(stages["case_id"], exits["case_id"])
+        stage = pd.factorize(stages["stage"])[0]
+        started = (case >= 0) & (stages["started_on"] <= self.as_of).to_numpy()
         return {
             "cases": len(exits),
             "placements": int(in_run["placement_id"].nunique()),
-            "stages": len(started.drop_duplicates(["case_id", "stage"])),
+            "stages": len(pd.unique(case[started] * (stage.max(initial=0) + 1) + stage[started])),
         }
 
     # -------------------------------------------------------------- sections

@@ -133,6 +133,7 @@ class Summary:
         self.steps = Progress(progress, "summary")
         self.groups, self.cols = case_groups(cohort, by)
         self.by = self.groups if self.cols else None
+        self._made: dict[str, pd.DataFrame] = {}
 
     @property
     def names(self) -> list[str]:
@@ -222,6 +223,9 @@ class Summary:
     def table(self, name: str) -> pd.DataFrame:
         """The named table (a file of the ``summary`` command; see README).
 
+        A group-level table is made once per run and each call returns a copy
+        of it; a per-case table (:data:`PER_CASE_TABLES`) is made at each call.
+
         Parameters
         ----------
         name : str
@@ -286,7 +290,11 @@ class Summary:
             )
         if name in ("exit_type_test", "logrank") and not self.cols:
             raise CaseworkError(f"The {name} table compares groups: give a grouping (`by`).")
-        return builders[name]()
+        if name in PER_CASE_TABLES:  # millions of rows: made at each use, never kept
+            return builders[name]()
+        if name not in self._made:
+            self._made[name] = builders[name]()
+        return self._made[name].copy()
 
     def weekly_parts(self, rows: int | None = GRID_CHUNK_ROWS) -> TableParts:
         """The ``weekly_status`` table in parts of ``rows`` rows (``None``: one part).

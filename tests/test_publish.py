@@ -506,3 +506,50 @@ def test_counts_of_the_same_cases_are_one_cell():
     assert _same_cases(terms, unique, 3).tolist() == expected
     shuffled = terms.sample(frac=1, random_state=1)
     assert _same_cases(shuffled, unique, 3).tolist() == expected
+
+
+def test_atoms_by_hand():
+    """Five cases: (x, 1) twice, (x, 0), (y, 1) twice. Three atoms, in lexicographic
+    order of (label code, indicator): x has code 0 (seen first), so (x, 0) at case 2,
+    (x, 1) first at case 0, (y, 1) first at case 1."""
+    from casework_analytics.publish import _atoms
+
+    labels = pd.DataFrame({"g": ["x", "y", "x", "y", "x"]})
+    indicators = pd.DataFrame({"i": [1, 1, 0, 1, 1]})
+    first, sizes = _atoms(labels, indicators)
+    assert first.tolist() == [2, 0, 1]
+    assert sizes.tolist() == [1, 2, 2]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.integers(0, 40).flatmap(
+        lambda n: st.tuples(
+            st.lists(
+                st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n), max_size=2
+            ),
+            st.lists(st.lists(st.integers(-(2**40), 2**40), min_size=n, max_size=n), max_size=3),
+            st.just(n),
+        )
+    )
+)
+def test_atoms_match_numpy_unique_rows(data):
+    """The atoms are NumPy's unique rows of the stacked codes (the reference:
+    ``np.unique(axis=0, return_index=True, return_counts=True)``), in its order."""
+    from casework_analytics.publish import _atoms
+
+    label_columns, indicator_columns, n = data
+    labels = pd.DataFrame({f"g{i}": c for i, c in enumerate(label_columns)}, index=range(n))
+    indicators = pd.DataFrame(
+        {f"i{i}": c for i, c in enumerate(indicator_columns)}, index=range(n), dtype="int64"
+    )
+    codes = np.column_stack(
+        [pd.factorize(labels[c])[0] for c in labels]
+        + [indicators[c].to_numpy() for c in indicators]
+        + [np.zeros(n, dtype=np.int64)]
+    )
+    _, first, sizes = np.unique(codes, axis=0, return_index=True, return_counts=True)
+    found_first, found_sizes = _atoms(labels, indicators)
+    assert found_first.tolist() == first.tolist()
+    assert found_sizes.tolist() == sizes.tolist()
+    assert found_sizes.sum() == n
