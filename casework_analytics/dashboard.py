@@ -489,9 +489,11 @@ class Dashboard:
         """Per rule and severity of the problems found on case rows, the run's cases
         with one: audited with the tables, since a warning such as an unclassified
         closure reason can count the same cases as a table does."""
+        from .keys import positions
+
         problems = self.cohort.problems
         on_cases = problems[problems["table"] == "cases"]
-        in_run = on_cases[on_cases["case_id"].isin(self.run.exits["case_id"])]
+        in_run = on_cases[positions(on_cases["case_id"], self.run.exits["case_id"]) >= 0]
         counts = in_run.drop_duplicates(["rule", "severity", "case_id"])
         table = counts.groupby(["rule", "severity"]).size().rename("n").reset_index()
         return table.astype({"rule": object, "severity": object, "n": "int64"})

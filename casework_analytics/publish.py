@@ -524,6 +524,7 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
     from .closures import EXIT_TYPES
     from .contacts import association_flags
     from .exits import stages_at_exit
+    from .keys import positions, take
     from .recovery import headline_flags
     from .stages import funnel_flags
 
@@ -550,11 +551,24 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
     def funnel(kind: str, stage: str) -> np.ndarray:
         flags = once("funnel", lambda: funnel_flags(run.progress, run.cohort.stage_model))
         position = list(run.cohort.stage_model.stages).index(stage)
-        order = pd.Index(run.progress["case_id"]).get_indexer(index)
+        order = once("funnel_rows", lambda: positions(index, run.progress["case_id"]))
         return flags[kind][order, position]
 
+    def outcome(column: str) -> pd.Series:
+        """A column of the recovery outcomes by case (missing where a case has none);
+        each lookup of a million IDs is done once."""
+        outcomes = run.timelines.outcomes
+        rows = once("outcome_rows", lambda: positions(index, outcomes["case_id"]))
+        return once(f"outcome|{column}", lambda: take(outcomes[column], rows, index))
+
     def event_time(event: str) -> pd.Series:
-        return run.timelines.outcomes.set_index("case_id")[f"{event}_time"].reindex(index)
+        return outcome(f"{event}_time")
+
+    def observed(event: str) -> np.ndarray:
+        return outcome(f"{event}_observed").fillna(False).to_numpy(dtype=bool)
+
+    def exit_days() -> np.ndarray:
+        return once("exit_days", lambda: exit_times(run).reindex(index).to_numpy())
 
     closed = exits["closed"].to_numpy(dtype=bool)
 
@@ -607,16 +621,14 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             outcomes = once("outcome_cases", lambda: run.timelines.outcomes["case_id"])
             return index.isin(outcomes) & event_time(rest).isna().to_numpy()
         if head == "event":
-            observed = run.timelines.outcomes.set_index("case_id")[f"{rest}_observed"]
-            return observed.reindex(index).fillna(False).to_numpy(dtype=bool)
+            return observed(rest)
         if head == "at_risk":
             event, _, day = rest.partition("|")
             return (event_time(event).astype("float64") > float(day)).to_numpy()
         if head == "event_by":
             event, _, day = rest.partition("|")
-            observed = run.timelines.outcomes.set_index("case_id")[f"{event}_observed"]
             by_day = (event_time(event).astype("float64") <= float(day)).to_numpy()
-            return observed.reindex(index).fillna(False).to_numpy(dtype=bool) & by_day
+            return observed(event) & by_day
         if head == "problem":
             rule, _, severity = rest.partition("|")
             problems = run.cohort.problems
@@ -628,11 +640,11 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             ]
             return index.isin(flagged.dropna())
         if head == "exit_at_risk":
-            return exit_times(run).reindex(index).to_numpy() > float(rest)
+            return exit_days() > float(rest)
         if head == "exit_by":
             cause, _, day = rest.rpartition("|")
             types = exits["exit_type"].astype(object).fillna("unknown")
-            by_day = exit_times(run).reindex(index).to_numpy() <= float(day)
+            by_day = exit_days() <= float(day)
             return closed & types.isin(cause.split(" + ")).to_numpy() & by_day
         raise CaseworkError(f"Internal error: no indicator is defined for {key!r}.")
 
@@ -1038,9 +1050,11 @@ def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
 
 
 def _coefficients(cells, labels, indicators, first):
-    """Sparse terms: for every cell, each atom it counts and how many times."""
+    """Sparse terms: for every cell (``row``, its position in ``cells``), each atom it
+    counts (``atom``) and how many times (``coef``)."""
     atom_labels = labels.iloc[first].reset_index(drop=True)
     atom_values = indicators.iloc[first].reset_index(drop=True)
+    cells = cells.assign(row=np.arange(len(cells)))
     parts = []
     for key, group in cells.groupby("key", sort=False):  # one pass per indicator key
         values = atom_values[key].to_numpy()
@@ -1049,23 +1063,29 @@ def _coefficients(cells, labels, indicators, first):
             continue
         for grouping, rows in group.groupby("grouping", sort=False):
             if grouping == "*":
-                pairs = rows[["cell"]].merge(pd.DataFrame({"atom": atoms}), how="cross")
+                pairs = pd.DataFrame(
+                    {
+                        "row": np.repeat(rows["row"].to_numpy(), len(atoms)),
+                        "atom": np.tile(atoms, len(rows)),
+                    }
+                )
             else:
                 found = pd.DataFrame(
                     {"atom": atoms, "label": atom_labels[grouping].to_numpy()[atoms]}
                 )
-                pairs = rows[["cell", "label"]].merge(found, on="label")[["cell", "atom"]]
+                pairs = rows[["row", "label"]].merge(found, on="label")[["row", "atom"]]
             parts.append(pairs.assign(coef=values[pairs["atom"].to_numpy()]))
     return (
         pd.concat(parts, ignore_index=True)
         if parts
-        else pd.DataFrame(columns=["cell", "atom", "coef"])
+        else pd.DataFrame({"row": [], "atom": [], "coef": []}, dtype="int64")
     )
 
 
 def _same_cases(terms: pd.DataFrame, unique: pd.DataFrame, n_atoms: int) -> pd.Series:
     """For each cell of ``unique`` (its index), the first cell counting exactly the
     same atoms the same number of times; a cell that is not a count, itself.
+    ``terms`` name the cells by position (``row``; see :func:`_coefficients`).
 
     Rows of the cells' sparse matrix are grouped by two 64-bit hashes of their
     terms, then checked term by term against the first of their group.
@@ -1073,8 +1093,7 @@ def _same_cases(terms: pd.DataFrame, unique: pd.DataFrame, n_atoms: int) -> pd.S
     from scipy import sparse
 
     n = len(unique)
-    position = pd.Series(np.arange(n), index=unique.index)
-    rows = position[terms["cell"]].to_numpy() if len(terms) else np.zeros(0, dtype=np.int64)
+    rows = terms["row"].to_numpy(dtype=np.int64)
     matrix = sparse.csr_array(
         (terms["coef"].to_numpy(dtype=float), (rows, terms["atom"].to_numpy(dtype=np.int64))),
         shape=(n, n_atoms),
@@ -1409,16 +1428,18 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     canonical = _same_cases(terms, unique, len(sizes))
     cells["cell"] = cells["cell"].map(canonical)
     unique["known"] = unique["known"].groupby(canonical.to_numpy()).transform("any")
-    unique = unique[canonical.index == canonical.to_numpy()]
-    terms = terms[terms["cell"].isin(unique.index)]
-    position = pd.Series(np.arange(len(unique)), index=unique.index)
+    kept = canonical.index == canonical.to_numpy()
+    unique = unique[kept]
+    row = terms["row"].to_numpy()
+    terms_kept = kept[row]
     A = sparse.csr_array(
         (
-            terms["coef"].to_numpy(dtype=float),
-            (position[terms["cell"]].to_numpy(), terms["atom"].to_numpy(dtype=int)),
+            terms["coef"].to_numpy(dtype=float)[terms_kept],
+            ((np.cumsum(kept) - 1)[row[terms_kept]], terms["atom"].to_numpy(dtype=int)[terms_kept]),
         ),
         shape=(len(unique), len(sizes)),
     )
+    del terms
     A, unique = _nested_complements(A, unique, threshold)
     A, unique = _group_floors(run, A, unique, labels, first, threshold)
     levels = atom_levels(labels.iloc[first].reset_index(drop=True))

@@ -497,7 +497,7 @@ def test_counts_of_the_same_cases_are_one_cell():
     )
     terms = pd.DataFrame(
         {
-            "cell": ["a", "a", "b", "b", "c", "c", "d", "d"],
+            "row": [0, 0, 1, 1, 2, 2, 3, 3],  # a, a, b, b, c, c, d, d
             "atom": [0, 2, 2, 0, 0, 2, 0, 2],
             "coef": [1, 1, 1, 1, 1, 2, 1, 1],
         }
