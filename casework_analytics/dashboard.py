@@ -324,6 +324,10 @@ class Dashboard:
     definition : RecoveryDefinition, optional
     source_name : str
         How the footer names the source.
+    progress : bool, optional
+        Show a line for each step that takes over a second (see
+        :mod:`casework_analytics.progress`); by default in a terminal or
+        Jupyter.
 
     Examples
     --------
@@ -344,10 +348,12 @@ class Dashboard:
         threshold: int = DEFAULT_THRESHOLD,
         definition: RecoveryDefinition | None = None,
         source_name: str = "",
+        progress: bool | None = None,
     ) -> None:
         from .evaluation import compare_groups, term_trend
         from .grouping import as_as_of
         from .privacy import fold_small_groups
+        from .progress import Progress
         from .summary import Summary
 
         self.t = catalogue(lang)
@@ -369,7 +375,10 @@ class Dashboard:
             else ("placement_id", empty)
         )
         self.folded_placements = folded_placements
-        self.run = Summary(cohort, self.as_of, groups, definition=definition)
+        steps = Progress(progress, "dashboard")
+        self.run = Summary(
+            cohort, self.as_of, groups, definition=definition, progress=steps.enabled
+        )
         self.cols = self.run.cols
         self.has_visits = cohort.visits is not None
         self.has_sessions = cohort.sessions is not None
@@ -377,10 +386,14 @@ class Dashboard:
         if self.has_visits:
             names += ["survival", "recovery_headline", "recovery_sensitivity"]
         convention = self.run.definition.missing_as
-        extra = {"cards": self._cards()}
+        with steps.step("headline numbers", rows=len(cohort.cases)):
+            extra = {"cards": self._cards()}
         if self.cols:
             metrics = [m for m in COMPARED if self.has_visits or m == "planned_completion"]
-            funnel, _ = compare_groups(cohort, self.as_of, groups, metrics=metrics, run=self.run)
+            with steps.step("comparisons between groups"):
+                funnel, _ = compare_groups(
+                    cohort, self.as_of, groups, metrics=metrics, run=self.run
+                )
             extra["comparison"] = funnel.assign(missing_as=convention)
         self.terms = None
         term_groups = None
@@ -390,13 +403,15 @@ class Dashboard:
                 if publish
                 else case_groups(cohort, "term")
             )
-            trends = [
-                term_trend(cohort, self.as_of, m, run=self.run)
-                for m in COMPARED
-                if self.has_visits or m == "planned_completion"
-            ]
+            with steps.step("trends over terms"):
+                trends = [
+                    term_trend(cohort, self.as_of, m, run=self.run)
+                    for m in COMPARED
+                    if self.has_visits or m == "planned_completion"
+                ]
             extra["trend"] = pd.concat(trends, ignore_index=True).assign(missing_as=convention)
-        extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
+        with steps.step("placements"):
+            extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
         if publish:
             extra["quality_cases"] = self._quality_cases()
             # A student's ID next to a caseload says who worked with whom: internal only.
@@ -409,18 +424,21 @@ class Dashboard:
             groupings = {"placement": (placements, ["placement_id"])}
             if term_groups is not None:
                 groupings["term"] = (term_groups, ["term"])
-            self.publication = publish_run(
-                self.run,
-                threshold=threshold,
-                names=names,
-                extra={name: (RULES[name], table) for name, table in extra.items()},
-                groupings=groupings,
-            )
+            with steps.step("publication audit") as step:
+                self.publication = publish_run(
+                    self.run,
+                    threshold=threshold,
+                    names=names,
+                    extra={name: (RULES[name], table) for name, table in extra.items()},
+                    groupings=groupings,
+                )
+                step.rows = len(self.publication.cells)
             self.tables = dict(self.publication.items())
         else:
             self.publication = None
             self.tables = {**dict(self.run.tables(names)), **extra}
-        self.quality_tables = self._quality()
+        with steps.step("data quality"):
+            self.quality_tables = self._quality()
 
     # -------------------------------------------------------------- numbers
 

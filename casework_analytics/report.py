@@ -204,7 +204,7 @@ def build_report(
     manager = KernelManager(
         kernel_name="python3", transport="ipc", ip=str(Path(workdir.name) / "kernel")
     )
-    client = NotebookClient(
+    client = _relaying(NotebookClient, say)(
         nb, km=manager, timeout=timeout, resources={"metadata": {"path": workdir.name}}
     )
     started = time.perf_counter()
@@ -244,6 +244,30 @@ def build_report(
     write_file_atomically(out, lambda path: path.write_text(page, encoding="utf-8"))
     say(words["written"].format(path=out.resolve(), seconds=f"{time.perf_counter() - started:.0f}"))
     return out
+
+
+#: A progress line of :mod:`casework_analytics.progress`, as the kernel writes it.
+_PROGRESS_LINE = re.compile(r"^(load|summary|dashboard) [^:\n]+: .*(\.\.\.|\d s)$")
+
+
+def _relaying(client_class, say: Callable[[str], None]):
+    """``client_class`` (nbclient's NotebookClient), passing on the kernel's progress
+    lines (a step of loading, of the analyses or of the audit that runs over a
+    second) to ``say`` as they come: at a million cases one report cell works for
+    minutes."""
+
+    class Relaying(client_class):
+        def process_message(self, msg, cell, cell_index):
+            content = msg.get("content", {})
+            if msg.get("msg_type") == "stream" and content.get("name") == "stderr":
+                pending = getattr(self, "_pending", "") + content.get("text", "")
+                *lines, self._pending = re.split(r"[\r\n]", pending)
+                for line in (line.strip() for line in lines):
+                    if _PROGRESS_LINE.match(line):
+                        say(f"  {line}")
+            return super().process_message(msg, cell, cell_index)
+
+    return Relaying
 
 
 def _html_outputs(nb):

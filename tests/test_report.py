@@ -439,3 +439,36 @@ def test_a_chart_with_every_group_hidden_is_not_drawn_empty(published):
     assert html.escape(en["types_title"]) not in page
     section = page.split(html.escape(en["exits_section"]), 1)[1].split("<h2", 1)[0]
     assert en["hidden_groups"].split(":")[0] in html.unescape(section)
+
+
+def test_the_kernels_progress_lines_reach_the_command_as_they_come():
+    """A report cell works for minutes on a national cohort: the progress lines its
+    steps write (tqdm on the kernel's stderr, ``\\r`` between updates, split across
+    messages anywhere) are passed on whole; other stderr text (warnings) and stdout
+    are not."""
+    from casework_analytics.report import _relaying
+
+    class Client:  # stands in for nbclient's NotebookClient
+        def process_message(self, msg, cell, cell_index):
+            return msg["content"]["text"]
+
+    said = []
+    client = _relaying(Client, said.append)()
+    pieces = [
+        ("stderr", "\rdashboard publication audit: ..."),
+        ("stderr", "\rdashboard publication audit: 2,410 rows, 1"),
+        ("stderr", "8.4 s\n"),
+        ("stderr", "/x.py:3: FutureWarning: something changes\n"),
+        ("stdout", "load visits: 10 rows, 1.0 s\n"),
+        ("stderr", "load visits: 1,498,256 rows, 2.5 s\nsummary exits: "),
+    ]
+    for name, text in pieces:
+        reply = client.process_message(
+            {"msg_type": "stream", "content": {"name": name, "text": text}}, None, 0
+        )
+        assert reply == text  # nbclient still records every output
+    assert said == [
+        "  dashboard publication audit: ...",
+        "  dashboard publication audit: 2,410 rows, 18.4 s",
+        "  load visits: 1,498,256 rows, 2.5 s",
+    ]
