@@ -1149,7 +1149,7 @@ class Dashboard:
         attention = needs_attention(
             self.cohort,
             self.as_of,
-            outcomes=self.run.timelines.outcomes if self.has_visits else None,
+            outcomes=self.run.outcomes if self.has_visits else None,
         )
         from .exits import exit_reasons
         from .stages import stage_funnel

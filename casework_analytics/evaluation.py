@@ -111,7 +111,7 @@ def case_metrics(
     out = pd.DataFrame({"case_id": exits["case_id"].to_numpy()})
     out["planned_completion"] = pd.array(np.where(closed, planned, None), dtype="boolean")
     try:
-        flags = headline_flags(run.cohort, run.as_of, run.timelines.outcomes, run.definition)
+        flags = headline_flags(run.cohort, run.as_of, run.outcomes, run.definition)
     except CaseworkError:  # no visits table: the recovery metrics are missing
         flags = None
     if flags is not None:
@@ -308,7 +308,7 @@ def outcome_times(
         }
     )
     try:
-        events = run.timelines.outcomes[
+        events = run.outcomes[
             ["case_id", *[f"{e}_{k}" for e in RECOVERY_EVENTS for k in ("time", "observed")]]
         ]
         out = out.merge(events, on="case_id", how="left")

@@ -557,7 +557,7 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
     def outcome(column: str) -> pd.Series:
         """A column of the recovery outcomes by case (missing where a case has none);
         each lookup of a million IDs is done once."""
-        outcomes = run.timelines.outcomes
+        outcomes = run.outcomes
         rows = once("outcome_rows", lambda: positions(index, outcomes["case_id"]))
         return once(f"outcome|{column}", lambda: take(outcomes[column], rows, index))
 
@@ -618,7 +618,7 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
         if head == "has_time":
             return event_time(rest).notna().to_numpy()
         if head == "no_time":
-            outcomes = once("outcome_cases", lambda: run.timelines.outcomes["case_id"])
+            outcomes = once("outcome_cases", lambda: run.outcomes["case_id"])
             return index.isin(outcomes) & event_time(rest).isna().to_numpy()
         if head == "event":
             return observed(rest)
@@ -1119,16 +1119,22 @@ def _same_cases(terms: pd.DataFrame, unique: pd.DataFrame, n_atoms: int) -> pd.S
     _, first = np.unique(group, return_index=True)
     same = first[group]
     moved = np.flatnonzero(same != np.arange(n))
-    lengths = sizes[moved]
-    ramp = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    mine = np.repeat(matrix.indptr[moved], lengths) + ramp
-    theirs = np.repeat(matrix.indptr[same[moved]], lengths) + ramp
+    mine = _row_entries(matrix.indptr, moved)
+    theirs = _row_entries(matrix.indptr, same[moved])
     if not (
         np.array_equal(matrix.indices[mine], matrix.indices[theirs])
         and np.array_equal(matrix.data[mine], matrix.data[theirs])
     ):
         raise CaseworkError("Internal error: two different counts hashed alike; nothing published.")
     return pd.Series(unique.index[same], index=unique.index)
+
+
+def _row_entries(indptr: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """Positions in a CSR matrix's ``indices``/``data`` of the entries of ``rows``,
+    row after row (rows of the same length align entry for entry)."""
+    lengths = indptr[rows + 1] - indptr[rows]
+    ramp = np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    return np.repeat(indptr[rows], lengths) + ramp
 
 
 def _mix(x: np.ndarray) -> np.ndarray:
@@ -1837,15 +1843,16 @@ def _partner(target, inter, size, count, hidden, value, spare, margin):
     target move against it. Then counts overlapping the target. Among them,
     counts other than the ``spare`` ones, larger than ``margin``, smallest.
     """
-    row = inter[[target]]
-    overlapping = row.indices
+    start, stop = inter.indptr[target], inter.indptr[target + 1]
+    overlapping, shared = inter.indices[start:stop], inter.data[start:stop]
     shown = count & ~hidden & (value > 0)
-    parents = overlapping[(row.data >= size[target]) & (overlapping != target)]
+    parents = overlapping[(shared >= size[target]) & (overlapping != target)]
     siblings = np.array([], dtype=int)
     if len(parents):
-        inside = inter[parents].tocoo()
+        entries = _row_entries(inter.indptr, parents)
+        members = inter.indices[entries]
         is_sibling = np.zeros(len(size), dtype=bool)
-        is_sibling[inside.col[inside.data >= size[inside.col]]] = True
+        is_sibling[members[inter.data[entries] >= size[members]]] = True
         is_sibling[overlapping] = False
         siblings = np.flatnonzero(is_sibling)
     for pool in (siblings, overlapping):
