@@ -413,6 +413,7 @@ class Dashboard:
         with steps.step("placements"):
             extra["placements"] = placement_table(cohort, self.as_of, placements, run=self.run)
         if publish:
+            self.run.drop_weekly_grid()  # only the internal report lists weeks
             extra["quality_cases"] = self._quality_cases()
             # A student's ID next to a caseload says who worked with whom: internal only.
             extra["placements"] = extra["placements"].drop(

@@ -1028,15 +1028,19 @@ def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
     columns are folded into one integer per case by hashing, and only the atoms
     are sorted.
     """
-    columns = [pd.factorize(labels[c])[0] for c in labels.columns] + [
-        indicators[c].to_numpy(dtype=np.int64) for c in indicators.columns
-    ]
-    if not columns or not len(labels):
+    labelled = [pd.factorize(labels[c])[0] for c in labels.columns]
+
+    def columns():  # one at a time: a national cohort has a hundred indicators
+        yield from labelled
+        for c in indicators.columns:
+            yield indicators[c].to_numpy(dtype=np.int64)
+
+    if not len(labels) or not (len(labelled) or indicators.shape[1]):
         return np.zeros(min(len(labels), 1), dtype=np.int64), np.full(
             min(len(labels), 1), len(labels), dtype=np.int64
         )
     atom = np.zeros(len(labels), dtype=np.int64)
-    for column in columns:  # codes below the number of cases: the product fits
+    for column in columns():  # codes below the number of cases: the product fits
         code = column - column.min()
         if code.max() >= len(code):
             code = pd.factorize(code)[0]
@@ -1045,7 +1049,9 @@ def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
     first = np.full(n_atoms, len(atom), dtype=np.int64)
     np.minimum.at(first, atom, np.arange(len(atom)))
     sizes = np.bincount(atom, minlength=n_atoms)
-    order = np.lexsort([column[first] for column in reversed(columns)])
+    del atom
+    keys = [column[first] for column in columns()]  # the atoms' own codes: small
+    order = np.lexsort(keys[::-1])
     return first[order], sizes[order]
 
 
@@ -1082,37 +1088,58 @@ def _coefficients(cells, labels, indicators, first):
     )
 
 
-def _same_cases(terms: pd.DataFrame, unique: pd.DataFrame, n_atoms: int) -> pd.Series:
-    """For each cell of ``unique`` (its index), the first cell counting exactly the
-    same atoms the same number of times; a cell that is not a count, itself.
-    ``terms`` name the cells by position (``row``; see :func:`_coefficients`).
-
-    Rows of the cells' sparse matrix are grouped by two 64-bit hashes of their
-    terms, then checked term by term against the first of their group.
-    """
+def _terms_matrix(terms: pd.DataFrame, n_cells: int, n_atoms: int):
+    """The cells x atoms matrix of ``terms`` (see :func:`_coefficients`), in CSR form
+    with sorted indices."""
     from scipy import sparse
 
-    n = len(unique)
-    rows = terms["row"].to_numpy(dtype=np.int64)
     matrix = sparse.csr_array(
-        (terms["coef"].to_numpy(dtype=float), (rows, terms["atom"].to_numpy(dtype=np.int64))),
-        shape=(n, n_atoms),
+        (
+            terms["coef"].to_numpy(dtype=float),
+            (terms["row"].to_numpy(dtype=np.int64), terms["atom"].to_numpy(dtype=np.int64)),
+        ),
+        shape=(n_cells, n_atoms),
     )
     matrix.sum_duplicates()
     matrix.sort_indices()
-    sizes = np.diff(matrix.indptr)
-    atoms = matrix.indices.astype(np.uint64)
-    coefs = matrix.data.astype(np.int64).astype(np.uint64)
-    hashes = []
-    for salt in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F):
+    return matrix
+
+
+#: Entries hashed at a time (the hashes of all 20 million at once take gigabytes).
+_HASH_BLOCK = 1 << 20
+
+
+def _row_hashes(matrix, salt: int) -> np.ndarray:
+    """A 64-bit hash of each row's (atom, coefficient) terms, summed over the row so
+    that it does not depend on their order; hashed a block of rows at a time."""
+    indptr = matrix.indptr
+    n = len(indptr) - 1
+    out = np.zeros(n, dtype=np.uint64)
+    cuts = np.unique(np.r_[np.searchsorted(indptr, np.arange(0, indptr[-1], _HASH_BLOCK)), n])
+    for r0, r1 in zip(np.r_[0, cuts[:-1]], cuts, strict=True):
+        e0, e1 = indptr[r0], indptr[r1]
+        atoms = matrix.indices[e0:e1].astype(np.uint64)
+        coefs = matrix.data[e0:e1].astype(np.int64).astype(np.uint64)
         with np.errstate(over="ignore"):
             term = _mix(atoms * np.uint64(salt) + _mix(coefs + np.uint64(salt)))
-        total = np.zeros(n, dtype=np.uint64)
-        filled = sizes > 0
-        if filled.any():
+        filled = np.flatnonzero(np.diff(indptr[r0 : r1 + 1]) > 0)
+        if len(filled):
             with np.errstate(over="ignore"):
-                total[filled] = np.add.reduceat(term, matrix.indptr[:-1][filled])
-        hashes.append(total)
+                out[r0 + filled] = np.add.reduceat(term, indptr[r0 + filled] - e0)
+    return out
+
+
+def _same_cases(matrix, unique: pd.DataFrame) -> pd.Series:
+    """For each cell of ``unique`` (its index), the first cell counting exactly the
+    same atoms the same number of times; a cell that is not a count, itself.
+    ``matrix`` holds the cells' terms by position (:func:`_terms_matrix`).
+
+    Rows are grouped by two 64-bit hashes of their terms, then checked term by
+    term against the first of their group.
+    """
+    n = len(unique)
+    sizes = np.diff(matrix.indptr)
+    hashes = [_row_hashes(matrix, salt) for salt in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F)]
     own = np.where(unique["kind"].to_numpy() == "count", -1, np.arange(n))
     group = pd.DataFrame({"own": own, "size": sizes, "h1": hashes[0], "h2": hashes[1]})
     group = group.groupby(list(group.columns), sort=False).ngroup().to_numpy()
@@ -1431,21 +1458,15 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
     terms = _coefficients(unique.reset_index(), labels, indicators, first)
     # Counts of exactly the same cases are one number, whatever they are called
     # (all cases reached the first stage): hidden together or not at all.
-    canonical = _same_cases(terms, unique, len(sizes))
+    matrix = _terms_matrix(terms, len(unique), len(sizes))
+    del terms
+    canonical = _same_cases(matrix, unique)
     cells["cell"] = cells["cell"].map(canonical)
     unique["known"] = unique["known"].groupby(canonical.to_numpy()).transform("any")
     kept = canonical.index == canonical.to_numpy()
     unique = unique[kept]
-    row = terms["row"].to_numpy()
-    terms_kept = kept[row]
-    A = sparse.csr_array(
-        (
-            terms["coef"].to_numpy(dtype=float)[terms_kept],
-            ((np.cumsum(kept) - 1)[row[terms_kept]], terms["atom"].to_numpy(dtype=int)[terms_kept]),
-        ),
-        shape=(len(unique), len(sizes)),
-    )
-    del terms
+    A = sparse.csr_array(matrix[np.flatnonzero(kept)])
+    del matrix
     A, unique = _nested_complements(A, unique, threshold)
     A, unique = _group_floors(run, A, unique, labels, first, threshold)
     levels = atom_levels(labels.iloc[first].reset_index(drop=True))

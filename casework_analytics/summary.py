@@ -204,6 +204,19 @@ class Summary:
             other: _outcomes(d.replace(missing_as=other), cases, grid.recounted(other), visits),
         }
 
+    def drop_weekly_grid(self) -> None:
+        """Free the weekly grid, keeping the outcomes made from it.
+
+        The grid is the largest intermediate of a run (tens of millions of
+        case-weeks at a national cohort). Once the outcomes under both
+        missing-visit conventions are made, only a per-week table needs it;
+        one asked for later is built again from the cohort.
+        """
+        if "_timeline" in self.__dict__:
+            self.outcomes_by_convention  # noqa: B018 (made from the grid, first)
+            self.__dict__.pop("_timeline")
+            self.__dict__.pop("timelines", None)
+
     def per_case(self, frame: pd.DataFrame) -> pd.DataFrame:
         """A per-case table with the run's group columns first.
 

@@ -289,3 +289,19 @@ def test_documented_case_keeps_coming_and_stays_negative():
     # Counted positive, the missed visit on day 63 is a relapse 28 days after day 35.
     o = recovery_outcomes(example, "2024-10-31").iloc[0]
     assert (o["status"], o["relapse_day"], o["relapse_time"]) == ("relapsed", 63, 28)
+
+
+def test_dropping_the_weekly_grid_changes_no_table():
+    """The dashboard frees the weekly grid before its audit; a per-week table asked
+    for afterwards is built again, the same, and the outcomes stay as they were."""
+    from casework_analytics.summary import Summary
+
+    run = Summary(load("data/sample"), "2025-04-15", "site")
+    weekly = run.table("weekly_status")
+    sensitivity = run.table("recovery_sensitivity")
+    outcomes = run.outcomes
+    run.drop_weekly_grid()
+    assert "_timeline" not in run.__dict__
+    assert run.outcomes is outcomes
+    pd.testing.assert_frame_equal(run.table("recovery_sensitivity"), sensitivity)
+    pd.testing.assert_frame_equal(run.table("weekly_status"), weekly)
