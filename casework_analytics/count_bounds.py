@@ -315,9 +315,11 @@ class CountBounds:
             low[proven], high[proven] = lo[proven], hi[proven]
             pending = np.setdiff1d(pending, proven)
             if each:
-                pending = np.union1d(
-                    pending[np.isin(pending, tried)],
-                    self._each(part_of, pending[~np.isin(pending, tried)]),
+                pending = self._open(
+                    np.union1d(
+                        pending[np.isin(pending, tried)],
+                        self._each(part_of, pending[~np.isin(pending, tried)]),
+                    )
                 )
             decided[f"restrictions, {level}"] = before - len(pending) - len(proven)
             decided[f"relaxations, {level}"] = len(proven)

@@ -425,7 +425,7 @@ class Dashboard:
             groupings = {"placement": (placements, ["placement_id"])}
             if term_groups is not None:
                 groupings["term"] = (term_groups, ["term"])
-            with steps.step("publication audit") as step:
+            with steps.step("publication audit", rows=len(cohort.cases)):
                 self.publication = publish_run(
                     self.run,
                     threshold=threshold,
@@ -433,7 +433,6 @@ class Dashboard:
                     extra={name: (RULES[name], table) for name, table in extra.items()},
                     groupings=groupings,
                 )
-                step.rows = len(self.publication.cells)
             self.tables = dict(self.publication.items())
         else:
             self.publication = None

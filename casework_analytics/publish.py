@@ -1041,9 +1041,8 @@ def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
         )
     atom = np.zeros(len(labels), dtype=np.int64)
     for column in columns():  # codes below the number of cases: the product fits
-        code = column - column.min()
-        if code.max() >= len(code):
-            code = pd.factorize(code)[0]
+        low, high = int(column.min()), int(column.max())  # Python ints: no overflow
+        code = column - low if high - low < len(column) else pd.factorize(column)[0]
         atom = pd.factorize(atom * (int(code.max()) + 1) + code)[0]
     n_atoms = int(atom.max()) + 1
     first = np.full(n_atoms, len(atom), dtype=np.int64)

@@ -247,6 +247,9 @@ def build_report(
 
 
 #: A progress line of :mod:`casework_analytics.progress`, as the kernel writes it.
+#: What ends a line of tqdm's: a new line, a return, or the cursor move back up after
+#: a line drawn below another (a step inside a step).
+_LINE_END = re.compile(r"[\r\n]|\x1b\[[0-9;]*[A-Za-z]")
 _PROGRESS_LINE = re.compile(r"^(load|summary|dashboard) [^:\n]+: .*(\.\.\.|\d s)$")
 
 
@@ -261,7 +264,7 @@ def _relaying(client_class, say: Callable[[str], None]):
             content = msg.get("content", {})
             if msg.get("msg_type") == "stream" and content.get("name") == "stderr":
                 pending = getattr(self, "_pending", "") + content.get("text", "")
-                *lines, self._pending = re.split(r"[\r\n]", pending)
+                *lines, self._pending = _LINE_END.split(pending)
                 for line in (line.strip() for line in lines):
                     if _PROGRESS_LINE.match(line):
                         say(f"  {line}")

@@ -528,7 +528,9 @@ def test_atoms_by_hand():
             st.lists(
                 st.lists(st.sampled_from(["a", "b", "c", None]), min_size=n, max_size=n), max_size=2
             ),
-            st.lists(st.lists(st.integers(-(2**40), 2**40), min_size=n, max_size=n), max_size=3),
+            st.lists(
+                st.lists(st.integers(-(2**63), 2**63 - 1), min_size=n, max_size=n), max_size=3
+            ),
             st.just(n),
         )
     )

@@ -460,7 +460,9 @@ def test_the_kernels_progress_lines_reach_the_command_as_they_come():
         ("stderr", "8.4 s\n"),
         ("stderr", "/x.py:3: FutureWarning: something changes\n"),
         ("stdout", "load visits: 10 rows, 1.0 s\n"),
-        ("stderr", "load visits: 1,498,256 rows, 2.5 s\nsummary exits: "),
+        ("stderr", "load visits: 1,498,256 rows, 2.5 s\n"),
+        ("stderr", "\n\rsummary exits: 10 rows, ...\x1b[A"),  # a step inside a step
+        ("stderr", "summary survival: "),
     ]
     for name, text in pieces:
         reply = client.process_message(
@@ -471,4 +473,5 @@ def test_the_kernels_progress_lines_reach_the_command_as_they_come():
         "  dashboard publication audit: ...",
         "  dashboard publication audit: 2,410 rows, 18.4 s",
         "  load visits: 1,498,256 rows, 2.5 s",
+        "  summary exits: 10 rows, ...",
     ]
