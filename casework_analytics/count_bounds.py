@@ -307,7 +307,8 @@ class CountBounds:
             # it on its part first spares most of them the relaxation.
             tried = pending[self.value[pending] >= self.threshold] if each else pending[:0]
             if len(tried):
-                pending = np.union1d(np.setdiff1d(pending, tried), self._each(part_of, tried))
+                self._each(part_of, tried)
+                pending = self._open(pending)
             lo, hi = self._relaxed(depth, pending)
             with np.errstate(invalid="ignore"):
                 width = np.floor(hi + _TOL) - np.ceil(lo - _TOL)
@@ -315,12 +316,8 @@ class CountBounds:
             low[proven], high[proven] = lo[proven], hi[proven]
             pending = np.setdiff1d(pending, proven)
             if each:
-                pending = self._open(
-                    np.union1d(
-                        pending[np.isin(pending, tried)],
-                        self._each(part_of, pending[~np.isin(pending, tried)]),
-                    )
-                )
+                self._each(part_of, np.setdiff1d(pending, tried))
+                pending = self._open(pending)
             decided[f"restrictions, {level}"] = before - len(pending) - len(proven)
             decided[f"relaxations, {level}"] = len(proven)
         if len(pending):

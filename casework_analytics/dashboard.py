@@ -22,6 +22,7 @@ import pandas as pd
 
 from .errors import CaseworkError
 from .grouping import OVERALL, DateLike, GroupBy, attach_groups, case_groups
+from .keys import positions
 from .labels import catalogue
 from .privacy import DEFAULT_THRESHOLD, HIDDEN, OTHER_GROUP, check_threshold
 
@@ -448,7 +449,7 @@ class Dashboard:
 
         exits = self.run.exits
         attrs = self.cohort.case_attributes()
-        attrs = attrs[attrs["case_id"].isin(exits["case_id"])]
+        attrs = attrs[positions(attrs["case_id"], exits["case_id"]) >= 0]
         closed = int(exits["closed"].sum())
         planned = int((exits["exit_type"] == "planned").sum())
         rows = [
@@ -507,8 +508,6 @@ class Dashboard:
         """Per rule and severity of the problems found on case rows, the run's cases
         with one: audited with the tables, since a warning such as an unclassified
         closure reason can count the same cases as a table does."""
-        from .keys import positions
-
         problems = self.cohort.problems
         on_cases = problems[problems["table"] == "cases"]
         in_run = on_cases[positions(on_cases["case_id"], self.run.exits["case_id"]) >= 0]
@@ -586,8 +585,6 @@ class Dashboard:
     def _accepted_at_least(self) -> dict[str, int]:
         """Accepted rows per table that the rest of the report implies: the run's
         cases, their placements, and one stage row per stage reached."""
-        from .keys import positions
-
         exits = self.run.exits
         cases = self.cohort.cases
         in_run = cases[positions(cases["case_id"], exits["case_id"]) >= 0]

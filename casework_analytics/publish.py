@@ -1025,8 +1025,8 @@ def _atoms(labels: pd.DataFrame, indicators: pd.DataFrame):
 
     The same as ``np.unique(codes, axis=0, return_index=True, return_counts=True)``
     on the stacked codes, which sorts a million rows of tuples (30 s); here the
-    columns are folded into one integer per case by hashing, and only the atoms
-    are sorted.
+    columns are folded, one at a time, into one integer code per case by
+    factorizing, and only the atoms are sorted.
     """
     labelled = [pd.factorize(labels[c])[0] for c in labels.columns]
 

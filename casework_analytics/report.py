@@ -246,10 +246,10 @@ def build_report(
     return out
 
 
-#: A progress line of :mod:`casework_analytics.progress`, as the kernel writes it.
 #: What ends a line of tqdm's: a new line, a return, or the cursor move back up after
 #: a line drawn below another (a step inside a step).
 _LINE_END = re.compile(r"[\r\n]|\x1b\[[0-9;]*[A-Za-z]")
+#: A progress line of :mod:`casework_analytics.progress`, as the kernel writes it.
 _PROGRESS_LINE = re.compile(r"^(load|summary|dashboard) [^:\n]+: .*(\.\.\.|\d s)$")
 
 
