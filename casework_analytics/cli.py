@@ -364,33 +364,11 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _observed(cohort, as_of) -> None:
-    """Refuse an end of observation before every intake: there would be nothing to say."""
-    first = cohort.cases["intake_date"].min()
-    if len(cohort.cases) and first > as_of:
-        raise CaseworkError(
-            f"--as-of {as_of.date()} is before every intake (the first is {first.date()}); "
-            "give a later end of observation."
-        )
-    if not len(cohort.cases):
-        raise CaseworkError("The source has no accepted case; see `casework-analytics validate`.")
-
-
 def _say_renamed(cohort, by) -> None:
-    """Say which real groups are renamed because their name is a label this tool writes."""
-    from .grouping import RESERVED_LABELS, group_columns
+    from .grouping import renamed_groups
 
-    attributes = cohort.case_attributes()
-    for column in group_columns(by):
-        if column not in attributes:
-            continue  # refused with its own message
-        values = attributes[column].astype("string")
-        for label in sorted(values[values.isin(RESERVED_LABELS)].unique()):
-            meaning = "the whole cohort" if label == "All" else "small groups folded together"
-            say(
-                f"Note: the {column} named '{label}' is shown as '{label} [{column}]': "
-                f"'{label}' is this tool's label for {meaning}."
-            )
+    for note in renamed_groups(cohort, by):
+        say(note)
 
 
 def _loaded(args):
@@ -516,7 +494,7 @@ def _table_names(args) -> list[str] | None:
 
 
 def _summary(args) -> int:
-    from .grouping import as_as_of
+    from .grouping import as_as_of, check_as_of
     from .outputs import check_output_folder
     from .summary import Summary
 
@@ -525,7 +503,7 @@ def _summary(args) -> int:
     names = _table_names(args)
     check_output_folder(args.out)
     cohort = _loaded(args)
-    _observed(cohort, as_of)
+    check_as_of(cohort, as_of)
     _say_renamed(cohort, args.by)
     by = args.by
     if args.publish:
@@ -588,7 +566,7 @@ def _compare(args) -> int:
     import pandas as pd
 
     from .evaluation import compare_groups, hazard_ratios, term_trend
-    from .grouping import as_as_of, case_groups
+    from .grouping import as_as_of, case_groups, check_as_of
     from .outputs import check_output_folder
     from .summary import Summary
 
@@ -596,7 +574,7 @@ def _compare(args) -> int:
     definition = _definition(args)
     check_output_folder(args.out)
     cohort = _loaded(args)
-    _observed(cohort, as_of)
+    check_as_of(cohort, as_of)
     case_groups(cohort, args.by)
     _say_renamed(cohort, args.by)
     by, term_groups = args.by, None
@@ -688,8 +666,7 @@ def _compare(args) -> int:
 
 
 def _report(args) -> int:
-    from .grouping import as_as_of, case_groups
-    from .memory import release_unused
+    from .grouping import as_as_of
     from .outputs import check_output_file, file_starts_with
     from .report import GENERATOR, build_report
 
@@ -699,13 +676,9 @@ def _report(args) -> int:
         suffixes=(".html", ".htm"),
         earlier=lambda path: file_starts_with(path, GENERATOR, within=1024),
     )
-    cohort = _loaded(args)
-    _observed(cohort, as_of)
-    case_groups(cohort, args.by)
-    _say_renamed(cohort, args.by)
-    has_errors = cohort.has_errors
-    del cohort  # the notebook loads its own: at a million cases this one holds 2 GiB
-    release_unused()
+    loaded = {}
+    # The notebook's kernel loads the source, once, and makes the checks this command
+    # makes before any work (at a million cases a second load here took 20 s and 2 GiB).
     build_report(
         args.source,
         as_of,
@@ -716,7 +689,9 @@ def _report(args) -> int:
         threshold=args.threshold,
         progress=say,
         exit_rules=args.exit_rules,
+        on_load=loaded.update,
     )
+    has_errors = loaded["has_errors"]
     return EXIT_REJECTED if has_errors else EXIT_OK
 
 

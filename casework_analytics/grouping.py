@@ -40,6 +40,8 @@ __all__ = [
     "group_key",
     "attach_groups",
     "with_overall",
+    "check_as_of",
+    "renamed_groups",
 ]
 
 if TYPE_CHECKING:
@@ -284,3 +286,65 @@ def with_overall(
         return grouped.reset_index(drop=True)
     whole = summarise(per_case.assign(**{c: OVERALL for c in cols}), cols)
     return pd.concat([grouped, whole], ignore_index=True)
+
+
+def check_as_of(cohort: Cohort, as_of: DateLike) -> None:
+    """Refuse an end of observation before every intake, and a cohort with no case.
+
+    Either way there is nothing to analyse; the commands and the report check
+    this before any work.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    as_of : date
+        End of observation.
+
+    Raises
+    ------
+    CaseworkError
+        If ``as_of`` is before every intake (the message names the first
+        intake), or if the cohort has no accepted case.
+    """
+    as_of = as_as_of(as_of)
+    if not len(cohort.cases):
+        raise CaseworkError("The source has no accepted case; see `casework-analytics validate`.")
+    first = cohort.cases["intake_date"].min()
+    if first > as_of:
+        raise CaseworkError(
+            f"--as-of {as_of.date()} is before every intake (the first is {first.date()}); "
+            "give a later end of observation."
+        )
+
+
+def renamed_groups(cohort: Cohort, by: GroupBy) -> list[str]:
+    """A note for each real group renamed because its name is a label this tool writes.
+
+    Parameters
+    ----------
+    cohort : Cohort
+    by : str, list of str or None
+        The grouping columns (a frame of ready-made labels has none to rename).
+
+    Returns
+    -------
+    list of str
+        One sentence per renamed group, e.g. "Note: the site named 'All' is
+        shown as 'All [site]': 'All' is this tool's label for the whole
+        cohort." (see :func:`case_groups`).
+    """
+    if by is None or isinstance(by, pd.DataFrame):
+        return []
+    attributes = cohort.case_attributes()
+    notes = []
+    for column in group_columns(by):
+        if column not in attributes:
+            continue  # refused with its own message
+        values = attributes[column].astype("string")
+        for label in sorted(values[values.isin(RESERVED_LABELS)].unique()):
+            meaning = "the whole cohort" if label == OVERALL else "small groups folded together"
+            notes.append(
+                f"Note: the {column} named '{label}' is shown as '{label} [{column}]': "
+                f"'{label}' is this tool's label for {meaning}."
+            )
+    return notes

@@ -133,6 +133,7 @@ def build_report(
     progress: Callable[[str], None] | None = print,
     timeout: int = 1800,
     exit_rules: str | os.PathLike | None = None,
+    on_load: Callable[[dict], None] | None = None,
 ) -> Path:
     """Run the dashboard for ``source`` and write it as self-contained HTML.
 
@@ -157,12 +158,19 @@ def build_report(
     threshold : int
         Smallest count shown (default 11: counts 1-10 hidden).
     progress : callable, optional
-        Called with a line of text as each step starts (``None`` for silence).
+        Called with a line of text as each step starts, and with what the
+        load found (its counts of accepted and rejected rows, and any group
+        renamed) once it is done (``None`` for silence).
     timeout : int
         Seconds a step of the dashboard may take.
     exit_rules : path, optional
         A CSV file of more closure-reason rules
         (:func:`~casework_analytics.closures.read_exit_rules`).
+    on_load : callable, optional
+        Called once the source is loaded and checked, before any section is
+        drawn, with ``{"summary": str, "has_errors": bool, "notes": list}``:
+        the load's counts as text, whether rows were rejected, and the notes
+        of :func:`~casework_analytics.grouping.renamed_groups`.
 
     Returns
     -------
@@ -172,8 +180,10 @@ def build_report(
     Raises
     ------
     CaseworkError
-        If a step of the dashboard fails; the message names the step and the
-        error.
+        If the source cannot be loaded, or has no case observed by ``as_of``,
+        or ``by`` names no column of it (the message is the load's or the
+        check's own, and no section is drawn); or if a step of the dashboard
+        fails (the message names the step and the error).
     """
     from jupyter_client.manager import KernelManager
     from nbclient import NotebookClient
@@ -209,30 +219,34 @@ def build_report(
     )
     started = time.perf_counter()
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
+    loading = [i for i in code_cells if i <= _load_cell(nb)]
+    sections = [i for i in code_cells if i not in loading]
     with client.setup_kernel(cleanup_kc=True):
-        for step, index in enumerate(code_cells, start=1):
-            cell = nb.cells[index]
+        say(words["loading"])
+        for index in loading:
+            where = "The dashboard failed while loading the source"
+            _execute(client, nb.cells[index], index, where, own_errors=True)
+        facts = _checked(client, as_of, by, lang)
+        for line in (facts["summary"], *facts["notes"]):
+            say(line)
+        if on_load is not None:
+            on_load(facts)
+        for step, index in enumerate(sections, start=1):
+            what = _describe(nb.cells[index].source, lang)
             say(
                 words["progress"].format(
                     step=step,
-                    total=len(code_cells),
-                    what=_describe(cell.source, lang),
+                    total=len(sections),
+                    what=what,
                     seconds=f"{time.perf_counter() - started:.0f}",
                 )
             )
-            try:
-                client.execute_cell(cell, index)
-            except Exception as exc:  # nbclient raises CellExecutionError and kernel errors
-                errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-                detail = (
-                    f"{errors[0]['ename']}: {errors[0]['evalue']}"
-                    if errors
-                    else f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
-                )
-                raise CaseworkError(
-                    f"The dashboard failed at step {step} ({_describe(cell.source, lang)}): "
-                    f"{detail}"
-                ) from None
+            _execute(
+                client,
+                nb.cells[index],
+                index,
+                f"The dashboard failed at step {step} ({what})",
+            )
     workdir.cleanup()
     body = "".join(_html_outputs(nb))
     title = html.escape(f"{words['title']} {as_of.date()}")
@@ -244,6 +258,86 @@ def build_report(
     write_file_atomically(out, lambda path: path.write_text(page, encoding="utf-8"))
     say(words["written"].format(path=out.resolve(), seconds=f"{time.perf_counter() - started:.0f}"))
     return out
+
+
+def _load_cell(nb) -> int:
+    """Position of the template's cell that loads the cohort (tagged ``load``)."""
+    for index, cell in enumerate(nb.cells):
+        if "load" in cell.metadata.get("tags", []):
+            return index
+    raise CaseworkError("Internal error: the dashboard template has no cell tagged 'load'.")
+
+
+def _execute(client, cell, index: int, where: str, *, own_errors: bool = False) -> None:
+    """Run one cell; a failure becomes a CaseworkError saying ``where`` it happened
+    (with ``own_errors``, the package's own refusal passes on as it is: it already
+    says what to fix in the source)."""
+    try:
+        client.execute_cell(cell, index)
+    except Exception as exc:  # nbclient raises CellExecutionError and kernel errors
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if own_errors and errors and errors[0]["ename"] in _own_errors():
+            raise CaseworkError(errors[0]["evalue"]) from None
+        detail = (
+            f"{errors[0]['ename']}: {errors[0]['evalue']}"
+            if errors
+            else f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        )
+        raise CaseworkError(f"{where}: {detail}") from None
+
+
+def _own_errors() -> set[str]:
+    """Names of the package's own error classes (a refusal that says what to fix)."""
+    found, todo = set(), [CaseworkError]
+    while todo:
+        cls = todo.pop()
+        found.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return found
+
+
+def _checked(client, as_of, by: str | None, lang: str) -> dict:
+    """In the kernel, after loading: the checks a command makes before any work, and
+    what it says of the cohort (see ``on_load`` in :func:`build_report`)."""
+    import json
+
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(
+        "from casework_analytics.report import _cohort_facts as _facts\n"
+        f"print(_facts(cohort, {str(as_of.date())!r}, {by or None!r}, {lang!r}))"
+    )
+    # nbclient stores the cell run back at its index: it goes at the end, then away.
+    client.nb.cells.append(cell)
+    try:
+        where = "The dashboard failed checking the source"
+        _execute(client, cell, len(client.nb.cells) - 1, where, own_errors=True)
+    finally:
+        client.nb.cells.pop()
+    printed = "".join(
+        o.get("text", "")
+        for o in cell.outputs
+        if o.get("output_type") == "stream" and o.get("name") == "stdout"
+    )
+    return json.loads(printed.strip().splitlines()[-1])
+
+
+def _cohort_facts(cohort, as_of: str, by: str | None, lang: str) -> str:
+    """Run in the report's kernel: refuse what a command refuses before any work (an
+    ``as_of`` before every intake, an unknown ``by``), and say what the load found,
+    as one line of JSON."""
+    import json
+
+    from .grouping import case_groups, check_as_of, renamed_groups
+
+    check_as_of(cohort, as_of)
+    case_groups(cohort, by)
+    facts = {
+        "summary": cohort.summary(lang),
+        "has_errors": bool(cohort.has_errors),
+        "notes": renamed_groups(cohort, by),
+    }
+    return json.dumps(facts)
 
 
 #: What ends a line of tqdm's: a new line, a return, or the cursor move back up after

@@ -95,8 +95,8 @@ from IPython.display import HTML, display
 import casework_analytics as ca
 from casework_analytics.dashboard import Dashboard
 
-cohort = ca.load(source, exit_rules=exit_rules or None)
-board = Dashboard(cohort, as_of, by=by or None, lang=lang, publish=publish,
+cohort = ca.load(source, exit_rules=exit_rules or None)""", tags=["load"]),
+    code("""board = Dashboard(cohort, as_of, by=by or None, lang=lang, publish=publish,
                   threshold=threshold, source_name=Path(source).name)
 display(HTML(board.header()))"""),
     *[code(f"display(HTML(board.{name}()))") for name in (

@@ -128,7 +128,10 @@ def test_published_page_has_its_sections_and_no_code_or_fetches(published):
     assert "<script" not in page.lower()
     assert "Warning" not in text and "Traceback" not in text
     assert lines[-1].startswith("Report written to")
-    assert re.match(r"\[1/\d+\] ", lines[0])
+    # The source is loaded and checked (its counts said) before the first section.
+    assert lines[0] == en["loading"]
+    first_step = next(i for i, line in enumerate(lines) if re.match(r"\[1/\d+\] ", line))
+    assert any("accepted" in line for line in lines[1:first_step])
 
 
 def test_every_download_is_the_published_table_it_draws(published):
@@ -351,6 +354,42 @@ def test_internal_sections_list_exactly_the_cases_that_need_attention(tmp_path):
         listed[placement] = set(re.findall(r"<td>(A\d)</td>", table.group(0))) if table else set()
     assert listed == {"P1": {"A1", "A2", "A3"}, "P2": {"A7"}}
     assert 'href="#placement-P1"' in page  # the index links to each section
+
+
+def test_the_kernel_loads_and_checks_the_source_before_any_section(tmp_path):
+    # The report loads the source once, in its kernel. What the command says of the
+    # load, and what it refuses before any work, must be what a load here gives.
+    tables = synthetic.generate(6, seed=2)
+    tables["placements"].loc[0, "site"] = "All"
+    orphan = tables["visits"].iloc[[0]].assign(case_id="NO-SUCH-CASE")
+    tables["visits"] = pd.concat([tables["visits"], orphan], ignore_index=True)
+    source = synthetic.write(tables, tmp_path / "src")
+    expected = load(source)
+    assert expected.has_errors  # the orphan visit is rejected
+    lines: list[str] = []
+    with pytest.raises(CaseworkError, match="before every intake") as refused:
+        build_report(source, "2000-01-01", tmp_path / "early.html", progress=lines.append)
+    assert str(refused.value).startswith("--as-of 2000-01-01")  # the check's own words
+    with pytest.raises(CaseworkError, match=r"\['planet'\] was passed"):
+        build_report(source, AS_OF, tmp_path / "planet.html", by="planet", progress=None)
+    assert not any(re.match(r"\[\d+/\d+\]", line) for line in lines)  # no section drawn
+    assert not list(tmp_path.glob("*.html"))
+    found: list[dict] = []
+    lines = []
+    build_report(
+        source, AS_OF, tmp_path / "r.html", by="site", progress=lines.append, on_load=found.append
+    )
+    facts = {
+        "summary": expected.summary("en"),
+        "has_errors": True,
+        "notes": [
+            "Note: the site named 'All' is shown as 'All [site]': 'All' is this tool's label "
+            "for the whole cohort."
+        ],
+    }
+    assert found == [facts]
+    first_step = next(i for i, line in enumerate(lines) if line.startswith("[1/"))
+    assert lines[1:first_step] == [facts["summary"], *facts["notes"]]
 
 
 def test_report_failures_are_clear(tmp_path, capsys):
