@@ -1760,9 +1760,7 @@ def protect_counts(
     widest = np.full(n, 2 * margin)  # the widest interval that still pins
 
     todo = targets(hidden)
-    support = sparse.csr_array((A != 0).astype(float))
-    inter = (support @ support.T).tocsr()  # cases two cells share
-    size = np.asarray(support.sum(axis=1)).ravel()
+    overlaps = _Overlaps(A)
     shown_again = np.zeros(n, dtype=bool)
     stuck: list[int] = []
     rounds = 0
@@ -1813,13 +1811,13 @@ def protect_counts(
             for target in work[np.argsort(value[work], kind="stable")]:
                 if blocked[target]:
                     continue
-                choice = _partner(target, inter, size, count, hidden, value, spare, margin)
+                choice = _partner(target, overlaps, count, hidden, value, spare, margin)
                 if choice is None:
                     stuck.append(int(target))
                     continue
                 hidden[choice] = True
                 newly.append(choice)
-                blocked[inter[[choice]].indices] = True
+                blocked[overlaps.row(choice)[0]] = True
             carried = np.union1d(np.setdiff1d(pinned, known), waiting)
             todo = np.setdiff1d(np.union1d(carried, np.array(newly, dtype=int)), stuck)
             todo = todo.astype(int)
@@ -1854,7 +1852,61 @@ def protect_counts(
 _MAX_AUDITS = 6
 
 
-def _partner(target, inter, size, count, hidden, value, spare, margin):
+class _Overlaps:
+    """Which cells share atoms with a cell, and how many: the rows of
+    ``support @ support.T`` (``support`` the cells' atoms), worked out as they are
+    asked for. A national audit asks for a few thousand of its 20,000 rows, and
+    the whole product took 9 s.
+
+    Parameters
+    ----------
+    A : sparse matrix (cells × atoms)
+    """
+
+    def __init__(self, A):
+        from scipy import sparse
+
+        pattern = sparse.csr_array(A != 0)
+        self.size = np.diff(pattern.indptr)  # atoms of each cell
+        self._atoms = pattern.indptr, pattern.indices
+        by_atom = pattern.tocsc()
+        self._cells = by_atom.indptr, by_atom.indices
+        self._n_atoms = pattern.shape[1]
+        self._rows: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._inside: dict[int, np.ndarray] = {}
+
+    def row(self, cell: int) -> tuple[np.ndarray, np.ndarray]:
+        """The cells sharing an atom with ``cell`` (itself included), ascending, and
+        how many atoms each shares with it."""
+        if cell not in self._rows:
+            indptr, indices = self._atoms
+            atoms = indices[indptr[cell] : indptr[cell + 1]]
+            indptr, indices = self._cells
+            shared = np.bincount(indices[_row_entries(indptr, atoms)], minlength=len(self.size))
+            found = np.flatnonzero(shared)
+            self._rows[cell] = found, shared[found]
+        return self._rows[cell]
+
+    def inside(self, cell: int) -> np.ndarray:
+        """The cells whose every atom is one of ``cell``'s (itself included; a cell
+        without atoms is inside none)."""
+        if cell not in self._inside:
+            indptr, indices = self._atoms
+            atoms = indices[indptr[cell] : indptr[cell + 1]]
+            if 2 * len(atoms) <= self._n_atoms:
+                found, shared = self.row(cell)
+                self._inside[cell] = found[shared >= self.size[found]]
+            else:  # a large total: cheaper to rule out the cells with an atom outside it
+                outside = np.ones(self._n_atoms, dtype=bool)
+                outside[atoms] = False
+                indptr, indices = self._cells
+                out = np.zeros(len(self.size), dtype=bool)
+                out[indices[_row_entries(indptr, np.flatnonzero(outside))]] = True
+                self._inside[cell] = np.flatnonzero(~out & (self.size > 0))
+        return self._inside[cell]
+
+
+def _partner(target, overlaps, count, hidden, value, spare, margin):
     """The shown count to hide next to protect ``target``, or None.
 
     Siblings come first: counts inside a shown total that also holds the
@@ -1863,16 +1915,15 @@ def _partner(target, inter, size, count, hidden, value, spare, margin):
     target move against it. Then counts overlapping the target. Among them,
     counts other than the ``spare`` ones, larger than ``margin``, smallest.
     """
-    start, stop = inter.indptr[target], inter.indptr[target + 1]
-    overlapping, shared = inter.indices[start:stop], inter.data[start:stop]
+    overlapping, shared = overlaps.row(target)
     shown = count & ~hidden & (value > 0)
+    size = overlaps.size
     parents = overlapping[(shared >= size[target]) & (overlapping != target)]
     siblings = np.array([], dtype=int)
     if len(parents):
-        entries = _row_entries(inter.indptr, parents)
-        members = inter.indices[entries]
         is_sibling = np.zeros(len(size), dtype=bool)
-        is_sibling[members[inter.data[entries] >= size[members]]] = True
+        for parent in parents:
+            is_sibling[overlaps.inside(parent)] = True
         is_sibling[overlapping] = False
         siblings = np.flatnonzero(is_sibling)
     for pool in (siblings, overlapping):

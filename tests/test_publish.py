@@ -578,3 +578,29 @@ def test_row_hashes_do_not_depend_on_the_blocks(monkeypatch):
     for block in (1, 2, 5, 1 << 20):
         monkeypatch.setattr(publish, "_HASH_BLOCK", block)
         assert publish._row_hashes(matrix, salt).tolist() == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(0, 2**32 - 1), st.integers(1, 12), st.integers(1, 10))
+def test_overlaps_are_the_rows_of_the_shared_atoms_product(seed, cells, atoms):
+    """The partner search's overlaps, worked out cell by cell, against the whole
+    product ``support @ support.T`` of dense arrays: the cells sharing atoms and how
+    many, and the cells inside each (by the row, or, for a cell holding more than
+    half the atoms, by ruling out the cells with an atom outside it). Entries of
+    any sign count as atoms; a cell without atoms overlaps nothing."""
+    from casework_analytics.publish import _Overlaps
+
+    rng = np.random.default_rng(seed)
+    dense = rng.integers(-1, 3, size=(cells, atoms)) * (rng.random((cells, atoms)) < 0.5)
+    dense[rng.integers(cells)] = 0
+    dense[rng.integers(cells)] = 1  # a total over every atom
+    overlaps = _Overlaps(sparse.csr_array(dense.astype(float)))
+    support = (dense != 0).astype(int)
+    shared = support @ support.T
+    size = support.sum(axis=1)
+    for cell in range(cells):
+        found, counts = overlaps.row(cell)
+        assert found.tolist() == np.flatnonzero(shared[cell]).tolist()
+        assert counts.tolist() == shared[cell][found].tolist()
+        expected = np.flatnonzero((shared[cell] >= size) & (size > 0))
+        assert overlaps.inside(cell).tolist() == expected.tolist()
