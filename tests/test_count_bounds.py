@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import sparse
 
+from casework_analytics import count_bounds
 from casework_analytics.count_bounds import CountBounds, atom_levels
 
 THRESHOLD = 5
@@ -68,6 +70,21 @@ def _with_levels(A, value, kind, hidden, sizes, labels) -> CountBounds:
 @settings(max_examples=25, deadline=None)
 @given(st.integers(0, 10**6))
 def test_levels_give_the_whole_programmes_verdict(seed):
+    _check_levels_against_the_whole_programme(seed)
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.integers(0, 10**6))
+def test_the_probe_of_the_finest_level_changes_no_verdict(seed):
+    # National cohorts have thousands of finest parts, and their first round of
+    # random objectives is tried on a sample first; here, on every cohort.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(count_bounds, "PROBE_PARTS", 1)
+        patch.setattr(count_bounds, "PROBE_SHARE", 2)
+        _check_levels_against_the_whole_programme(seed)
+
+
+def _check_levels_against_the_whole_programme(seed):
     A, value, hidden, sizes, labels = _cohort(seed)
     kind = np.array(["count"] * len(value), dtype=object)
     rows = np.flatnonzero(hidden | ((value >= 1) & (value < THRESHOLD)))
