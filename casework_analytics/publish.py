@@ -537,15 +537,26 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             cache[name] = make()
         return cache[name]
 
-    def flags_of(convention: str) -> pd.DataFrame:
-        return once(
+    def per_case(name: str, make) -> tuple[pd.DataFrame, np.ndarray]:
+        """A frame with a ``case_id`` column, and the row of each case of ``index``
+        in it (-1 if none): a million IDs looked up once per frame, not per key."""
+        return once(name, lambda: (lambda f: (f, positions(index, f["case_id"])))(make()))
+
+    def flag(found: tuple[pd.DataFrame, np.ndarray], values) -> np.ndarray:
+        """``values`` (one per row of the frame, missing as False) by case."""
+        frame, rows = found
+        values = pd.Series(values).fillna(False).to_numpy(dtype=bool)
+        return np.where(rows >= 0, values[rows] if len(values) else False, False)
+
+    def flags_of(convention: str) -> tuple[pd.DataFrame, np.ndarray]:
+        return per_case(
             f"headline@{convention}",
             lambda: headline_flags(
                 run.cohort,
                 run.as_of,
                 run.outcomes_by_convention[convention],
                 run.definition.replace(missing_as=convention),
-            ).set_index("case_id"),
+            ),
         )
 
     def funnel(kind: str, stage: str) -> np.ndarray:
@@ -593,28 +604,28 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
             return funnel(head, rest)
         if head == "exit_stage":
             reason, _, stage = rest.partition("|")
-            at_exit = once(
-                "exit_stage", lambda: stages_at_exit(run.cohort, run.as_of).set_index("case_id")
-            ).reindex(index)
-            match = (at_exit["exit_reason"] == reason) & (at_exit["stage_at_exit"] == stage)
-            return match.fillna(False).to_numpy(dtype=bool)
+            at_exit = per_case("exit_stage", lambda: stages_at_exit(run.cohort, run.as_of))
+            frame = at_exit[0]
+            match = (frame["exit_reason"] == reason) & (frame["stage_at_exit"] == stage)
+            return flag(at_exit, match)
         if key == "los_under_90":
-            days = run.stays.set_index("case_id")["los_days"].reindex(index).astype("float64")
-            return closed & (days < 90).to_numpy()
+            stays = per_case("stays", lambda: run.stays)
+            return closed & flag(stays, stays[0]["los_days"].astype("float64") < 90)
         if key in ("n_high", "unplanned_high", "n_low", "unplanned_low"):
-            flags = once(
+            flags = per_case(
                 "association",
                 lambda: association_flags(
                     run.cohort, run.as_of, threshold=run.missed_threshold, summary=run.contacts
-                ).set_index("case_id"),
+                ),
             )
-            return flags[key].reindex(index).fillna(False).to_numpy(dtype=bool)
+            return flag(flags, flags[0][key])
         if key in ("eligible", "retained", "monitored"):
             flags = flags_of(run.definition.missing_as)
-            return flags[key].reindex(index).fillna(False).to_numpy(dtype=bool)
+            return flag(flags, flags[0][key])
         if "@" in key:
             name, _, convention = key.partition("@")
-            return flags_of(convention)[name].reindex(index).fillna(False).to_numpy(dtype=bool)
+            flags = flags_of(convention)
+            return flag(flags, flags[0][name])
         if head == "has_time":
             return event_time(rest).notna().to_numpy()
         if head == "no_time":
