@@ -24,12 +24,14 @@ programmes, and solves the whole one only for what they leave open:
    groupings, finest first). Freeing the atoms of some parts and fixing all
    others at their true sizes gives a small programme whose every solution
    is one of those points. Random objectives push many counts apart at
-   once; then each count still open is pushed up and down on its own part
-   (first on the atoms of the part near a hidden count, then on all of them;
-   a large count, rarely pinned once hidden, before the relaxations below).
-   A push only has to take a count more than ``2 * margin`` past the points
-   seen, so its row is bounded there for the solve: the simplex stops as
-   soon as it is that far (at a million cases this halved the work).
+   once; then, above the finest level, each count still open is pushed up
+   and down on its own part (first on the atoms of the part near a hidden
+   count, then on all of them), before the relaxations below. A push, or a
+   random objective, only has to take a count more than ``2 * margin`` past
+   the points seen, so its row is bounded there for the solve: the simplex
+   stops as soon as it is that far (at a million cases this halved the
+   work). At the finest level the random objectives are first tried on a
+   sample of the parts.
 3. *Relaxations.* Keeping only the constraints that lie inside one part
    gives a programme whose range for a count contains the attacker's: a
    range of ``2 * margin`` or less there proves the count pinned.
@@ -474,8 +476,7 @@ class CountBounds:
             lower = self.lower[rows[at]] + offset[at] if own else None
             upper = self.upper[rows[at]] + offset[at] if own else None
             for sign in (-1.0, 1.0):
-                seen = self._open(np.array([count]))
-                if not len(seen):
+                if not len(self._open(np.array([count]))):
                     break
                 if own:
                     goal = self._goal(count, sign) + offset[at]

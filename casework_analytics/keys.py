@@ -229,6 +229,8 @@ def take(values: pd.Series, where: np.ndarray, index: pd.Index | None = None) ->
         where = np.asarray(where)
         if isinstance(text, pa.ChunkedArray):  # taking across chunks is several times slower
             text = text.combine_chunks()
-        taken = text.take(pa.array(where, mask=where < 0))
+        missing = where < 0
+        # Indices with a validity bitmap take Arrow's slow path (4x), even if all valid.
+        taken = text.take(pa.array(where, mask=missing) if missing.any() else pa.array(where))
         array = pd.array(taken, dtype=values.dtype)
     return pd.Series(array, index=index, name=values.name)
