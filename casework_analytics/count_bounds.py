@@ -419,6 +419,9 @@ class CountBounds:
                 self._restrict([pieces[p] for p in probe], [cost[pieces[p]] for p in probe])
                 if len(probed) - len(self._open(probed)) < SPREAD_MIN_SHARE * len(probed):
                     return self._open(pending)
+                # The goals below hold only for counts still open: one the probe moved
+                # past its goal would make its batch infeasible.
+                pending = self._open(pending)
             if depth == 0:
                 groups = [pieces[p] for p in touched]
             else:
@@ -439,7 +442,7 @@ class CountBounds:
         return pending
 
     def _each(self, part_of, pending) -> np.ndarray:
-        """Each open count inside one part, pushed down then up: first on the atoms
+        """Each open count inside one part, pushed up then down: first on the atoms
         of the part near a hidden count (in a finest part that one touches), then,
         if still open, on the whole part; one warm-started programme for each."""
         inside = self._inside(part_of)

@@ -1924,7 +1924,8 @@ def _partner(target, overlaps, count, hidden, value, spare, margin):
     target but sharing no case with it (the other categories of its
     breakdown, the other groups of its total), since hiding one lets the
     target move against it. Then counts overlapping the target. Among them,
-    counts other than the ``spare`` ones, larger than ``margin``, smallest.
+    counts other than the ``spare`` ones, larger than ``margin``, smallest;
+    of equally small ones, the first in the order of the cells.
     """
     overlapping, shared = overlaps.row(target)
     shown = count & ~hidden & (value > 0)

@@ -604,3 +604,14 @@ def test_overlaps_are_the_rows_of_the_shared_atoms_product(seed, cells, atoms):
         assert counts.tolist() == shared[cell][found].tolist()
         expected = np.flatnonzero((shared[cell] >= size) & (size > 0))
         assert overlaps.inside(cell).tolist() == expected.tolist()
+
+
+def test_a_tie_for_the_smallest_partner_goes_to_the_first_cell():
+    # By hand: cell 0 (value 4 < 5) is hidden and pinned. Every other cell holds its
+    # atom, so none is a sibling; of the overlapping cells 1 (6), 2 (6) and 3 (8),
+    # the smallest are tied, and the rule takes the first in the cells' order.
+    A = sparse.csr_array(np.array([[0, 0, 1], [0, 1, 1], [1, 0, 1], [1, 1, 1]], float))
+    value = A @ np.array([2.0, 2.0, 4.0])
+    kind = np.array(["count"] * 4, dtype=object)
+    result = protect_counts(A, value, kind, np.zeros(4), threshold=5, margin=1)
+    assert np.flatnonzero(result.hidden).tolist() == [0, 1]
