@@ -691,8 +691,7 @@ def _report(args) -> int:
         exit_rules=args.exit_rules,
         on_load=loaded.update,
     )
-    has_errors = loaded["has_errors"]
-    return EXIT_REJECTED if has_errors else EXIT_OK
+    return EXIT_REJECTED if loaded["has_errors"] else EXIT_OK
 
 
 def _pseudonymise(args) -> int:

@@ -540,11 +540,16 @@ def case_indicators(run: Summary, keys: Iterable[str]) -> pd.DataFrame:
     def per_case(name: str, make) -> tuple[pd.DataFrame, np.ndarray]:
         """A frame with a ``case_id`` column, and the row of each case of ``index``
         in it (-1 if none): a million IDs looked up once per frame, not per key."""
-        return once(name, lambda: (lambda f: (f, positions(index, f["case_id"])))(make()))
+
+        def build():
+            frame = make()
+            return frame, positions(index, frame["case_id"])
+
+        return once(name, build)
 
     def flag(found: tuple[pd.DataFrame, np.ndarray], values) -> np.ndarray:
         """``values`` (one per row of the frame, missing as False) by case."""
-        frame, rows = found
+        _, rows = found
         values = pd.Series(values).fillna(False).to_numpy(dtype=bool)
         return np.where(rows >= 0, values[rows] if len(values) else False, False)
 

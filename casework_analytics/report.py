@@ -219,12 +219,13 @@ def build_report(
     )
     started = time.perf_counter()
     code_cells = [i for i, c in enumerate(nb.cells) if c.cell_type == "code"]
-    loading = [i for i in code_cells if i <= _load_cell(nb)]
-    sections = [i for i in code_cells if i not in loading]
+    last_load = _load_cell(nb)
+    loading = [i for i in code_cells if i <= last_load]
+    sections = [i for i in code_cells if i > last_load]
     with client.setup_kernel(cleanup_kc=True):
         say(words["loading"])
+        where = "The dashboard failed while loading the source"
         for index in loading:
-            where = "The dashboard failed while loading the source"
             _execute(client, nb.cells[index], index, where, own_errors=True)
         facts = _checked(client, as_of, by, lang)
         for line in (facts["summary"], *facts["notes"]):
