@@ -107,6 +107,10 @@ STATUS_AT_AS_OF = ("dropped_out", "relapsed", "abstinent", "never_abstinent", "n
 #: Recovery events with a time and a censoring flag in :func:`recovery_outcomes`.
 RECOVERY_EVENTS = ("dropout", "first_positive", "sustained", "relapse")
 _NEG, _POS, _MISSED, _NO_RESULT, _UNRECORDED, _NOT_SCHEDULED = range(6)
+# Kinds of visit in a week's order of priority: positive, negative, attended
+# without a result, missed; and the week status each gives.
+_STATUS_OF_KIND = np.array([_POS, _NEG, _NO_RESULT, _MISSED], dtype=np.int8)
+_MISSED_KIND = 3
 
 
 @dataclass(frozen=True)
@@ -232,12 +236,16 @@ def _first_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: i
     return out
 
 
-def _last_per_case(keys: np.ndarray, values: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    """``values`` at the last row per case where ``mask`` holds (rows sorted by case)."""
+def _last_per_case(
+    keys: np.ndarray, values: np.ndarray, mask: np.ndarray | None, n: int
+) -> np.ndarray:
+    """``values`` at the last row per case where ``mask`` holds (every row if
+    ``mask`` is None; rows sorted by case)."""
     out = np.full(n, np.nan)
-    hit_keys = keys[mask]
+    hit_keys = keys if mask is None else keys[mask]
     last = np.flatnonzero(np.r_[_starts(hit_keys)[1:], True]) if len(hit_keys) else []
-    out[hit_keys[last]] = np.asarray(values)[mask][last]
+    hit_values = np.asarray(values) if mask is None else np.asarray(values)[mask]
+    out[hit_keys[last]] = hit_values[last]
     return out
 
 
@@ -281,6 +289,8 @@ class Timelines(NamedTuple):
 
 #: Rows of the weekly grid built into one frame at a time when it is written in parts.
 GRID_CHUNK_ROWS = 1 << 20
+_DAY_NS = np.timedelta64(1, "D") // np.timedelta64(1, "ns")
+_WEEK_NS = 7 * _DAY_NS
 
 
 @dataclass
@@ -314,7 +324,7 @@ class _Grid:
             {
                 "case_id": take(self.case_id, case),
                 "week": week,
-                "week_start": self.intake[case] + week.astype("timedelta64[W]"),
+                "week_start": self._week_starts(case, week),
                 "day": self.day[rows].astype("int64"),
                 "n_visits": self.n_visits[rows].astype("int64"),
                 "status": pd.Categorical.from_codes(
@@ -326,6 +336,16 @@ class _Grid:
             },
             copy=False,  # every column is a new array: no second copy into one block
         )
+
+    def _week_starts(self, case: np.ndarray, week: np.ndarray) -> np.ndarray:
+        """Intake + ``week`` weeks, as datetimes (in nanosecond integers: NumPy's
+        week-to-nanosecond conversion is several times slower)."""
+        starts = week * _WEEK_NS
+        intake = self.intake.view("int64")
+        for start in range(0, len(starts), GRID_CHUNK_ROWS):  # no full-size temporary
+            part = slice(start, start + GRID_CHUNK_ROWS)
+            starts[part] += intake[case[part]]
+        return starts.view("datetime64[ns]")
 
     def chunks(self, rows: int = GRID_CHUNK_ROWS) -> Iterator[pd.DataFrame]:
         """The weekly table in consecutive parts of ``rows`` rows."""
@@ -364,15 +384,12 @@ def _due_until(as_of: pd.Timestamp, cases: pd.DataFrame, exits, d: RecoveryDefin
 def _missed_streaks(v_case: np.ndarray, v_day: np.ndarray, missed: np.ndarray, dropout_missed, n):
     """Per case, the day of the first missed visit of its first run of
     ``dropout_missed`` consecutive missed visits (NaN if none)."""
-    # A run starts after an attended visit or at a case's first visit.
-    head = np.flatnonzero(~missed | _starts(v_case))
-    run = np.cumsum(~missed | _starts(v_case)) - 1
-    first_missed = head[run] + (~missed[head[run]])
-    length = np.arange(len(v_case)) - first_missed + 1
-    hit = missed & (length == dropout_missed)
-    # (A run's head that is its case's last visit, attended, points past the end.)
-    start_day = v_day[np.minimum(first_missed, max(len(v_day) - 1, 0))]
-    return _first_per_case(v_case, start_day, hit, n)
+    out = np.full(n, np.nan)
+    hit = np.flatnonzero(_runs(v_case, missed) == dropout_missed)  # the run's last visit
+    hit_case = v_case[hit]
+    first = np.flatnonzero(_starts(hit_case))
+    out[hit_case[first]] = v_day[hit[first] - (dropout_missed - 1)]
+    return out
 
 
 def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
@@ -392,7 +409,10 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     date = visits["visit_date"].to_numpy(dtype="datetime64[ns]")
     kept = np.flatnonzero((date <= as_of.to_datetime64()) & (v_case >= 0))
     v_case = v_case[kept].astype(np.int32)
-    v_day = ((date[kept] - intake[v_case]) // np.timedelta64(1, "D")).astype(np.int32)
+    v_day = date.view(np.int64)[kept]  # in nanoseconds, in place: no temporaries
+    v_day -= intake.view(np.int64)[v_case]
+    v_day //= _DAY_NS
+    v_day = v_day.astype(np.int32)
     del date
     if len(v_day):  # one int64 key (case, then day); most sources come sorted already
         key = v_case.astype(np.int64) * (int(v_day.max()) - int(v_day.min()) + 1) + v_day
@@ -412,17 +432,21 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     by_missed = _missed_streaks(v_case, v_day, missed, d.dropout_missed, n)
 
     # Dropout by gaps: attended visits more than dropout_gap_days apart while due.
-    a_case, a_day = v_case[attended], v_day[attended].astype(float)
+    # A gap runs to the next attended visit of the case (open after its last),
+    # cut at the day monitoring is no longer due.
+    a_case, a_day = v_case[attended], v_day[attended]
     last_of_case = np.r_[_starts(a_case)[1:], True][: len(a_case)]
-    following = np.where(last_of_case, np.nan, np.r_[a_day[1:], np.nan][: len(a_case)])
-    gap_end = np.fmin(np.nan_to_num(following, nan=np.inf), due_until[a_case])
-    long_gap = gap_end - a_day > d.dropout_gap_days
-    by_gap = _first_per_case(a_case, a_day + d.schedule_interval_days + 1, long_gap, n)
+    to_next = np.r_[np.diff(a_day), 0][: len(a_day)].astype(np.int32, copy=False)
+    to_next[last_of_case] = np.iinfo(np.int32).max
+    long_gap = to_next > d.dropout_gap_days
+    del to_next
+    long_gap &= a_day < (due_until - d.dropout_gap_days)[a_case]
+    by_gap = _first_per_case(a_case, a_day, long_gap, n) + (d.schedule_interval_days + 1)
     dropout_day = np.fmin(by_missed, by_gap)
     dropout_rule = np.where(
         np.isnan(dropout_day), None, np.where(by_missed == dropout_day, "missed_visits", "gap")
     )
-    before_drop = a_day < np.nan_to_num(dropout_day[a_case], nan=np.inf)
+    before_drop = a_day < np.nan_to_num(dropout_day, nan=np.inf)[a_case]
     retention = _last_per_case(a_case, a_day, before_drop, n)
     return_day = _first_per_case(a_case, a_day, ~before_drop, n)
 
@@ -446,31 +470,37 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     day *= 7
     last_day = day.copy()  # of the last screen of the week's status
     n_visits = np.zeros(len(week), dtype=np.int16)
-    row = offsets[v_case] + (v_day // 7).astype(row_type)
+    row = (v_day // 7).astype(row_type)
+    row += offsets[v_case]
     if len(row):
         starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
         rows = row[starts]
-
-        # A week's status is the first kind found in it, in this order of priority:
-        # each kind is written over the ones after it (one kind in memory at a time).
-        kinds = ((positive, _POS), (negative, _NEG), (attended, _NO_RESULT), (missed, _MISSED))
-        never = np.iinfo(v_day.dtype).max
-        week_status, week_day, week_last = status[rows], day[rows], last_day[rows]
-        for mask, code in reversed(kinds):
-            first = np.minimum.reduceat(np.where(mask, v_day, never), starts)
-            found = first < never
-            week_status[found] = code
-            week_day[found] = first[found]
-            del first
-            week_last[found] = np.maximum.reduceat(np.where(mask, v_day, -1), starts)[found]
-        status[rows], day[rows], last_day[rows] = week_status, week_day, week_last
-        n_visits[rows] = np.diff(np.r_[starts, len(row)])
-        del kinds, week_status, week_day, week_last, found, starts, rows
-    del positive, negative, missed, row
+        del row
+        # A week's status is the first kind found in it, in this order of priority,
+        # seen first (and last) on the day of its smallest (largest) weekday. One
+        # minimum per week of kind * 8 + weekday gives both (all in 8 bits).
+        kind = np.full(len(v_day), _MISSED_KIND, dtype=np.int8)
+        kind[attended], kind[negative], kind[positive] = 2, 1, 0
+        weekday = (v_day % 7).astype(np.int8)
+        first = np.minimum.reduceat(kind * 8 + weekday, starts)
+        last = np.minimum.reduceat(kind * 8 + (6 - weekday), starts)
+        del kind, weekday
+        status[rows] = _STATUS_OF_KIND[first // 8]
+        week_day = day[rows]
+        day[rows] = week_day + first % 8
+        last_day[rows] = week_day + (6 - last % 8)
+        n_visits[rows] = np.diff(np.r_[starts, len(v_day)])
+        del first, last, week_day, starts, rows
+    else:
+        del row
+    del positive, negative, missed
     # Weeks inside a long gap with no visit recorded: due, but nothing happened.
     if long_gap.any():
-        g_case, g_start = a_case[long_gap], a_day[long_gap]
-        g_last = np.fmin(np.nan_to_num(following[long_gap], nan=np.inf) - 1, due_until[g_case])
+        g_row = np.flatnonzero(long_gap)
+        g_case, g_start = a_case[g_row], a_day[g_row]
+        following = a_day[np.minimum(g_row + 1, len(a_day) - 1)].astype(float)
+        following[last_of_case[g_row]] = np.inf
+        g_last = np.fmin(following - 1, due_until[g_case])
         count = np.floor((g_last - g_start) / d.schedule_interval_days).astype(np.int64)
         step = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count) + 1
         due_day = np.repeat(g_start, count) + step * d.schedule_interval_days
@@ -507,11 +537,14 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
     n = len(cases)
     key, status = grid.case, grid.status
     k = len(WEEK_STATUSES)
-    counts = np.bincount(key * np.int32(k) + status, minlength=n * k).reshape(n, k)
+    combined = key * np.int32(k)
+    combined += status
+    counts = np.bincount(combined, minlength=n * k).reshape(n, k)
+    del combined
     v_case = visits["v_case"]
     scheduled = np.bincount(v_case, minlength=n)
-    attended = np.bincount(v_case, weights=visits["attended"].astype(float), minlength=n)
-    last_visit = _last_per_case(v_case, visits["v_day"], np.ones(len(v_case), bool), n)
+    attended = np.bincount(v_case[visits["attended"]], minlength=n)
+    last_visit = _last_per_case(v_case, visits["v_day"], None, n)
 
     # Runs of negatives over the counted weeks.
     has_count = grid.counted >= 0
@@ -529,19 +562,15 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
     first_neg = _first_per_case(c_key, c_day, is_neg, n)
     first_pos = _first_per_case(c_key, c_day, ~is_neg, n)
     lapses = np.bincount(c_key[~is_neg & ~after], minlength=n)
-    last_counted = _last_per_case(
-        c_key, grid.last_day[has_count], np.ones(len(c_key), dtype=bool), n
-    )
+    last_counted = _last_per_case(c_key, grid.last_day[has_count], None, n)
 
     dropout_day = visits["dropout_day"]
     monitored = scheduled > 0
     dropped, relapsed = ~np.isnan(dropout_day), ~np.isnan(relapse_day)
     sustained = ~np.isnan(sustained_day)
-    state = np.select(
-        [~monitored, dropped, relapsed, sustained],
-        ["not_monitored", "dropped_out", "relapsed", "abstinent"],
-        "never_abstinent",
-    )
+    state = np.select(  # codes of STATUS_AT_AS_OF
+        [~monitored, dropped, relapsed, sustained], [4, 0, 1, 2], 3
+    ).astype(np.int8)
     out = pd.DataFrame(
         {
             "case_id": cases["case_id"],
@@ -570,7 +599,7 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
             "retention_days": _int(visits["retention"]),
             "monitoring_ended": visits["monitoring_ended"] & monitored,
             "monitoring_completed": visits["planned_end"] & monitored & ~dropped,
-            "status": pd.Categorical(state, categories=list(STATUS_AT_AS_OF)),
+            "status": pd.Categorical.from_codes(state, categories=list(STATUS_AT_AS_OF)),
         }
     )
     # Each event: (event day, censoring day, time origin); times are days from the origin.
@@ -584,8 +613,8 @@ def _outcomes(d: RecoveryDefinition, cases: pd.DataFrame, grid: _Grid, visits: d
     for name, (event_day, censor_day, origin) in events.items():
         time = np.where(np.isnan(event_day), censor_day, event_day) - origin
         out[f"{name}_time"] = _int(np.where(monitored, time, np.nan))
-        observed = np.where(monitored & ~np.isnan(time), ~np.isnan(event_day), None)
-        out[f"{name}_observed"] = pd.array(observed, dtype="boolean")
+        unknown = ~(monitored & ~np.isnan(time))
+        out[f"{name}_observed"] = pd.arrays.BooleanArray(~np.isnan(event_day), unknown)
     return out
 
 

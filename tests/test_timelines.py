@@ -206,7 +206,7 @@ def test_row_order_changes_nothing(rnd, missing_as):
     pd.testing.assert_frame_equal(a, b)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(
     st.lists(
         st.tuples(st.integers(0, 150), st.sampled_from(["N", "P", "M", "X"])),
@@ -275,6 +275,33 @@ def test_invariants_on_random_visit_lists(visits, k, missed, gap):
     if o["dropped_out"] and pd.notna(o["retention_days"]):
         assert o["retention_days"] < o["dropout_day"]
     assert np.isin(o["status"], ["dropped_out", "relapsed", "abstinent", "never_abstinent"])
+    # The weeks with visits and the dropout day, against a plain reading of the
+    # module's definitions one visit at a time.
+    kinds = {"P": "positive", "N": "negative", "X": "no_result", "M": "missed"}
+    by_week = {}
+    for day, c in sorted(visits):
+        by_week.setdefault(day // 7, []).append((day, kinds[c]))
+    seen = weekly.set_index("week").loc[sorted(by_week)]
+    for week, in_week in by_week.items():
+        status = min((k for _, k in in_week), key=list(kinds.values()).index)
+        assert seen.loc[week, "status"] == status
+        assert seen.loc[week, "day"] == min(day for day, k in in_week if k == status)
+        assert seen.loc[week, "n_visits"] == len(in_week)
+    due = (pd.Timestamp(AS_OF) - pd.Timestamp("2024-01-01")).days
+    dropout = []
+    ordered = sorted(visits)
+    for i in range(len(ordered) - missed + 1):  # the first run of `missed` missed visits
+        run = ordered[i : i + missed]
+        if all(c == "M" for _, c in run) and (i == 0 or ordered[i - 1][1] != "M"):
+            dropout.append(run[0][0])
+            break
+    attended = [day for day, c in ordered if c != "M"]
+    for day, following in zip(attended, [*attended[1:], due], strict=False):
+        if min(due, following) - day > gap:
+            dropout.append(day + 7 + 1)  # one schedule interval after the last visit, then a day
+            break
+    expected = min(dropout) if dropout else None
+    assert (pd.isna(o["dropout_day"]) and expected is None) or o["dropout_day"] == expected
 
 
 def test_documented_case_keeps_coming_and_stays_negative():
