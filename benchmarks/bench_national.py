@@ -7,7 +7,10 @@ runs with the same size and seed), then measures in this one run:
 
 * the floor: every table read with ``pd.read_parquet`` and the visits sorted
   by (case, date), the least any analysis of the cohort has to do;
-* ``load``, and each analysis of ``summary`` on the loaded cohort;
+* ``load``, and each analysis of ``summary`` on the loaded cohort, made as the
+  command makes it (``weekly_status``, tens of millions of case-weeks, is built
+  in parts of a million rows, the way it is written; ``--whole-weekly`` also
+  times it built as one frame);
 * ``casework-analytics summary --by site --format parquet`` end to end, as a
   separate process, with its peak resident set size;
 * ``casework-analytics report --by site`` the same way (its largest process,
@@ -35,6 +38,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 
 from casework_analytics import load, synthetic
+from casework_analytics.outputs import TableParts
 from casework_analytics.summary import Summary
 
 MEAN_CASES = 5.5
@@ -125,6 +129,11 @@ def main() -> None:
         "--skip-command", action="store_true", help="Leave out the end-to-end summary"
     )
     parser.add_argument("--skip-report", action="store_true", help="Leave out the report")
+    parser.add_argument(
+        "--whole-weekly",
+        action="store_true",
+        help="Also time weekly_status built as one frame (Summary.table), not in parts",
+    )
     args = parser.parse_args()
     folder = args.dir or Path(tempfile.gettempdir()) / f"casework-national-{args.cases}-{args.seed}"
     cohort_folder(folder, args.cases, args.seed)
@@ -141,11 +150,18 @@ def main() -> None:
     run = Summary(cohort, args.as_of, args.by)
     times = {}
     started = last = time.perf_counter()
-    for name, _ in run.tables():
+    for name, table in run.tables(parts=True):
+        if isinstance(table, TableParts):  # built part by part, as `summary` writes it
+            rows = sum(len(part) for part in table)
+            assert rows == len(table), name
         now = time.perf_counter()
         times[name] = now - last
         last = now
     analyses = time.perf_counter() - started
+    if args.whole_weekly:
+        started = time.perf_counter()
+        run.table("weekly_status")
+        whole_weekly = time.perf_counter() - started
     del run, cohort
 
     results = [("load", load_seconds, GOALS["load"])]
@@ -154,6 +170,8 @@ def main() -> None:
     for name, seconds in times.items():
         line(f"  {name}", seconds, base)
     line("analyses together", analyses, base, GOALS["analyses"])
+    if args.whole_weekly:
+        line("weekly_status whole", whole_weekly, base)
     results.append(("analyses", analyses, GOALS["analyses"]))
     common = [str(folder), "--as-of", args.as_of, "--by", *args.by]
     with tempfile.TemporaryDirectory() as tmp:
