@@ -55,6 +55,16 @@ def _stage_starts(cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     )
 
 
+def _distinct_rows(flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of a boolean matrix, and each row's position among them."""
+    if flags.shape[1] > 62:  # too wide for one integer per row: NumPy's (slower) row sort
+        found, code = np.unique(flags, axis=0, return_inverse=True)
+        return found, code.reshape(-1)
+    bits = np.left_shift(1, np.arange(flags.shape[1], dtype=np.int64))
+    found, code = np.unique(flags @ bits, return_inverse=True)
+    return (found[:, None] & bits) > 0, code.reshape(-1)
+
+
 def furthest_stage(cohort: Cohort, cutoff: pd.Series | pd.Timestamp) -> pd.DataFrame:
     """Furthest stage of the model started on or before ``cutoff``, per case.
 
@@ -162,11 +172,10 @@ def stage_progress(cohort: Cohort, as_of: DateLike, *, run: Summary | None = Non
     furthest_pos = np.where(started, stage_positions, 0).max(axis=1)
     skipped = (~started) & (stage_positions[None, :] < furthest_pos[:, None])
     names = np.asarray(model.stages, dtype=object)
-    skipped_text = pd.Series([""] * len(index), dtype="string")
-    for j, name in enumerate(names):  # loop over stages, not cases
-        add = np.where(skipped[:, j], name, "")
-        sep = np.where((skipped_text.str.len() > 0) & skipped[:, j], "|", "")
-        skipped_text = skipped_text + sep + add
+    # Each distinct set of skipped stages is written once, then looked up per case.
+    found, code = _distinct_rows(skipped)
+    texts = ["|".join(names[each]) or None for each in found]
+    skipped_text = pd.array(texts, dtype="string").take(code.reshape(-1))
 
     out = pd.DataFrame(
         {
@@ -183,7 +192,7 @@ def stage_progress(cohort: Cohort, as_of: DateLike, *, run: Summary | None = Non
             "furthest_position": furthest_pos.astype("int64"),
             "stages_started": started.sum(axis=1).astype("int64"),
             "stages_completed": completed.sum(axis=1).astype("int64"),
-            "skipped_stages": skipped_text.mask(skipped_text == ""),
+            "skipped_stages": skipped_text,
             "n_skipped": skipped.sum(axis=1).astype("int64"),
             "termination_planned": pd.array(
                 np.where(exits["closed"], exits["exit_type"] == "planned", None), dtype="boolean"
