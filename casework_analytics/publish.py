@@ -1448,10 +1448,15 @@ def _problem(run, tables, rules, all_groupings, threshold) -> dict | None:
         if grouping == "*":
             sums = indicators[keys].sum()
             values.update({f"*|{OVERALL}|{k}": sums[k] for k in keys})
-        else:
-            sums = indicators[keys].groupby(labels[grouping].to_numpy()).sum()
-            stacked = sums.stack()
-            values.update({f"{grouping}|{g}|{k}": v for (g, k), v in stacked.items()})
+        else:  # per group label (cases without one left out), one key at a time
+            code, groups = pd.factorize(labels[grouping].to_numpy())
+            has = code >= 0
+            code = code[has]
+            for k in keys:
+                weights = indicators[k].to_numpy()[has]
+                sums = np.bincount(code, weights=weights, minlength=len(groups)).astype(np.int64)
+                named = zip(groups, sums, strict=True)
+                values.update({f"{grouping}|{g}|{k}": int(v) for g, v in named})
     cells["value"] = cells["cell"].map(values).fillna(0).astype("int64")
     shown = cells[cells["kind"] != "complement"]
     off = np.where(shown["kind"] == "rounded", 2, 0)
