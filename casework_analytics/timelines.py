@@ -509,7 +509,7 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
         empty = status[due_row] == _NOT_SCHEDULED
         due_row, due_day = due_row[empty], due_day[empty]
         # The first due week of each row (due rows come sorted: by case, then day).
-        first = np.flatnonzero(np.r_[True, due_row[1:] != due_row[:-1]])
+        first = np.flatnonzero(_starts(due_row))  # (none if every due week holds a visit)
         status[due_row[first]] = _UNRECORDED
         day[due_row[first]] = last_day[due_row[first]] = due_day[first].astype(np.int32)
     counted = _counted(status, d.missing_as)

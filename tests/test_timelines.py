@@ -206,6 +206,54 @@ def test_row_order_changes_nothing(rnd, missing_as):
     pd.testing.assert_frame_equal(a, b)
 
 
+def _one_case(visits):
+    """Case R, intake 2024-01-01, open, with ``visits`` as (day, result); None: missed."""
+    day = pd.Timestamp("2024-01-01")
+    rows = [
+        ("R", (day + pd.Timedelta(days=d)).date().isoformat(), r is not None, r) for d, r in visits
+    ]
+    return load(
+        {
+            "placements": pd.DataFrame(
+                {
+                    "placement_id": ["P1"],
+                    "site": ["S"],
+                    "caseworker_id": ["W"],
+                    "start_date": "2024-01-01",
+                    "end_date": "2024-06-30",
+                }
+            ),
+            "cases": pd.DataFrame(
+                {
+                    "case_id": ["R"],
+                    "placement_id": ["P1"],
+                    "client_id": ["K"],
+                    "intake_date": ["2024-01-01"],
+                }
+            ),
+            "stages": pd.DataFrame(
+                {"case_id": ["R"], "stage": ["engagement"], "started_on": ["2024-01-01"]}
+            ),
+            "visits": pd.DataFrame(
+                rows, columns=["case_id", "visit_date", "attended", "test_result"]
+            ),
+        }
+    )
+
+
+def test_a_long_gap_whose_due_weeks_all_hold_visits():
+    # Attended on days 0 and 28, missed on 7, 14 and 21: the gap between the
+    # attended visits is 28 > 21 days, but each of its due weeks holds a missed
+    # visit, so no week is unrecorded. The three missed visits drop the case out on
+    # day 7 (the first of two in a row), before the gap's day 0 + 7 + 1 = 8.
+    # (Found by review: this raised IndexError before.)
+    cohort = _one_case([(0, N), (7, None), (14, None), (21, None), (28, N)])
+    weekly, out = recovery_timelines(cohort, "2024-01-30")
+    assert weekly["status"].tolist() == ["negative", "missed", "missed", "missed", "negative"]
+    o = out.iloc[0]
+    assert (o["dropout_day"], o["dropout_rule"], o["weeks_unrecorded"]) == (7, "missed_visits", 0)
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
@@ -220,43 +268,7 @@ def test_row_order_changes_nothing(rnd, missing_as):
 )
 def test_invariants_on_random_visit_lists(visits, k, missed, gap):
     result = {"N": N, "P": P, "M": None, "X": "not_done"}
-    cases = pd.DataFrame(
-        {
-            "case_id": ["R"],
-            "placement_id": ["P1"],
-            "client_id": ["K"],
-            "intake_date": ["2024-01-01"],
-        }
-    )
-    rows = [
-        (
-            "R",
-            (pd.Timestamp("2024-01-01") + pd.Timedelta(days=d)).date().isoformat(),
-            c != "M",
-            result[c],
-        )
-        for d, c in visits
-    ]
-    cohort = load(
-        {
-            "placements": pd.DataFrame(
-                {
-                    "placement_id": ["P1"],
-                    "site": ["S"],
-                    "caseworker_id": ["W"],
-                    "start_date": "2024-01-01",
-                    "end_date": "2024-06-30",
-                }
-            ),
-            "cases": cases,
-            "stages": pd.DataFrame(
-                {"case_id": ["R"], "stage": ["engagement"], "started_on": ["2024-01-01"]}
-            ),
-            "visits": pd.DataFrame(
-                rows, columns=["case_id", "visit_date", "attended", "test_result"]
-            ),
-        }
-    )
+    cohort = _one_case([(d, result[c]) for d, c in visits])
     d = RecoveryDefinition(sustained_weeks=k, dropout_missed=missed, dropout_gap_days=gap)
     weekly, out = recovery_timelines(cohort, AS_OF, definition=d)
     o = out.iloc[0]
