@@ -130,7 +130,7 @@ class RecoveryDefinition:
         Cook et al. 2017).
     dropout_gap_days : int
         Days without an attended visit, while due for monitoring, that make
-        a dropout (default 21).
+        a dropout (default 21); at least ``schedule_interval_days``.
     schedule_interval_days : int
         Days between scheduled visits (default 7, weekly screens).
     monitoring_days : int, optional
@@ -180,6 +180,13 @@ class RecoveryDefinition:
                     f"`{item.name}` must be a whole number from 1 to 36500, but {value!r} "
                     "was passed."
                 )
+        if self.dropout_gap_days < self.schedule_interval_days:
+            raise CaseworkError(
+                f"`dropout_gap_days` ({self.dropout_gap_days}) must be at least "
+                f"`schedule_interval_days` ({self.schedule_interval_days}): a shorter gap "
+                "would make every client a dropout between two scheduled visits, dated "
+                "after the gap that caused it."
+            )
 
     def replace(self, **changes: Any) -> RecoveryDefinition:
         """A copy with some fields changed (checked again).

@@ -178,6 +178,11 @@ def test_gap_between_attended_visits_and_return():
 def test_definitions_are_checked():
     with pytest.raises(CaseworkError, match="`missing_as` must be one of"):
         RecoveryDefinition(missing_as="negative")
+    # A gap rule shorter than the schedule would date dropouts after their gap
+    # (one visit on day 0, gap 8, interval 30: dropout on day 31), even after as_of.
+    with pytest.raises(CaseworkError, match="must be at least `schedule_interval_days`"):
+        RecoveryDefinition(dropout_gap_days=8, schedule_interval_days=30)
+    assert RecoveryDefinition(dropout_gap_days=7).dropout_gap_days == 7
     for field in ("sustained_weeks", "dropout_missed", "dropout_gap_days", "monitoring_days"):
         with pytest.raises(CaseworkError, match=f"`{field}` must be a whole number"):
             RecoveryDefinition(**{field: 0})
