@@ -20,7 +20,11 @@ Each is printed in seconds and as a ratio to the floor, beside the goals of
 issue 14 (load at most 3x the floor, the analyses together at most 6x, the
 command at most 15x and 4 GiB, the report at most 3 minutes and 4 GiB). The
 machine may be shared: compare ratios measured in the same run, not seconds
-across runs.
+across runs. On a virtual machine that hands freed memory back to its host
+(as the 2-core machine these goals were set on does, within seconds), the
+first touch of a page costs far more than on bare metal (about 2.3 s per
+GiB there), so large temporary arrays, not arithmetic, set most of these
+times, and they vary with what ran just before.
 """
 
 from __future__ import annotations

@@ -1026,12 +1026,17 @@ _CURVE_POINTS = {
 def _group_labels(run, groupings: dict) -> pd.DataFrame:
     """Per case of the run (by ``case_id``), its label under each grouping."""
     from .grouping import group_key
+    from .keys import positions, take
 
     index = run.exits["case_id"]
     out = pd.DataFrame(index=pd.Index(index, name="case_id"))
     for name, (frame, cols) in groupings.items():
-        labels = group_key(frame, cols).to_numpy(dtype=object) if cols else OVERALL
-        out[name] = pd.Series(labels, index=frame["case_id"].to_numpy()).reindex(index).to_numpy()
+        if cols:
+            labels = group_key(frame, cols).to_numpy(dtype=object)
+        else:
+            labels = np.full(len(frame), OVERALL, dtype=object)
+        where = positions(index, frame["case_id"])  # -1: a case without a group, NaN
+        out[name] = take(pd.Series(labels, dtype=object), where).to_numpy()
     return out
 
 
