@@ -222,7 +222,10 @@ def build_report(
     last_load = _load_cell(nb)
     loading = [i for i in code_cells if i <= last_load]
     sections = [i for i in code_cells if i > last_load]
-    with client.setup_kernel(cleanup_kc=True):
+    # The kernel's own stderr (its logging, not the cells' output) goes to a file:
+    # at shutdown, jupyter's sockets can log a harmless traceback there.
+    kernel_log = Path(workdir.name) / "kernel.log"
+    with kernel_log.open("wb") as log, client.setup_kernel(cleanup_kc=True, stderr=log):
         say(words["loading"])
         where = "The dashboard failed while loading the source"
         for index in loading:
