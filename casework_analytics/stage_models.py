@@ -101,6 +101,12 @@ class StageModel:
             raise CaseworkError(
                 f"A stage model needs distinct stage names in order, but {stages!r} was passed."
             )
+        unnamed = [s for s in stages if not isinstance(s, str) or not s.strip() or "|" in s]
+        if unnamed:
+            raise CaseworkError(
+                "Each stage of a model must be named by non-empty text without '|' (the "
+                f"separator of skipped stages in the tables), but {unnamed!r} was passed."
+            )
         all_aliases = {str(s).strip().lower().replace("_", " "): s for s in stages}
         for alias, stage in (aliases or {}).items():
             if stage not in stages:

@@ -50,6 +50,11 @@ def test_user_model_from_list_and_errors():
         StageModel.from_stages(["a", "a"])
     with pytest.raises(CaseworkError, match="not one of"):
         StageModel.from_stages(["a"], aliases={"x": "b"})
+    # An empty name, one that is not text, or one holding the separator of the
+    # skipped_stages column could not be read back from the tables.
+    for stages in (["", "a"], [" ", "a"], [1, 2], ["a|b", "c"]):
+        with pytest.raises(CaseworkError, match="non-empty text without '\\|'"):
+            StageModel.from_stages(stages)
 
 
 def test_labels_in_both_languages():
