@@ -39,6 +39,16 @@ __all__ = [
 DEFAULT_STAGE_MODEL = "skidmore"
 
 
+def _check_names(stages) -> None:
+    """Refuse stage names the tables could not show: empty, not text, or with '|'."""
+    unnamed = [s for s in stages if not isinstance(s, str) or not s.strip() or "|" in s]
+    if unnamed:
+        raise CaseworkError(
+            "Each stage of a model must be named by non-empty text without '|' (the "
+            f"separator of skipped stages in the tables), but {unnamed!r} was passed."
+        )
+
+
 @dataclass(frozen=True)
 class StageModel:
     """An ordered casework stage model.
@@ -64,6 +74,9 @@ class StageModel:
     labels_id: dict[str, str] = field(default_factory=dict)
     aliases: dict[str, str] = field(default_factory=dict)
     repeatable: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        _check_names(self.stages)
 
     @classmethod
     def from_stages(
@@ -101,12 +114,7 @@ class StageModel:
             raise CaseworkError(
                 f"A stage model needs distinct stage names in order, but {stages!r} was passed."
             )
-        unnamed = [s for s in stages if not isinstance(s, str) or not s.strip() or "|" in s]
-        if unnamed:
-            raise CaseworkError(
-                "Each stage of a model must be named by non-empty text without '|' (the "
-                f"separator of skipped stages in the tables), but {unnamed!r} was passed."
-            )
+        _check_names(stages)
         all_aliases = {str(s).strip().lower().replace("_", " "): s for s in stages}
         for alias, stage in (aliases or {}).items():
             if stage not in stages:

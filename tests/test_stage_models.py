@@ -55,6 +55,8 @@ def test_user_model_from_list_and_errors():
     for stages in (["", "a"], [" ", "a"], [1, 2], ["a|b", "c"]):
         with pytest.raises(CaseworkError, match="non-empty text without '\\|'"):
             StageModel.from_stages(stages)
+        with pytest.raises(CaseworkError, match="non-empty text without '\\|'"):
+            StageModel(name="direct", stages=tuple(stages))
 
 
 def test_labels_in_both_languages():
