@@ -175,7 +175,7 @@ def stage_progress(cohort: Cohort, as_of: DateLike, *, run: Summary | None = Non
     # Each distinct set of skipped stages is written once, then looked up per case.
     found, code = _distinct_rows(skipped)
     texts = ["|".join(names[each]) or None for each in found]
-    skipped_text = pd.array(texts, dtype="string").take(code.reshape(-1))
+    skipped_text = pd.array(texts, dtype="string").take(code)
 
     out = pd.DataFrame(
         {

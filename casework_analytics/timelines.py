@@ -479,10 +479,10 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
     n_visits = np.zeros(len(week), dtype=np.int16)
     row = (v_day // 7).astype(row_type)
     row += offsets[v_case]
-    if len(row):
-        starts = np.flatnonzero(np.r_[True, row[1:] != row[:-1]])
-        rows = row[starts]
-        del row
+    starts = np.flatnonzero(_starts(row))  # the first visit of each visited week
+    rows = row[starts]
+    del row
+    if len(rows):
         # A week's status is the first kind found in it, in this order of priority,
         # seen first (and last) on the day of its smallest (largest) weekday. One
         # minimum per week of kind * 8 + weekday gives both (all in 8 bits).
@@ -497,10 +497,8 @@ def _timeline(cohort, as_of, definition: RecoveryDefinition | None, exits=None):
         day[rows] = week_day + first % 8
         last_day[rows] = week_day + (6 - last % 8)
         n_visits[rows] = np.diff(np.r_[starts, len(v_day)])
-        del first, last, week_day, starts, rows
-    else:
-        del row
-    del positive, negative, missed
+        del first, last, week_day
+    del positive, negative, missed, starts, rows
     # Weeks inside a long gap with no visit recorded: due, but nothing happened.
     if long_gap.any():
         g_row = np.flatnonzero(long_gap)
